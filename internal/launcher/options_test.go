@@ -1,0 +1,87 @@
+package launcher
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestComputeArgsRoundTrip(t *testing.T) {
+	custom := DefaultComputeOptions()
+	custom.VMIFile = "/x/vmi.json"
+	custom.GracePeriod = 45 * time.Second
+	custom.StopProxyOnExit = true
+	custom.Accel = AccelTCG
+	custom.DHCP = false
+	custom.SerialLog = "/run/with,comma=and space"
+	for name, o := range map[string]ComputeOptions{"defaults": DefaultComputeOptions(), "custom": custom} {
+		t.Run(name, func(t *testing.T) {
+			got, err := ParseComputeArgs(o.Args())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(o, got); diff != "" {
+				t.Errorf("round trip (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseComputeArgsDefaultsAndErrors(t *testing.T) {
+	got, err := ParseComputeArgs(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(DefaultComputeOptions(), got); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+	for _, args := range [][]string{
+		{"--accel=xen"},
+		{"--no-such-flag"},
+		{"positional"},
+		{"--grace-period=-1s"},
+		{"--vmi-file="},
+	} {
+		if _, err := ParseComputeArgs(args); err == nil {
+			t.Errorf("ParseComputeArgs(%q): want error", args)
+		}
+	}
+}
+
+func TestComputeArgsAreFlagsOnly(t *testing.T) {
+	for _, a := range DefaultComputeOptions().Args() {
+		if !strings.HasPrefix(a, "--") || !strings.Contains(a, "=") {
+			t.Errorf("arg %q is not --name=value", a)
+		}
+	}
+}
+
+func TestDiskHelperArgsRoundTrip(t *testing.T) {
+	o := DiskHelperOptions{DiskPath: "/disk/img.qcow2", Socket: "/s/root.sock", TerminationLog: "/tmp/t"}
+	got, err := ParseDiskHelperArgs(o.Args())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(o, got); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	if _, err := ParseDiskHelperArgs([]string{"--disk=/disk"}); err == nil {
+		t.Error("missing --socket: want error")
+	}
+}
+
+func TestDiskHelperCommand(t *testing.T) {
+	want := []string{
+		"/var/run/virtmesh/helper/virt-launcher", "disk-helper",
+		"--disk=/disk", "--socket=/var/run/virtmesh/disk-sockets/rootdisk.sock", "--termination-log=/dev/termination-log",
+	}
+	if diff := cmp.Diff(want, DiskHelperCommand("rootdisk", "")); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	got, err := ParseDiskHelperArgs(DiskHelperCommand("d", "/disk/x.img")[2:])
+	if err != nil || got.DiskPath != "/disk/x.img" {
+		t.Errorf("ParseDiskHelperArgs = %+v, %v", got, err)
+	}
+}
