@@ -1,0 +1,48 @@
+package launcher
+
+// Machine is the fully resolved virtual hardware QEMU is started with:
+// everything a VMI, the accelerator probe and the disk preparation decided,
+// and nothing QEMU must still look up. QEMUArgs turns it into argv.
+type Machine struct {
+	// Name is shown by QEMU (process name, QMP query-name): <ns>_<name>.
+	Name string
+	// UUID is the SMBIOS system UUID (the VMI's uid); empty for none.
+	UUID string
+	// Accel is AccelKVM or AccelTCG.
+	Accel                   string
+	Sockets, Cores, Threads uint32
+	MemoryMiB               int64
+	// Disks are attached as virtio-blk in this order.
+	Disks []MachineDisk
+	NICs  []MachineNIC
+	// SerialLog is the file the first serial port writes to.
+	SerialLog string
+	// QMPSocket is the QMP server socket QEMU creates.
+	QMPSocket string
+}
+
+// MachineDisk is one virtio-blk disk.
+type MachineDisk struct {
+	// Name is the VMI disk name; device ids derive from it.
+	Name string
+	// Path is the image QEMU opens: a qcow2 overlay for container disks, the
+	// raw seed ISO for cloud-init.
+	Path string
+	// Format is "qcow2" or "raw".
+	Format   string
+	ReadOnly bool
+	// BootIndex orders firmware boot; 0 leaves it unset.
+	BootIndex int
+	// Serial is the disk serial the guest sees; empty for none.
+	Serial string
+}
+
+// MachineNIC is one virtio-net interface backed by an existing tap device.
+type MachineNIC struct {
+	Name string
+	Tap  string
+	MAC  string
+}
+
+// VCPUs is the number of virtual CPUs of m.
+func (m Machine) VCPUs() uint32 { return m.Sockets * m.Cores * m.Threads }

@@ -1,0 +1,87 @@
+package launcher
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// QEMUArgs returns QEMU's argv (without the binary) for m. It is a pure
+// function so the exact command line is pinned by golden tests, and it never
+// goes through a shell: every value is one argv element, with QEMU's own
+// option escaping (",," for a comma) applied to values that are paths.
+//
+// Choices, and why:
+//   - -nodefaults/-no-user-config: only the devices listed here exist, so a
+//     QEMU upgrade or a host config file cannot add hardware to the guest.
+//   - q35 with ACPI (the default): the guest gets the power button that
+//     system_powerdown presses on SIGTERM.
+//   - -cpu host under KVM (best performance, the pod is pinned to its node
+//     anyway); -cpu max under TCG (all features TCG can emulate).
+//   - -blockdev/-device pairs: the node names are stable, so QMP can name them.
+//   - virtio-net with romfile= (no iPXE option ROM): nothing network-boots
+//     and the firmware has one ROM less to load.
+//   - vhost=off: /dev/vhost-net is not available to an unprivileged pod.
+//   - no -no-reboot: a guest reboot restarts the guest inside the same
+//     launcher, as with KubeVirt; a guest poweroff ends QEMU and the pod.
+func QEMUArgs(m Machine) []string {
+	a := []string{
+		"-name", "guest=" + esc(m.Name) + ",debug-threads=on",
+	}
+	if m.UUID != "" {
+		a = append(a, "-uuid", m.UUID)
+	}
+	cpu := "max"
+	if m.Accel == AccelKVM {
+		cpu = "host"
+	}
+	a = append(a,
+		"-machine", "q35,accel="+m.Accel,
+		"-cpu", cpu,
+		"-smp", fmt.Sprintf("%d,sockets=%d,cores=%d,threads=%d", m.VCPUs(), m.Sockets, m.Cores, m.Threads),
+		"-m", strconv.FormatInt(m.MemoryMiB, 10)+"M",
+		"-nodefaults",
+		"-no-user-config",
+		"-display", "none",
+		"-msg", "timestamp=on",
+		"-qmp", "unix:"+esc(m.QMPSocket)+",server=on,wait=off",
+		"-chardev", "file,id=serial0,path="+esc(m.SerialLog),
+		"-serial", "chardev:serial0",
+	)
+	for _, d := range m.Disks {
+		node := "vd-" + d.Name
+		a = append(a, "-blockdev", strings.Join([]string{
+			"driver=" + d.Format,
+			"node-name=" + node,
+			"read-only=" + onOff(d.ReadOnly),
+			"file.driver=file",
+			"file.filename=" + esc(d.Path),
+		}, ","))
+		dev := []string{"virtio-blk-pci", "id=ua-" + d.Name, "drive=" + node}
+		if d.BootIndex > 0 {
+			dev = append(dev, "bootindex="+strconv.Itoa(d.BootIndex))
+		}
+		if d.Serial != "" {
+			dev = append(dev, "serial="+esc(d.Serial))
+		}
+		a = append(a, "-device", strings.Join(dev, ","))
+	}
+	for i, n := range m.NICs {
+		netdev := "hostnet" + strconv.Itoa(i)
+		a = append(a,
+			"-netdev", "tap,id="+netdev+",ifname="+esc(n.Tap)+",script=no,downscript=no,vhost=off",
+			"-device", "virtio-net-pci,id=ua-"+n.Name+",netdev="+netdev+",mac="+n.MAC+",romfile=",
+		)
+	}
+	return a
+}
+
+// esc applies QEMU's option-value escaping: a literal comma is doubled.
+func esc(s string) string { return strings.ReplaceAll(s, ",", ",,") }
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}

@@ -1,0 +1,115 @@
+package launcher
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata")
+
+// golden compares got with testdata/name, or rewrites it under -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", path, diff)
+	}
+}
+
+// preparedFor mimics what the launcher prepares for fixture VMIs.
+func preparedFor(v *VMI, dir string) map[string]PreparedDisk {
+	out := map[string]PreparedDisk{}
+	for _, vol := range v.Spec.Volumes {
+		switch {
+		case vol.ContainerDisk != nil:
+			out[vol.Name] = PreparedDisk{Path: filepath.Join(dir, vol.Name+".qcow2"), Format: "qcow2"}
+		case vol.CloudInitNoCloud != nil:
+			out[vol.Name] = PreparedDisk{Path: filepath.Join(dir, vol.Name+".iso"), Format: "raw", ReadOnly: true}
+		}
+	}
+	return out
+}
+
+func TestQEMUArgsGolden(t *testing.T) {
+	for _, tc := range []struct {
+		fixture, accel, dir string
+	}{
+		{"minimal", AccelTCG, "/var/run/virtmesh/run/disks"},
+		{"full", AccelKVM, "/var/run/virtmesh/run/odd,dir"},
+	} {
+		t.Run(tc.fixture, func(t *testing.T) {
+			v, err := LoadVMI(filepath.Join("testdata", tc.fixture+".vmi.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := BuildMachine(v, PlanInput{
+				Accel:     tc.accel,
+				Disks:     preparedFor(v, tc.dir),
+				SerialLog: DefaultSerialLog,
+				QMPSocket: DefaultQMPSocket,
+				Tap:       DefaultTap,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tc.fixture+".args", strings.Join(QEMUArgs(m), "\n")+"\n")
+		})
+	}
+}
+
+func TestBuildMachineErrors(t *testing.T) {
+	base := func() *VMI {
+		v, err := LoadVMI("testdata/minimal.vmi.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	in := PlanInput{Accel: AccelTCG, Tap: "tap0", Disks: map[string]PreparedDisk{"rootdisk": {Path: "/r", Format: "qcow2"}}}
+	for name, mutate := range map[string]func(v *VMI, in *PlanInput){
+		"sata bus": func(v *VMI, _ *PlanInput) {
+			v.Spec.Domain.Devices.Disks[0].Disk = &struct {
+				Bus string `json:"bus,omitempty"`
+			}{Bus: "sata"}
+		},
+		"unprepared volume": func(_ *VMI, in *PlanInput) { in.Disks = nil },
+		"not masquerade":    func(v *VMI, _ *PlanInput) { v.Spec.Domain.Devices.Interfaces[0].Masquerade = nil },
+		"bad mac":           func(v *VMI, _ *PlanInput) { v.Spec.Domain.Devices.Interfaces[0].MacAddress = "zz" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			v, in := base(), in
+			mutate(v, &in)
+			if _, err := BuildMachine(v, in); err == nil {
+				t.Error("want error")
+			}
+		})
+	}
+}
+
+func TestStableMAC(t *testing.T) {
+	a := StableMAC("ns", "vm", "uid-1", "default")
+	if a != StableMAC("ns", "vm", "uid-1", "default") {
+		t.Error("not stable")
+	}
+	if a == StableMAC("ns", "vm", "uid-2", "default") {
+		t.Error("same MAC for different VMIs")
+	}
+	if !strings.HasPrefix(a, "02:76:") {
+		t.Errorf("%s: want a locally administered 02:76: address", a)
+	}
+}

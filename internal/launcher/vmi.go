@@ -1,0 +1,130 @@
+package launcher
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// VMI is the part of a VirtualMachineInstance (KubeVirt-compatible JSON) the
+// launcher reads. It is decoded from the file the pod projects (VMIFile), so
+// the launcher depends on the JSON contract only, not on the API package's
+// Go types or on the API server.
+type VMI struct {
+	Metadata struct {
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
+		UID       string `json:"uid"`
+	} `json:"metadata"`
+	Spec VMISpec `json:"spec"`
+}
+
+// VMISpec mirrors the fields of spec the launcher uses.
+type VMISpec struct {
+	Domain struct {
+		CPU *struct {
+			Cores   uint32 `json:"cores,omitempty"`
+			Sockets uint32 `json:"sockets,omitempty"`
+			Threads uint32 `json:"threads,omitempty"`
+		} `json:"cpu,omitempty"`
+		Memory *struct {
+			Guest *resource.Quantity `json:"guest,omitempty"`
+		} `json:"memory,omitempty"`
+		Resources struct {
+			Requests map[string]resource.Quantity `json:"requests,omitempty"`
+		} `json:"resources,omitempty"`
+		Devices struct {
+			Disks      []VMIDisk      `json:"disks"`
+			Interfaces []VMIInterface `json:"interfaces"`
+		} `json:"devices"`
+	} `json:"domain"`
+	Networks []struct {
+		Name string `json:"name"`
+		Pod  *struct {
+			VMNetworkCIDR string `json:"vmNetworkCIDR,omitempty"`
+		} `json:"pod,omitempty"`
+	} `json:"networks"`
+	Volumes                       []VMIVolume `json:"volumes"`
+	Hostname                      string      `json:"hostname,omitempty"`
+	TerminationGracePeriodSeconds *int64      `json:"terminationGracePeriodSeconds,omitempty"`
+}
+
+// VMIDisk is spec.domain.devices.disks[].
+type VMIDisk struct {
+	Name string `json:"name"`
+	Disk *struct {
+		Bus string `json:"bus,omitempty"`
+	} `json:"disk,omitempty"`
+	BootOrder *uint32 `json:"bootOrder,omitempty"`
+	Serial    string  `json:"serial,omitempty"`
+}
+
+// VMIInterface is spec.domain.devices.interfaces[].
+type VMIInterface struct {
+	Name       string    `json:"name"`
+	Masquerade *struct{} `json:"masquerade,omitempty"`
+	MacAddress string    `json:"macAddress,omitempty"`
+}
+
+// VMIVolume is spec.volumes[].
+type VMIVolume struct {
+	Name          string `json:"name"`
+	ContainerDisk *struct {
+		Image string `json:"image"`
+		Path  string `json:"path,omitempty"`
+	} `json:"containerDisk,omitempty"`
+	CloudInitNoCloud *CloudInitNoCloud `json:"cloudInitNoCloud,omitempty"`
+}
+
+// CloudInitNoCloud is a volume's cloudInitNoCloud source.
+type CloudInitNoCloud struct {
+	UserData          string `json:"userData,omitempty"`
+	UserDataBase64    string `json:"userDataBase64,omitempty"`
+	NetworkData       string `json:"networkData,omitempty"`
+	NetworkDataBase64 string `json:"networkDataBase64,omitempty"`
+}
+
+// LoadVMI reads and decodes the VMI JSON the pod projected.
+func LoadVMI(path string) (*VMI, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read VMI: %w", err)
+	}
+	var v VMI
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, fmt.Errorf("decode VMI %s: %w", path, err)
+	}
+	if v.Metadata.Name == "" {
+		return nil, fmt.Errorf("VMI %s: metadata.name is empty", path)
+	}
+	return &v, nil
+}
+
+// Volume returns the volume called name.
+func (s *VMISpec) Volume(name string) (*VMIVolume, bool) {
+	for i := range s.Volumes {
+		if s.Volumes[i].Name == name {
+			return &s.Volumes[i], true
+		}
+	}
+	return nil, false
+}
+
+// GracePeriodSeconds is spec.terminationGracePeriodSeconds, 30 by default
+// (KubeVirt's and Kubernetes' default).
+func (s *VMISpec) GracePeriodSeconds() int64 {
+	if s.TerminationGracePeriodSeconds != nil {
+		return *s.TerminationGracePeriodSeconds
+	}
+	return 30
+}
+
+// Hostname is spec.hostname, defaulting to the VMI's name.
+func (v *VMI) Hostname() string {
+	if v.Spec.Hostname != "" {
+		return v.Spec.Hostname
+	}
+	return v.Metadata.Name
+}
