@@ -1,0 +1,313 @@
+package dataplane
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Family is an IP address family; each has its own nat table.
+type Family int
+
+const (
+	IPv4 Family = 4
+	IPv6 Family = 6
+)
+
+func (f Family) String() string {
+	if f == IPv6 {
+		return "IPv6"
+	}
+	return "IPv4"
+}
+
+// Loopback is the address local clients use to reach the VM's ports.
+func (f Family) Loopback() netip.Addr {
+	if f == IPv6 {
+		return netip.IPv6Loopback()
+	}
+	return netip.AddrFrom4([4]byte{127, 0, 0, 1})
+}
+
+// InboundPassthrough is the source address the proxy binds when it hands
+// an inbound connection to the application (Envoy's 127.0.0.6 and ::6).
+func (f Family) InboundPassthrough() netip.Addr {
+	if f == IPv6 {
+		return netip.MustParseAddr("::6")
+	}
+	return netip.AddrFrom4([4]byte{127, 0, 0, 6})
+}
+
+func (f Family) has(a netip.Addr) bool {
+	a = a.Unmap()
+	return (f == IPv4 && a.Is4()) || (f == IPv6 && a.Is6())
+}
+
+// Chain names. The masquerade chains keep KubeVirt's names so that people
+// who know KubeVirt recognise them; the mesh chains keep Istio's.
+const (
+	ChainPreInbound      = "KUBEVIRT_PREINBOUND"
+	ChainPostInbound     = "KUBEVIRT_POSTINBOUND"
+	ChainVMLocalOutput   = "KUBEVIRT_OUTPUT"
+	ChainInbound         = "ISTIO_INBOUND"
+	ChainInRedirect      = "ISTIO_IN_REDIRECT"
+	ChainOutput          = "ISTIO_OUTPUT"
+	ChainRedirect        = "ISTIO_REDIRECT"
+	ChainVMOutboundRedir = "VIRTMESH_VM_OUTBOUND"
+)
+
+// RenderRules renders the complete nat table of one family as
+// iptables-restore input. The table is replaced as a whole, in one
+// transaction, so applying it twice leaves exactly one copy of each rule.
+//
+// podIPs are the pod's addresses (from eth0); those of other families are
+// ignored. In the mesh an address of family is required: the proxy hands
+// inbound connections to podIP:port, which is DNATed to the VM.
+//
+// Order inside the base chains, which is the point of rendering both rule
+// sets into one table:
+//
+//	PREROUTING   1. -i eth0 → KUBEVIRT_PREINBOUND: outside the mesh the DNAT
+//	                to the VM; in the mesh only the explicitly unproxied
+//	                ports, which must win over the inbound capture.
+//	             2. -i k6t-eth0 -p tcp → VIRTMESH_VM_OUTBOUND (mesh): the
+//	                VM's TCP is the pod's outbound traffic (→ 15001).
+//	             3. -i k6t-eth0 → RETURN (mesh): DHCP, DNS, ICMP and the rest
+//	                of the VM's traffic is never captured.
+//	             4. -p tcp → ISTIO_INBOUND (mesh): inbound capture (→ 15006).
+//	OUTPUT       1. ISTIO_OUTPUT (mesh) first, so the proxy's own
+//	                connections and the 127.0.0.6 passthrough are decided
+//	                before anything is DNATed.
+//	             2. KUBEVIRT_OUTPUT: proxy ports RETURN, then
+//	                {127.0.0.1, podIP} → VM.
+//	POSTROUTING  MASQUERADE from the VM; -o k6t-eth0 → KUBEVIRT_POSTINBOUND
+//	             (SNAT of 127.0.0.1 and 127.0.0.6 to the gateway).
+func RenderRules(c Config, family Family, podIPs ...netip.Addr) (string, error) {
+	if family != IPv4 && family != IPv6 {
+		return "", fmt.Errorf("unknown address family %d", family)
+	}
+	if err := c.Validate(); err != nil {
+		return "", fmt.Errorf("invalid dataplane config: %w", err)
+	}
+	var ips []netip.Addr
+	for _, ip := range podIPs {
+		if family.has(ip) && !slices.Contains(ips, ip.Unmap()) {
+			ips = append(ips, ip.Unmap())
+		}
+	}
+	if c.Mesh != nil && len(ips) == 0 {
+		return "", fmt.Errorf("the mesh needs the pod's %s address to hand inbound connections to the VM, got %v", family, podIPs)
+	}
+	r := renderer{c: c, f: family, podIPs: ips, cidr: c.CIDRFor(family)}
+	r.vm = VMAddress(r.cidr).String()
+	r.gw = Gateway(r.cidr).String()
+	r.render()
+	return r.t.String(), nil
+}
+
+type renderer struct {
+	c      Config
+	f      Family
+	podIPs []netip.Addr
+	cidr   netip.Prefix
+	vm, gw string
+	t      table
+}
+
+func (r *renderer) render() {
+	c, m := r.c, r.c.Mesh
+	r.t.chain(ChainPreInbound, ChainPostInbound, ChainVMLocalOutput)
+	if m != nil {
+		r.t.chain(ChainInbound, ChainInRedirect, ChainOutput, ChainRedirect, ChainVMOutboundRedir)
+	}
+
+	r.t.comment("PREROUTING: explicit VM forwards first, then the VM's own traffic, then the inbound capture.")
+	r.t.add("PREROUTING", "-i", c.PodInterface, "-j", ChainPreInbound)
+	if m != nil {
+		r.t.add("PREROUTING", "-i", c.Bridge, "-p", "tcp", "-j", ChainVMOutboundRedir)
+		r.t.add("PREROUTING", "-i", c.Bridge, "-j", "RETURN")
+		r.t.add("PREROUTING", "-p", "tcp", "-j", ChainInbound)
+	}
+	r.t.comment("OUTPUT: the proxy's decisions first, then local clients of the VM.")
+	if m != nil {
+		r.t.add("OUTPUT", "-j", ChainOutput)
+	}
+	r.t.add("OUTPUT", "-j", ChainVMLocalOutput)
+	r.t.comment("POSTROUTING: the VM leaves as the pod; local clients reach it from the gateway.")
+	r.t.add("POSTROUTING", "-s", host(VMAddress(r.cidr)), "-j", "MASQUERADE")
+	r.t.add("POSTROUTING", "-o", c.Bridge, "-j", ChainPostInbound)
+
+	r.preInbound()
+	r.localOutput()
+	r.postInbound()
+	if m != nil {
+		r.meshInbound()
+		r.meshOutput()
+		r.vmOutbound()
+	}
+}
+
+// preInbound: what arrives on eth0 and goes straight to the VM.
+func (r *renderer) preInbound() {
+	dnat := []string{"-j", "DNAT", "--to-destination", r.vm}
+	if m := r.c.Mesh; m != nil {
+		for _, p := range uniq(m.UnproxiedPorts) {
+			r.t.add(ChainPreInbound, cat([]string{"-p", "tcp", "--dport", itoa(p)}, dnat)...)
+		}
+		return
+	}
+	for _, match := range r.portMatches() {
+		r.t.add(ChainPreInbound, cat(match, dnat)...)
+	}
+}
+
+// localOutput: pod-local clients (and, in the mesh, the proxy handing over
+// inbound connections to podIP:port) reach the VM.
+func (r *renderer) localOutput() {
+	dsts := []netip.Addr{r.f.Loopback()}
+	if r.c.Mesh != nil {
+		dsts = append(dsts, r.podIPs...)
+		ports := strings.Join(itoas(r.proxyPorts()), ",")
+		for _, proto := range []string{"tcp", "udp"} {
+			r.t.add(ChainVMLocalOutput, "-p", proto, "-m", "multiport", "--dports", ports, "-j", "RETURN")
+		}
+	}
+	for _, d := range dsts {
+		for _, match := range r.portMatches() {
+			r.t.add(ChainVMLocalOutput, cat([]string{"-d", host(d)}, match, []string{"-j", "DNAT", "--to-destination", r.vm})...)
+		}
+	}
+}
+
+// postInbound: connections DNATed from loopback addresses would be
+// unroutable on the wire; they reach the VM from the gateway instead. Only
+// DNATed traffic can leave k6t-eth0 from these sources, so no port match.
+func (r *renderer) postInbound() {
+	srcs := []netip.Addr{r.f.Loopback()}
+	if r.c.Mesh != nil {
+		srcs = append(srcs, r.f.InboundPassthrough())
+	}
+	for _, s := range srcs {
+		r.t.add(ChainPostInbound, "-s", host(s), "-j", "SNAT", "--to-source", r.gw)
+	}
+}
+
+// meshInbound is Istio's inbound capture.
+func (r *renderer) meshInbound() {
+	m := r.c.Mesh
+	for _, p := range uniq(cat(AlwaysExcludedInboundPorts, m.ExcludeInboundPorts)) {
+		r.t.add(ChainInbound, "-p", "tcp", "--dport", itoa(p), "-j", "RETURN")
+	}
+	r.t.add(ChainInbound, "-p", "tcp", "-j", ChainInRedirect)
+	r.t.add(ChainInRedirect, "-p", "tcp", "-j", "REDIRECT", "--to-ports", itoa(m.InboundCapturePort))
+	r.t.add(ChainRedirect, "-p", "tcp", "-j", "REDIRECT", "--to-ports", itoa(m.OutboundCapturePort))
+}
+
+// meshOutput is Istio's ISTIO_OUTPUT: the proxy's own traffic is exempt,
+// the passthrough from 127.0.0.6 returns, local-to-local traffic of other
+// users returns, and the rest is redirected to the outbound listener.
+func (r *renderer) meshOutput() {
+	m := r.c.Mesh
+	for _, p := range uniq(m.ExcludeOutboundPorts) {
+		r.t.add(ChainOutput, "-p", "tcp", "--dport", itoa(p), "-j", "RETURN")
+	}
+	r.t.add(ChainOutput, "-o", "lo", "-s", host(r.f.InboundPassthrough()), "-j", "RETURN")
+	for _, owner := range []struct{ flag, id string }{
+		{"--uid-owner", strconv.FormatInt(m.ProxyUID, 10)},
+		{"--gid-owner", strconv.FormatInt(m.ProxyGID, 10)},
+	} {
+		r.t.add(ChainOutput, "-o", "lo", "!", "-d", host(r.f.Loopback()), "-p", "tcp", "!", "--dport", "15008",
+			"-m", "owner", owner.flag, owner.id, "-j", ChainInRedirect)
+		r.t.add(ChainOutput, "-o", "lo", "-m", "owner", "!", owner.flag, owner.id, "-j", "RETURN")
+		r.t.add(ChainOutput, "-m", "owner", owner.flag, owner.id, "-j", "RETURN")
+	}
+	r.t.add(ChainOutput, "-d", host(r.f.Loopback()), "-j", "RETURN")
+	r.outboundSelection(ChainOutput)
+}
+
+// vmOutbound: the VM's TCP is the pod's outbound traffic. Unlike Istio's
+// kubevirtInterfaces handling, the excluded outbound CIDRs and ports apply
+// to the VM too, so an exclusion means the same thing for every workload.
+func (r *renderer) vmOutbound() {
+	for _, p := range uniq(r.c.Mesh.ExcludeOutboundPorts) {
+		r.t.add(ChainVMOutboundRedir, "-p", "tcp", "--dport", itoa(p), "-j", "RETURN")
+	}
+	r.outboundSelection(ChainVMOutboundRedir)
+}
+
+// outboundSelection appends the excluded-CIDR returns and the redirect
+// (for everything, or per included CIDR of this family).
+func (r *renderer) outboundSelection(chain string) {
+	m := r.c.Mesh
+	for _, p := range m.ExcludeOutboundCIDRs {
+		if r.f.has(p.Addr()) {
+			r.t.add(chain, "-d", p.Masked().String(), "-j", "RETURN")
+		}
+	}
+	if m.IncludeOutboundCIDRs == nil || slices.Equal(m.IncludeOutboundCIDRs, []string{"*"}) {
+		r.t.add(chain, "-j", ChainRedirect)
+		return
+	}
+	for _, s := range m.IncludeOutboundCIDRs {
+		p := netip.MustParsePrefix(s) // checked by Validate
+		if r.f.has(p.Addr()) {
+			r.t.add(chain, "-d", p.Masked().String(), "-j", ChainRedirect)
+		}
+	}
+}
+
+// portMatches is one match per declared port, or a single empty match
+// (all traffic) when the VM declares none.
+func (r *renderer) portMatches() [][]string {
+	if len(r.c.Ports) == 0 {
+		return [][]string{nil}
+	}
+	var out [][]string
+	for _, p := range r.c.Ports {
+		out = append(out, []string{"-p", strings.ToLower(p.Protocol), "--dport", itoa(p.Port)})
+	}
+	return out
+}
+
+// proxyPorts are never DNATed into the VM: the reserved ports plus the
+// configured capture ports.
+func (r *renderer) proxyPorts() []uint16 {
+	ps := cat(ReservedMeshPorts, []uint16{r.c.Mesh.InboundCapturePort, r.c.Mesh.OutboundCapturePort})
+	slices.Sort(ps)
+	return slices.Compact(ps)
+}
+
+func host(a netip.Addr) string {
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()).String()
+}
+
+func itoa(p uint16) string { return strconv.Itoa(int(p)) }
+
+func itoas(ps []uint16) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = itoa(p)
+	}
+	return out
+}
+
+func cat[T any](parts ...[]T) []T {
+	var out []T
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// uniq keeps the first occurrence of each port, preserving order.
+func uniq(ps []uint16) []uint16 {
+	var out []uint16
+	for _, p := range ps {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,158 @@
+package dataplane
+
+import (
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+var (
+	podIPv4 = netip.MustParseAddr("10.244.1.5")
+	podIPv6 = netip.MustParseAddr("fd00:10:244:1::5")
+)
+
+func withMesh(c Config, edit func(m *Mesh)) Config {
+	c.Mesh = DefaultMesh()
+	if edit != nil {
+		edit(c.Mesh)
+	}
+	return c
+}
+
+func withPorts(c Config) Config {
+	c.Ports = []Port{{"TCP", 9080}, {"UDP", 5353}, {"TCP", 22}}
+	return c
+}
+
+func withVMCIDRs(c Config) Config {
+	c.VMCIDR = netip.MustParsePrefix("10.11.0.0/16")
+	c.VMIPv6CIDR = netip.MustParsePrefix("fd12:3456::/64")
+	return c
+}
+
+// goldenScenarios covers mesh/no mesh × ports/no ports × include CIDRs ×
+// IPv6 × custom VM CIDR. Each scenario has one golden file per family.
+func goldenScenarios() map[string]Config {
+	d := DefaultConfig()
+	includes := func(m *Mesh) { m.IncludeOutboundCIDRs = []string{"198.51.100.0/24", "2001:db8:3::/64"} }
+	return map[string]Config{
+		"nomesh-allports":            d,
+		"nomesh-ports":               withPorts(d),
+		"nomesh-ports-vmcidr":        withVMCIDRs(withPorts(d)),
+		"mesh-allports":              withMesh(d, nil),
+		"mesh-ports":                 withMesh(withPorts(d), nil),
+		"mesh-allports-vmcidr":       withMesh(withVMCIDRs(d), nil),
+		"mesh-ports-include-cidrs":   withMesh(withPorts(d), includes),
+		"mesh-allports-include-none": withMesh(d, func(m *Mesh) { m.IncludeOutboundCIDRs = []string{} }),
+		"mesh-ports-exclusions": withMesh(withPorts(d), func(m *Mesh) {
+			m.UnproxiedPorts = []uint16{22}
+			m.ExcludeInboundPorts = []uint16{8443, 15021}
+			m.ExcludeOutboundPorts = []uint16{3306}
+			m.ExcludeOutboundCIDRs = []netip.Prefix{netip.MustParsePrefix("169.254.169.254/32"), netip.MustParsePrefix("fd00:ec2::254/128")}
+			m.ProxyUID, m.ProxyGID = 1234, 5678
+			m.InboundCapturePort, m.OutboundCapturePort = 16006, 16001
+		}),
+	}
+}
+
+func TestRenderRulesGolden(t *testing.T) {
+	for name, cfg := range goldenScenarios() {
+		for _, fam := range []Family{IPv4, IPv6} {
+			file := filepath.Join("testdata", name+"-"+strings.ToLower(fam.String())+".golden")
+			t.Run(filepath.Base(file), func(t *testing.T) {
+				rules, err := RenderRules(cfg, fam, podIPv4, podIPv6)
+				if err != nil {
+					t.Fatalf("RenderRules: %v", err)
+				}
+				got := "# net-setup " + strings.Join(cfg.Args(), " ") + "\n" + rules
+				if *update {
+					if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(file)
+				if err != nil {
+					t.Fatalf("reading golden (run with -update to create): %v", err)
+				}
+				if diff := cmp.Diff(string(want), got); diff != "" {
+					t.Errorf("rules differ from %s (-want +got):\n%s", file, diff)
+				}
+			})
+		}
+	}
+}
+
+func TestRenderRulesErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    Config
+		family Family
+		ips    []netip.Addr
+		want   string
+	}{
+		{"mesh without pod IP", withMesh(DefaultConfig(), nil), IPv4, []netip.Addr{podIPv6}, "needs the pod's IPv4 address"},
+		{"mesh without pod IPv6", withMesh(DefaultConfig(), nil), IPv6, []netip.Addr{podIPv4}, "needs the pod's IPv6 address"},
+		{"invalid config", Config{}, IPv4, nil, "invalid dataplane config"},
+		{"unknown family", DefaultConfig(), Family(5), nil, "unknown address family"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := RenderRules(tt.cfg, tt.family, tt.ips...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("RenderRules error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestRenderRulesNoMeshNeedsNoPodIP: outside the mesh the rules do not
+// depend on the pod IP, so net-setup works before the CNI reports it.
+func TestRenderRulesNoMeshNeedsNoPodIP(t *testing.T) {
+	with, err := RenderRules(DefaultConfig(), IPv4, podIPv4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, err := RenderRules(DefaultConfig(), IPv4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(with, without); diff != "" {
+		t.Errorf("rules depend on the pod IP outside the mesh (-with +without):\n%s", diff)
+	}
+}
+
+// TestMeshNeverDNATsProxyPorts: in the mesh, the proxy ports return before
+// any DNAT towards the VM and there is no catch-all DNAT in PREINBOUND.
+func TestMeshNeverDNATsProxyPorts(t *testing.T) {
+	for name, cfg := range goldenScenarios() {
+		if cfg.Mesh == nil {
+			continue
+		}
+		rules, err := RenderRules(cfg, IPv4, podIPv4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sawReturn := false
+		for _, l := range strings.Split(rules, "\n") {
+			if strings.HasPrefix(l, "-A "+ChainVMLocalOutput+" -p tcp -m multiport --dports 15000,15001,15004,15006,15008,15009,15020,15021,15053,15090") {
+				sawReturn = true
+			}
+			if strings.HasPrefix(l, "-A "+ChainVMLocalOutput) && strings.Contains(l, "DNAT") && !sawReturn {
+				t.Errorf("%s: DNAT before the proxy-port RETURN: %s", name, l)
+			}
+			if strings.HasPrefix(l, "-A "+ChainPreInbound) && !strings.Contains(l, "--dport") {
+				t.Errorf("%s: catch-all inbound DNAT in the mesh: %s", name, l)
+			}
+		}
+		if !sawReturn {
+			t.Errorf("%s: no proxy-port RETURN in %s", name, ChainVMLocalOutput)
+		}
+	}
+}

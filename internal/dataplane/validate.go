@@ -1,0 +1,128 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Validate reports every problem in c, so that the operator can refuse a
+// VM before a pod is created rather than the init container failing later.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	for _, n := range []struct{ field, name string }{
+		{"podInterface", c.PodInterface}, {"bridge", c.Bridge}, {"tap", c.Tap},
+	} {
+		if err := validIfName(n.name); err != nil {
+			add("%s: %w", n.field, err)
+		}
+	}
+	if c.PodInterface == c.Bridge || c.PodInterface == c.Tap || c.Bridge == c.Tap {
+		add("podInterface, bridge and tap must be three different interfaces, got %q, %q, %q", c.PodInterface, c.Bridge, c.Tap)
+	}
+	if !c.VMCIDR.IsValid() || !c.VMCIDR.Addr().Is4() {
+		add("vmCIDR %q must be an IPv4 prefix", c.VMCIDR)
+	} else if c.VMCIDR.Bits() > 30 {
+		add("vmCIDR %s is too small: it needs room for a gateway and a VM address", c.VMCIDR)
+	} else if c.VMCIDR != c.VMCIDR.Masked() {
+		add("vmCIDR %s has host bits set, did you mean %s", c.VMCIDR, c.VMCIDR.Masked())
+	}
+	if !c.VMIPv6CIDR.IsValid() || !c.VMIPv6CIDR.Addr().Is6() || c.VMIPv6CIDR.Addr().Is4In6() {
+		add("vmIPv6CIDR %q must be an IPv6 prefix", c.VMIPv6CIDR)
+	} else if c.VMIPv6CIDR.Bits() > 126 {
+		add("vmIPv6CIDR %s is too small: it needs room for a gateway and a VM address", c.VMIPv6CIDR)
+	} else if c.VMIPv6CIDR != c.VMIPv6CIDR.Masked() {
+		add("vmIPv6CIDR %s has host bits set, did you mean %s", c.VMIPv6CIDR, c.VMIPv6CIDR.Masked())
+	}
+	if c.TapOwnerUID < 0 || c.TapOwnerUID > 1<<32-2 {
+		add("tapOwnerUID %d is not a valid uid", c.TapOwnerUID)
+	}
+
+	seen := map[Port]bool{}
+	for _, p := range c.Ports {
+		if p.Protocol != "TCP" && p.Protocol != "UDP" {
+			add("port %d: protocol %q must be TCP or UDP", p.Port, p.Protocol)
+		}
+		if p.Port == 0 {
+			add("port 0 (%s) is not a valid port", p.Protocol)
+		}
+		if seen[p] {
+			add("port %s/%d is declared twice", p.Protocol, p.Port)
+		}
+		seen[p] = true
+		if c.Mesh != nil && slices.Contains(ReservedMeshPorts, p.Port) {
+			add("port %s/%d is reserved by the mesh proxy and cannot be a VM port", p.Protocol, p.Port)
+		}
+	}
+	if c.Mesh != nil {
+		errs = append(errs, c.Mesh.validate(c)...)
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Mesh) validate(c Config) []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if m.ProxyUID < 0 || m.ProxyGID < 0 {
+		add("mesh: proxy uid %d and gid %d must not be negative", m.ProxyUID, m.ProxyGID)
+	}
+	if m.InboundCapturePort == 0 || m.OutboundCapturePort == 0 {
+		add("mesh: capture ports must be set, got inbound %d outbound %d", m.InboundCapturePort, m.OutboundCapturePort)
+	} else if m.InboundCapturePort == m.OutboundCapturePort {
+		add("mesh: inbound and outbound capture ports must differ, both are %d", m.InboundCapturePort)
+	}
+	for _, list := range []struct {
+		name  string
+		ports []uint16
+	}{{"excludeInboundPorts", m.ExcludeInboundPorts}, {"excludeOutboundPorts", m.ExcludeOutboundPorts}, {"unproxiedPorts", m.UnproxiedPorts}} {
+		for _, p := range list.ports {
+			if p == 0 {
+				add("mesh: %s: port 0 is not a valid port", list.name)
+			}
+		}
+	}
+	for _, p := range m.UnproxiedPorts {
+		if slices.Contains(ReservedMeshPorts, p) || p == m.InboundCapturePort || p == m.OutboundCapturePort {
+			add("mesh: unproxied port %d is a proxy port and cannot be forwarded to the VM", p)
+		}
+		if len(c.Ports) > 0 && !slices.Contains(c.Ports, Port{Protocol: "TCP", Port: p}) {
+			add("mesh: unproxied port %d is not one of the VM's declared TCP ports", p)
+		}
+	}
+	for _, s := range m.IncludeOutboundCIDRs {
+		if s == "*" {
+			if len(m.IncludeOutboundCIDRs) != 1 {
+				add("mesh: includeOutboundCIDRs: \"*\" must be the only entry")
+			}
+			continue
+		}
+		if _, err := netip.ParsePrefix(s); err != nil {
+			add("mesh: includeOutboundCIDRs: %w", err)
+		}
+	}
+	for _, p := range m.ExcludeOutboundCIDRs {
+		if !p.IsValid() {
+			add("mesh: excludeOutboundCIDRs: invalid prefix %q", p)
+		}
+	}
+	return errs
+}
+
+// validIfName mirrors the kernel's dev_valid_name.
+func validIfName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("interface name must not be empty")
+	case len(name) > 15:
+		return fmt.Errorf("interface name %q is longer than 15 characters", name)
+	case name == "." || name == "..":
+		return fmt.Errorf("interface name %q is not allowed", name)
+	case strings.ContainsAny(name, "/: \t\n,="):
+		return fmt.Errorf("interface name %q contains a forbidden character", name)
+	}
+	return nil
+}
