@@ -1,0 +1,28 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"virtmesh.io/virtmesh/internal/dataplane"
+	"virtmesh.io/virtmesh/internal/netsetup"
+)
+
+func init() { register("net-setup", runNetSetup) }
+
+// runNetSetup is the init container: plumbing plus both nat tables. Its
+// flags are exactly dataplane.Config.Args(), so the pod spec is the record
+// of what was applied.
+func runNetSetup(args []string) error {
+	cfg, err := dataplane.ParseArgs(args)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	report, err := netsetup.Run(ctx, cfg)
+	report.Print(os.Stdout)
+	return err
+}

@@ -1,0 +1,130 @@
+package netsetup
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+
+	"virtmesh.io/virtmesh/internal/dataplane"
+)
+
+// Report is what Run did, printed by net-setup so the init container's log
+// shows exactly what the pod's dataplane is.
+type Report struct {
+	MTU      int
+	PodIPs   []netip.Addr
+	Gateways []netip.Prefix
+	Sysctls  []Sysctl
+	Rules    map[dataplane.Family]string
+	Warnings []string
+}
+
+// Run plumbs the current network namespace for cfg and applies the nat
+// rules of both families.
+func Run(ctx context.Context, cfg dataplane.Config) (Report, error) {
+	var r Report
+	if err := cfg.Validate(); err != nil {
+		return r, fmt.Errorf("invalid config: %w", err)
+	}
+	pod, err := inspectPodInterface(cfg.PodInterface)
+	if err != nil {
+		return r, err
+	}
+	r.MTU, r.PodIPs = pod.mtu, pod.ips
+
+	if lo, err := netlink.LinkByName("lo"); err == nil {
+		// The proxy hands connections over from 127.0.0.6; lo is up in
+		// every real pod, but make sure of it.
+		if err := netlink.LinkSetUp(lo); err != nil {
+			return r, fmt.Errorf("bringing lo up: %w", err)
+		}
+	}
+	br, err := ensureBridge(cfg.Bridge, pod.mtu)
+	if err != nil {
+		return r, err
+	}
+	cidrs := []netip.Prefix{cfg.VMCIDR}
+	families := []dataplane.Family{dataplane.IPv4}
+	if pod.hasIPv6() {
+		cidrs = append(cidrs, cfg.VMIPv6CIDR)
+		families = append(families, dataplane.IPv6)
+	}
+	for _, c := range cidrs {
+		gw, err := ensureAddress(br, c)
+		if err != nil {
+			return r, err
+		}
+		r.Gateways = append(r.Gateways, gw)
+	}
+	if _, err := ensureTap(cfg.Tap, cfg.TapOwnerUID, pod.mtu, br); err != nil {
+		return r, err
+	}
+
+	// Forwarding is checked on the input device: eth0 for inbound DNAT to
+	// the VM, the bridge for the VM's egress. route_localnet lets the
+	// proxy's 127.0.0.x connections be DNATed out of the bridge.
+	for _, s := range []struct {
+		link  netlink.Link
+		name  string
+		id    int
+		value uint32
+	}{
+		{pod.link, "forwarding", ipv4DevconfForwarding, 1},
+		{br, "forwarding", ipv4DevconfForwarding, 1},
+		{br, "route_localnet", ipv4DevconfRouteLocalnet, 1},
+	} {
+		sc, err := setIPv4DevConf(s.link, s.name, s.id, s.value)
+		if err != nil {
+			return r, err
+		}
+		r.Sysctls = append(r.Sysctls, sc)
+	}
+	if pod.hasIPv6() {
+		sc, err := setIPv6Forwarding()
+		if err != nil {
+			// Proxied TCP still works (it is terminated locally); only the
+			// VM's forwarded IPv6 (UDP, ICMP, non-mesh inbound) does not.
+			r.Warnings = append(r.Warnings, err.Error())
+		} else {
+			r.Sysctls = append(r.Sysctls, sc)
+		}
+	}
+
+	r.Rules = map[dataplane.Family]string{}
+	for _, f := range families {
+		rules, err := dataplane.RenderRules(cfg, f, pod.ips...)
+		if err != nil {
+			return r, err
+		}
+		if err := applyRules(ctx, f, rules); err != nil {
+			return r, fmt.Errorf("applying %s nat rules: %w", f, err)
+		}
+		r.Rules[f] = rules
+	}
+	return r, nil
+}
+
+// Print writes the report in a form meant for people reading pod logs.
+func (r Report) Print(w io.Writer) {
+	fmt.Fprintf(w, "Pod interface: mtu=%d ips=%v\n", r.MTU, r.PodIPs)
+	fmt.Fprintf(w, "Bridge gateway addresses: %v\n", r.Gateways)
+	for _, s := range r.Sysctls {
+		fmt.Fprintf(w, "Sysctl %s=%s (via %s)\n", s.Key, s.Value, s.Method)
+	}
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(w, "WARNING: %s\n", warn)
+	}
+	for _, f := range []dataplane.Family{dataplane.IPv4, dataplane.IPv6} {
+		if rules, ok := r.Rules[f]; ok {
+			fmt.Fprintf(w, "Applied %s nat table with %s:\n%s", f, RestoreCommand(f), indent(rules))
+		}
+	}
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n  ") + "\n"
+}
