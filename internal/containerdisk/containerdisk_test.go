@@ -1,0 +1,172 @@
+package containerdisk
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func qcow2Header(virtualSize uint64) []byte {
+	h := make([]byte, 512)
+	copy(h, qcow2Magic)
+	binary.BigEndian.PutUint32(h[4:], 3)
+	binary.BigEndian.PutUint64(h[24:], virtualSize)
+	return h
+}
+
+func TestDetectFormat(t *testing.T) {
+	for _, tc := range []struct {
+		name, data  string
+		wantFormat  string
+		wantSize    int64
+		wantErrPart string
+	}{
+		{name: "raw", data: "hello raw disk", wantFormat: FormatRaw, wantSize: 14},
+		{name: "qcow2", data: string(qcow2Header(1 << 30)), wantFormat: FormatQCOW2, wantSize: 1 << 30},
+		{name: "empty", data: "", wantErrPart: "empty"},
+		{name: "qcow2 zero size", data: string(qcow2Header(0)), wantErrPart: "implausible"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, s, err := DetectFormat(strings.NewReader(tc.data), int64(len(tc.data)))
+			if tc.wantErrPart != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErrPart) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErrPart)
+				}
+				return
+			}
+			if err != nil || f != tc.wantFormat || s != tc.wantSize {
+				t.Errorf("= %q, %d, %v; want %q, %d", f, s, err, tc.wantFormat, tc.wantSize)
+			}
+		})
+	}
+}
+
+func TestResolveDisk(t *testing.T) {
+	dir := t.TempDir()
+	one := filepath.Join(dir, "one")
+	two := filepath.Join(dir, "two")
+	for _, d := range []string{one, two} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(one, "a.img"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(two, "a.img"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(two, "b.img"), []byte("x"), 0o644)
+	for _, tc := range []struct{ in, want, errPart string }{
+		{in: one, want: filepath.Join(one, "a.img")},
+		{in: filepath.Join(one, "a.img"), want: filepath.Join(one, "a.img")},
+		{in: two, errPart: "exactly one"},
+		{in: filepath.Join(dir, "missing"), errPart: "no such file"},
+	} {
+		got, err := ResolveDisk(tc.in)
+		if tc.errPart != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.errPart) {
+				t.Errorf("ResolveDisk(%s) err = %v, want %q", tc.in, err, tc.errPart)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ResolveDisk(%s) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// TestHandOff runs a helper and fetches its fd twice, as compute would after
+// a restart, and checks the fd reads the image and cannot write it.
+func TestHandOff(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(dir, "disk", "root.qcow2")
+	os.MkdirAll(filepath.Dir(img), 0o755)
+	content := qcow2Header(64 << 20)
+	if err := os.WriteFile(img, content, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "root.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	// Start the helper late: Wait must retry until it is up.
+	done := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		h, err := Open(filepath.Dir(img), sock)
+		if err != nil {
+			done <- err
+			return
+		}
+		done <- h.Serve(ctx)
+	}()
+	for i := 0; i < 2; i++ {
+		wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+		d, err := Wait(wctx, sock)
+		wcancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := struct {
+			Name, Format string
+			Size         int64
+		}{d.Name, d.Format, d.VirtualSize}
+		want := struct {
+			Name, Format string
+			Size         int64
+		}{"root.qcow2", FormatQCOW2, 64 << 20}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+		// The fd shares its offset with the helper's: read positionally, like QEMU.
+		b, err := io.ReadAll(io.NewSectionReader(d.File, 0, int64(len(content))))
+		if err != nil || string(b) != string(content) {
+			t.Errorf("read through fd: %d bytes, %v", len(b), err)
+		}
+		if _, err := d.File.WriteAt([]byte("x"), 0); err == nil {
+			t.Error("fd is writable; want read-only")
+		}
+		d.File.Close()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWaitFailsFastOnHelperError(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "root.sock")
+	if err := os.WriteFile(ErrorFile(sock), []byte("disk /disk: no such file or directory\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := Wait(ctx, sock)
+	if err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("err = %v", err)
+	}
+	if time.Since(start) > 2*time.Second {
+		t.Error("Wait did not fail fast")
+	}
+}
+
+func TestWaitTimesOut(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if _, err := Wait(ctx, filepath.Join(t.TempDir(), "none.sock")); err == nil || !strings.Contains(err.Error(), "deadline") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestOpenMissingDisk(t *testing.T) {
+	_, err := Open(filepath.Join(t.TempDir(), "nope"), filepath.Join(t.TempDir(), "s.sock"))
+	if err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("err = %v", err)
+	}
+}
