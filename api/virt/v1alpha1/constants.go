@@ -1,0 +1,57 @@
+package v1alpha1
+
+import (
+	kubevirtv1 "kubevirt.io/api/core/v1"
+)
+
+// Phases carry KubeVirt's names and meanings, so tooling that reads KubeVirt
+// VMIs reads ours the same way.
+const (
+	// Pending: accepted, no launcher pod yet.
+	Pending = VirtualMachineInstancePhase(kubevirtv1.Pending)
+	// Scheduling: the launcher pod exists but is not bound to a node.
+	Scheduling = VirtualMachineInstancePhase(kubevirtv1.Scheduling)
+	// Scheduled: the launcher pod is bound to a node; the VM is not running yet.
+	Scheduled = VirtualMachineInstancePhase(kubevirtv1.Scheduled)
+	// Running: the compute container runs the VM.
+	Running = VirtualMachineInstancePhase(kubevirtv1.Running)
+	// Succeeded: the VM shut down by itself and the launcher pod completed.
+	Succeeded = VirtualMachineInstancePhase(kubevirtv1.Succeeded)
+	// Failed: the VM or its launcher pod failed, or the pod was lost. A VMI is one
+	// run of a VM and is not restarted.
+	Failed = VirtualMachineInstancePhase(kubevirtv1.Failed)
+	// Unknown: the launcher pod's state cannot be read.
+	Unknown = VirtualMachineInstancePhase(kubevirtv1.Unknown)
+)
+
+// Condition types of a VirtualMachineInstance.
+const (
+	// ConditionReady is True when the launcher pod is Ready, including its proxy.
+	ConditionReady = string(kubevirtv1.VirtualMachineInstanceReady)
+	// ConditionPodScheduled mirrors the launcher pod's PodScheduled condition.
+	ConditionPodScheduled = "PodScheduled"
+	// ConditionMeshEnrolled says whether the VMI is in the mesh, and why.
+	ConditionMeshEnrolled = "MeshEnrolled"
+	// ConditionProxyReady is True when the proxy sidecar is ready (False/NotEnrolled
+	// when the VMI is not in the mesh).
+	ConditionProxyReady = "ProxyReady"
+	// ConditionFailure is True, with the reason, when the run failed.
+	ConditionFailure = "Failure"
+)
+
+// DiskBusVirtio is the only disk bus VirtMesh supports.
+const DiskBusVirtio = DiskBus(kubevirtv1.DiskBusVirtio)
+
+// Well-known labels and annotations on VMIs and their launcher pods.
+const (
+	// LabelVMI, on a launcher pod, names the VMI it runs.
+	LabelVMI = "virt.virtmesh.io/vmi"
+	// AnnotationInject opts a VMI out of ("false") or into ("true") the mesh,
+	// with the same meaning as for Istio pods.
+	AnnotationInject = "sidecar.istio.io/inject"
+	// AnnotationExcludeInboundPorts lists ports (comma-separated) that bypass the
+	// proxy and are forwarded straight into the VM, like Istio's annotation of the
+	// same name. KubeVirt forwards 22 this way implicitly; VirtMesh forwards
+	// nothing unless it is listed here.
+	AnnotationExcludeInboundPorts = "traffic.sidecar.istio.io/excludeInboundPorts"
+)

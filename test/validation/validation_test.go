@@ -1,0 +1,211 @@
+// Package validation checks admission of VirtMesh resources against a real
+// kube-apiserver: every manifest under bad/ must be rejected with the message
+// its first line announces, and every sample under config/samples must be
+// accepted as written.
+package validation
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
+	"virtmesh.io/virtmesh/internal/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) {
+	var err error
+	env, err = testenv.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = env.Stop()
+	os.Exit(code)
+}
+
+// strict is what kubectl sends by default: unknown fields are errors, not
+// silently pruned.
+var strict = client.FieldValidation(metav1.FieldValidationStrict)
+
+// readDocs splits a YAML file into objects.
+func readDocs(t *testing.T, path string) []*unstructured.Unstructured {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(b)))
+	var objs []*unstructured.Unstructured
+	for {
+		doc, err := r.Read()
+		if err != nil {
+			break
+		}
+		if len(bytes.TrimSpace(doc)) == 0 {
+			continue
+		}
+		u := &unstructured.Unstructured{}
+		if err := utilyaml.Unmarshal(doc, &u.Object); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+	return objs
+}
+
+// wantMessage reads the "# want: <text>" header of a bad manifest.
+func wantMessage(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	want, ok := strings.CutPrefix(first, "# want: ")
+	if !ok || strings.TrimSpace(want) == "" {
+		t.Fatalf("%s: first line must be '# want: <expected error text>'", path)
+	}
+	return strings.TrimSpace(want)
+}
+
+func ensureNamespace(t *testing.T, name string) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := env.Client.Create(context.Background(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+}
+
+// TestBadManifestsRejected applies each bad manifest. A file with one object
+// must fail on create; a file with two objects is an update: the first is
+// created (and must be accepted), the second applied over it must fail.
+func TestBadManifestsRejected(t *testing.T) {
+	files, err := filepath.Glob("bad/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(files)
+	if len(files) < 30 {
+		t.Fatalf("want at least 30 bad manifests, found %d", len(files))
+	}
+	ctx := context.Background()
+	for i, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".yaml"), func(t *testing.T) {
+			want := wantMessage(t, f)
+			objs := readDocs(t, f)
+			ns := fmt.Sprintf("bad-%d", i)
+			ensureNamespace(t, ns)
+			for _, o := range objs {
+				o.SetNamespace(ns)
+			}
+			var got error
+			switch len(objs) {
+			case 1:
+				got = env.Client.Create(ctx, objs[0], strict)
+			case 2:
+				if err := env.Client.Create(ctx, objs[0], strict); err != nil {
+					t.Fatalf("the first object of an update case must be valid: %v", err)
+				}
+				objs[1].SetResourceVersion(objs[0].GetResourceVersion())
+				got = env.Client.Update(ctx, objs[1], strict)
+			default:
+				t.Fatalf("%s: want 1 object (create) or 2 (update), got %d", f, len(objs))
+			}
+			if got == nil {
+				t.Fatalf("accepted, want rejection containing %q", want)
+			}
+			if !strings.Contains(got.Error(), want) {
+				t.Fatalf("rejected with\n  %v\nwant the message to contain\n  %q", got, want)
+			}
+			t.Logf("rejected as expected: %v", got)
+		})
+	}
+}
+
+// TestSamplesAccepted applies every sample as written.
+func TestSamplesAccepted(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "samples", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no samples found")
+	}
+	ctx := context.Background()
+	for _, f := range files {
+		if filepath.Base(f) == "kustomization.yaml" {
+			continue
+		}
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			for _, o := range readDocs(t, f) {
+				if o.GetNamespace() != "" {
+					ensureNamespace(t, o.GetNamespace())
+				}
+				if err := env.Client.Create(ctx, o, strict); err != nil && !apierrors.IsAlreadyExists(err) {
+					t.Fatalf("%s %s rejected: %v", o.GetKind(), o.GetName(), err)
+				}
+			}
+		})
+	}
+}
+
+// TestDefaultsApplied checks that server-side defaults are visible on a
+// minimal MeshControlPlane, so `kubectl get -o yaml` shows what is in force.
+func TestDefaultsApplied(t *testing.T) {
+	ctx := context.Background()
+	ensureNamespace(t, "defaults")
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "mesh.virtmesh.io/v1alpha1", "kind": "MeshControlPlane",
+		"metadata": map[string]any{"name": "minimal", "namespace": "defaults"},
+	}}
+	if err := env.Client.Create(ctx, u, strict); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		"spec.version": "1.30.0", "spec.security.mtls": "PERMISSIVE", "spec.security.trustDomain": "cluster.local",
+		"spec.outboundTrafficPolicy": "ALLOW_ANY", "spec.clusterID": "Kubernetes",
+	} {
+		got, _, _ := unstructured.NestedString(u.Object, strings.Split(path, ".")...)
+		if got != want {
+			t.Errorf("%s = %q, want default %q", path, got, want)
+		}
+	}
+}
+
+// TestReservedPortsInCEL keeps the literal port lists in the CRDs' CEL rules
+// equal to meshv1alpha1.ReservedProxyPorts: CEL cannot read Go constants.
+func TestReservedPortsInCEL(t *testing.T) {
+	parts := make([]string, len(meshv1alpha1.ReservedProxyPorts))
+	for i, p := range meshv1alpha1.ReservedProxyPorts {
+		parts[i] = fmt.Sprint(p)
+	}
+	want := "[" + strings.Join(parts, ", ") + "]"
+	for _, crd := range []string{"virt.virtmesh.io_virtualmachineinstances.yaml", "mesh.virtmesh.io_meshcontrolplanes.yaml"} {
+		b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "crd", "bases", crd))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s: no CEL rule lists the reserved proxy ports %s", crd, want)
+		}
+	}
+}
