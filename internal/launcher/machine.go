@@ -1,5 +1,7 @@
 package launcher
 
+import "strconv"
+
 // Machine is the fully resolved virtual hardware QEMU is started with:
 // everything a VMI, the accelerator probe and the disk preparation decided,
 // and nothing QEMU must still look up. QEMUArgs turns it into argv.
@@ -12,6 +14,9 @@ type Machine struct {
 	Accel                   string
 	Sockets, Cores, Threads uint32
 	MemoryMiB               int64
+	// FDs are descriptors QEMU inherits and registers as fd sets, so a
+	// backing file named "/dev/fdset/<Set>" is read through them.
+	FDs []MachineFD
 	// Disks are attached as virtio-blk in this order.
 	Disks []MachineDisk
 	NICs  []MachineNIC
@@ -46,3 +51,16 @@ type MachineNIC struct {
 
 // VCPUs is the number of virtual CPUs of m.
 func (m Machine) VCPUs() uint32 { return m.Sockets * m.Cores * m.Threads }
+
+// MachineFD is an inherited descriptor registered with -add-fd.
+type MachineFD struct {
+	// FD is the descriptor number in QEMU's process (3 + ExtraFiles index).
+	FD int
+	// Set is the fd set id, as in "/dev/fdset/<Set>".
+	Set int
+	// Opaque names the descriptor in query-fdsets (the volume name).
+	Opaque string
+}
+
+// FDSetPath is the path QEMU resolves to a descriptor of fd set set.
+func FDSetPath(set int) string { return "/dev/fdset/" + strconv.Itoa(set) }

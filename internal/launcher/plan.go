@@ -10,6 +10,8 @@ import (
 
 // PreparedDisk is a volume made ready for QEMU: the path it opens.
 type PreparedDisk struct {
+	// FD, when set, is the backing image's descriptor QEMU must inherit.
+	FD       *MachineFD
 	Path     string
 	Format   string
 	ReadOnly bool
@@ -80,6 +82,9 @@ func BuildMachine(v *VMI, in PlanInput) (Machine, error) {
 			md.BootIndex = i + 1
 		}
 		m.Disks = append(m.Disks, md)
+		if p.FD != nil {
+			m.FDs = append(m.FDs, *p.FD)
+		}
 	}
 
 	for _, ifc := range v.Spec.Domain.Devices.Interfaces {

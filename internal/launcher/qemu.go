@@ -18,6 +18,10 @@ import (
 //     system_powerdown presses on SIGTERM.
 //   - -cpu host under KVM (best performance, the pod is pinned to its node
 //     anyway); -cpu max under TCG (all features TCG can emulate).
+//   - -add-fd: container disks arrive as read-only descriptors from their
+//     helpers (see package containerdisk); the overlays name them as
+//     "/dev/fdset/N" backing files, so QEMU never resolves a path into
+//     another container's filesystem.
 //   - -blockdev/-device pairs: the node names are stable, so QMP can name them.
 //   - virtio-net with romfile= (no iPXE option ROM): nothing network-boots
 //     and the firmware has one ROM less to load.
@@ -48,6 +52,9 @@ func QEMUArgs(m Machine) []string {
 		"-chardev", "file,id=serial0,path="+esc(m.SerialLog),
 		"-serial", "chardev:serial0",
 	)
+	for _, f := range m.FDs {
+		a = append(a, "-add-fd", fmt.Sprintf("fd=%d,set=%d,opaque=%s", f.FD, f.Set, esc(f.Opaque)))
+	}
 	for _, d := range m.Disks {
 		node := "vd-" + d.Name
 		a = append(a, "-blockdev", strings.Join([]string{

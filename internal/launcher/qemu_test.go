@@ -34,10 +34,13 @@ func golden(t *testing.T, name, got string) {
 // preparedFor mimics what the launcher prepares for fixture VMIs.
 func preparedFor(v *VMI, dir string) map[string]PreparedDisk {
 	out := map[string]PreparedDisk{}
+	set := 0
 	for _, vol := range v.Spec.Volumes {
 		switch {
 		case vol.ContainerDisk != nil:
-			out[vol.Name] = PreparedDisk{Path: filepath.Join(dir, vol.Name+".qcow2"), Format: "qcow2"}
+			set++
+			fd := &MachineFD{FD: 2 + set, Set: set, Opaque: vol.Name}
+			out[vol.Name] = PreparedDisk{FD: fd, Path: filepath.Join(dir, vol.Name+".qcow2"), Format: "qcow2"}
 		case vol.CloudInitNoCloud != nil:
 			out[vol.Name] = PreparedDisk{Path: filepath.Join(dir, vol.Name+".iso"), Format: "raw", ReadOnly: true}
 		}

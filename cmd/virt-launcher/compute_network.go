@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/go-logr/logr/funcr"
+
+	"virtmesh.io/virtmesh/internal/dataplane"
+	"virtmesh.io/virtmesh/internal/dhcp"
+	"virtmesh.io/virtmesh/internal/launcher"
+)
+
+// computeNetwork starts the DHCP server on the bridge net-setup created, with
+// the same VM network the VMI's pod network names (and net-setup's NAT
+// uses), before QEMU boots the guest.
+func computeNetwork(o launcher.ComputeOptions) launcher.NetworkFunc {
+	return func(ctx context.Context, v *launcher.VMI, nic launcher.MachineNIC) (func(), error) {
+		cfg := dataplane.DefaultConfig()
+		cfg.Bridge, cfg.Tap = o.Bridge, o.Tap
+		for _, n := range v.Spec.Networks {
+			if n.Pod != nil && n.Pod.VMNetworkCIDR != "" {
+				p, err := netip.ParsePrefix(n.Pod.VMNetworkCIDR)
+				if err != nil {
+					return nil, fmt.Errorf("network %q: vmNetworkCIDR: %w", n.Name, err)
+				}
+				cfg.VMCIDR = p
+			}
+		}
+		br, err := net.InterfaceByName(o.Bridge)
+		if err != nil {
+			return nil, fmt.Errorf("bridge %s (did net-setup run?): %w", o.Bridge, err)
+		}
+		var dns dhcp.ResolvConf
+		if f, err := os.Open("/etc/resolv.conf"); err == nil {
+			dns, _ = dhcp.ParseResolvConf(f)
+			f.Close()
+		}
+		opts, err := dhcp.OptionsFor(cfg, podHasIPv6(cfg.PodInterface), dns, v.Hostname(), br.MTU)
+		if err != nil {
+			return nil, err
+		}
+		log := funcr.New(func(prefix, args string) {
+			fmt.Fprintf(os.Stderr, "virt-launcher compute: dhcp: %s\n", args)
+		}, funcr.Options{})
+		sctx, cancel := context.WithCancel(context.Background())
+		ready := make(chan struct{})
+		errc := make(chan error, 1)
+		go func() { errc <- dhcp.Serve(sctx, opts, log, ready) }()
+		select {
+		case <-ready:
+		case err := <-errc:
+			cancel()
+			return nil, err
+		case <-time.After(10 * time.Second):
+			cancel()
+			return nil, fmt.Errorf("DHCP server on %s did not start within 10s", o.Bridge)
+		}
+		return func() { cancel(); <-errc }, nil
+	}
+}
+
+// podHasIPv6 reports whether the pod interface has a global IPv6 address;
+// only then does the guest get DHCPv6.
+func podHasIPv6(ifname string) bool {
+	ifc, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return false
+	}
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() == nil && ipn.IP.IsGlobalUnicast() {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,103 @@
+package launcher
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+
+	"virtmesh.io/virtmesh/internal/cloudinit"
+	"virtmesh.io/virtmesh/internal/containerdisk"
+)
+
+// preparedDisks are the VMI's volumes made ready for QEMU.
+type preparedDisks struct {
+	byVolume map[string]PreparedDisk
+	// files are the container disks' descriptors, in fd-set order: they
+	// become QEMU's ExtraFiles (fd 3, 4, ...).
+	files []*os.File
+}
+
+func (p *preparedDisks) close() {
+	for _, f := range p.files {
+		f.Close()
+	}
+}
+
+// prepareDisks waits for every container disk's helper, creates a qcow2
+// overlay over each received image, and writes the cloud-init seed.
+func (r *Runner) prepareDisks(ctx context.Context, v *VMI) (*preparedDisks, error) {
+	o := r.Opts
+	if err := os.MkdirAll(o.DisksDir, 0o755); err != nil {
+		return nil, fmt.Errorf("disks dir: %w", err)
+	}
+	p := &preparedDisks{byVolume: map[string]PreparedDisk{}}
+	wctx, cancel := context.WithTimeout(ctx, o.DiskWaitTimeout)
+	defer cancel()
+	for _, vol := range v.Spec.Volumes {
+		switch {
+		case vol.ContainerDisk != nil:
+			sock := DiskSocketPath(o.HelperSocketDir, vol.Name)
+			r.logf("waiting for container disk %q (%s) on %s", vol.Name, vol.ContainerDisk.Image, sock)
+			d, err := containerdisk.Wait(wctx, sock)
+			if err != nil {
+				p.close()
+				return nil, fmt.Errorf("container disk %q: %w", vol.Name, err)
+			}
+			p.files = append(p.files, d.File)
+			set := len(p.files)
+			fd := &MachineFD{FD: 2 + set, Set: set, Opaque: vol.Name}
+			overlay := filepath.Join(o.DisksDir, vol.Name+".qcow2")
+			if err := r.createOverlay(ctx, overlay, d.Format, FDSetPath(set), d.VirtualSize); err != nil {
+				p.close()
+				return nil, fmt.Errorf("container disk %q: %w", vol.Name, err)
+			}
+			r.logf("container disk %q: %s image %s (%d bytes), overlay %s", vol.Name, d.Format, d.Name, d.VirtualSize, overlay)
+			p.byVolume[vol.Name] = PreparedDisk{FD: fd, Path: overlay, Format: containerdisk.FormatQCOW2}
+		case vol.CloudInitNoCloud != nil:
+			c := vol.CloudInitNoCloud
+			ud, nc, err := cloudinit.Source{UserData: c.UserData, UserDataBase64: c.UserDataBase64, NetworkData: c.NetworkData, NetworkDataBase64: c.NetworkDataBase64}.Decode()
+			if err != nil {
+				p.close()
+				return nil, fmt.Errorf("volume %q: %w", vol.Name, err)
+			}
+			id := v.Metadata.UID
+			if id == "" {
+				id = v.Metadata.Name + "." + v.Metadata.Namespace
+			}
+			seed := cloudinit.Seed{InstanceID: id, Hostname: v.Hostname(), UserData: ud, NetworkConfig: nc}
+			iso := filepath.Join(o.DisksDir, vol.Name+".iso")
+			if err := seed.WriteISOFile(iso); err != nil {
+				p.close()
+				return nil, fmt.Errorf("volume %q: %w", vol.Name, err)
+			}
+			r.logf("cloud-init NoCloud seed %q: %s", vol.Name, iso)
+			p.byVolume[vol.Name] = PreparedDisk{Path: iso, Format: containerdisk.FormatRaw, ReadOnly: true}
+		default:
+			p.close()
+			return nil, fmt.Errorf("volume %q: only containerDisk and cloudInitNoCloud volumes are supported", vol.Name)
+		}
+	}
+	return p, nil
+}
+
+// createOverlay creates a qcow2 overlay whose backing file is backing
+// (a /dev/fdset path QEMU resolves to the inherited descriptor). -u skips
+// opening the backing file, which only QEMU can; the size comes from the
+// image header instead.
+func (r *Runner) createOverlay(ctx context.Context, path, backingFormat, backing string, size int64) error {
+	_ = os.Remove(path)
+	args := OverlayArgs(path, backingFormat, backing, size)
+	cmd := exec.CommandContext(ctx, r.Opts.QEMUImgBinary, args...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("qemu-img %v: %w: %s", args, err, out)
+	}
+	return nil
+}
+
+// OverlayArgs is the qemu-img argv creating a copy-on-write overlay.
+func OverlayArgs(path, backingFormat, backing string, size int64) []string {
+	return []string{"create", "-q", "-f", "qcow2", "-F", backingFormat, "-b", backing, "-u", path, strconv.FormatInt(size, 10)}
+}

@@ -1,0 +1,157 @@
+package launcher
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+)
+
+// QMP is a minimal client of QEMU's machine protocol: enough to ask the
+// run state, press the ACPI power button and learn why the guest stopped.
+// Commands are serialised; events are delivered to OnEvent.
+type QMP struct {
+	conn    net.Conn
+	mu      sync.Mutex // one command in flight
+	replies chan qmpMessage
+	// lastShutdown is the reason of the last SHUTDOWN event.
+	evMu         sync.Mutex
+	lastShutdown string
+	done         chan struct{}
+}
+
+type qmpMessage struct {
+	Return json.RawMessage `json:"return"`
+	Error  *struct {
+		Class string `json:"class"`
+		Desc  string `json:"desc"`
+	} `json:"error"`
+	Event string `json:"event"`
+	Data  struct {
+		Guest  bool   `json:"guest"`
+		Reason string `json:"reason"`
+	} `json:"data"`
+	QMP json.RawMessage `json:"QMP"`
+}
+
+// DialQMP connects to the QMP socket, retrying until QEMU has created it or
+// ctx ends, and negotiates capabilities.
+func DialQMP(ctx context.Context, socket string) (*QMP, error) {
+	var conn net.Conn
+	for {
+		var err error
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, "unix", socket)
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("connect QMP %s: %w (last: %v)", socket, ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	q := &QMP{conn: conn, replies: make(chan qmpMessage, 1), done: make(chan struct{})}
+	greeting := make(chan error, 1)
+	go q.read(greeting)
+	select {
+	case err := <-greeting:
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+	case <-ctx.Done():
+		conn.Close()
+		return nil, fmt.Errorf("QMP greeting: %w", ctx.Err())
+	}
+	if _, err := q.Execute(ctx, "qmp_capabilities"); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return q, nil
+}
+
+func (q *QMP) read(greeting chan<- error) {
+	defer close(q.done)
+	sc := bufio.NewScanner(q.conn)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	first := true
+	for sc.Scan() {
+		var m qmpMessage
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			continue
+		}
+		switch {
+		case first && m.QMP != nil:
+			first = false
+			greeting <- nil
+		case m.Event == "SHUTDOWN":
+			q.evMu.Lock()
+			q.lastShutdown = m.Data.Reason
+			q.evMu.Unlock()
+		case m.Event != "":
+		default:
+			q.replies <- m
+		}
+	}
+	if first {
+		greeting <- errors.New("QMP: connection closed before the greeting")
+	}
+}
+
+// Execute runs a QMP command and returns its "return" value.
+func (q *QMP) Execute(ctx context.Context, command string) (json.RawMessage, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	b, _ := json.Marshal(map[string]string{"execute": command})
+	if _, err := q.conn.Write(append(b, '\n')); err != nil {
+		return nil, fmt.Errorf("QMP %s: %w", command, err)
+	}
+	select {
+	case m := <-q.replies:
+		if m.Error != nil {
+			return nil, fmt.Errorf("QMP %s: %s: %s", command, m.Error.Class, m.Error.Desc)
+		}
+		return m.Return, nil
+	case <-q.done:
+		return nil, fmt.Errorf("QMP %s: connection closed", command)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("QMP %s: %w", command, ctx.Err())
+	}
+}
+
+// Status is query-status' run state ("running", "paused", ...).
+func (q *QMP) Status(ctx context.Context) (string, error) {
+	r, err := q.Execute(ctx, "query-status")
+	if err != nil {
+		return "", err
+	}
+	var s struct {
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(r, &s); err != nil {
+		return "", fmt.Errorf("QMP query-status: %w", err)
+	}
+	return s.Status, nil
+}
+
+// PowerDown presses the ACPI power button.
+func (q *QMP) PowerDown(ctx context.Context) error {
+	_, err := q.Execute(ctx, "system_powerdown")
+	return err
+}
+
+// LastShutdownReason is the reason of the last SHUTDOWN event
+// ("guest-shutdown", "host-qmp-system-powerdown"... ) or "".
+func (q *QMP) LastShutdownReason() string {
+	q.evMu.Lock()
+	defer q.evMu.Unlock()
+	return q.lastShutdown
+}
+
+// Close closes the connection.
+func (q *QMP) Close() error { return q.conn.Close() }

@@ -1,0 +1,258 @@
+package launcher
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// NetworkFunc starts the guest-facing network services (the DHCP server
+// on the bridge) before QEMU, for the given NIC. The returned stop is
+// called when the launcher exits.
+type NetworkFunc func(ctx context.Context, v *VMI, nic MachineNIC) (stop func(), err error)
+
+// Runner is the compute container's process: it turns the VMI into a
+// running QEMU and maps the guest's life onto the container's.
+type Runner struct {
+	Opts ComputeOptions
+	// Stdout receives the guest's serial console, Stderr the launcher's
+	// own log and QEMU's stderr.
+	Stdout, Stderr io.Writer
+	// Network, when set, runs before QEMU starts.
+	Network NetworkFunc
+	// KVMDevice defaults to DefaultKVMDevice.
+	KVMDevice string
+}
+
+// Outcome is how the launcher ended; Message goes to the termination log.
+type Outcome struct {
+	Message string
+	Err     error
+}
+
+func (r *Runner) logf(format string, a ...any) {
+	fmt.Fprintf(r.Stderr, "virt-launcher compute: "+format+"\n", a...)
+}
+
+// Run runs the VM until the guest stops (nil: guest powered off, also
+// after a graceful SIGTERM shutdown) or fails. ctx's cancellation is the
+// container's SIGTERM. It always writes the termination message, removes
+// the ready file and, when asked, stops the proxy sidecar.
+func (r *Runner) Run(ctx context.Context) error {
+	if r.KVMDevice == "" {
+		r.KVMDevice = DefaultKVMDevice
+	}
+	msg, err := r.run(ctx)
+	_ = os.Remove(r.Opts.ReadyFile)
+	if err != nil {
+		msg = err.Error()
+	}
+	r.logf("%s", msg)
+	r.writeTermination(msg)
+	if r.Opts.StopProxyOnExit {
+		if perr := StopProxy(r.Opts.ProxyAdminAddr); perr != nil {
+			r.logf("stopping proxy: %v", perr)
+		} else {
+			r.logf("asked the proxy at %s to quit", r.Opts.ProxyAdminAddr)
+		}
+	}
+	return err
+}
+
+func (r *Runner) writeTermination(msg string) {
+	if r.Opts.TerminationLog == "" {
+		return
+	}
+	if err := os.WriteFile(r.Opts.TerminationLog, []byte(msg+"\n"), 0o644); err != nil {
+		r.logf("write termination log: %v", err)
+	}
+}
+
+// run returns the termination message on a clean end.
+func (r *Runner) run(ctx context.Context) (string, error) {
+	o := r.Opts
+	v, err := LoadVMI(o.VMIFile)
+	if err != nil {
+		return "", err
+	}
+	accel, why, err := ChooseAccel(o.Accel, r.KVMDevice)
+	if err != nil {
+		return "", err
+	}
+	r.logf("VMI %s/%s (uid %s): accelerator %s", v.Metadata.Namespace, v.Metadata.Name, v.Metadata.UID, why)
+
+	disks, err := r.prepareDisks(ctx, v)
+	if err != nil {
+		return "", err
+	}
+	defer disks.close()
+	for _, p := range []string{o.QMPSocket, o.SerialLog, o.ReadyFile} {
+		_ = os.Remove(p)
+	}
+	m, err := BuildMachine(v, PlanInput{Accel: accel, Disks: disks.byVolume, SerialLog: o.SerialLog, QMPSocket: o.QMPSocket, Tap: o.Tap})
+	if err != nil {
+		return "", err
+	}
+	grace := o.GracePeriod
+	if grace == 0 {
+		grace = time.Duration(v.Spec.GracePeriodSeconds()) * time.Second
+	}
+
+	if r.Network != nil && len(m.NICs) > 0 {
+		stop, err := r.Network(ctx, v, m.NICs[0])
+		if err != nil {
+			return "", fmt.Errorf("guest network: %w", err)
+		}
+		defer stop()
+	}
+
+	args := QEMUArgs(m)
+	r.logf("starting %s %s", o.QEMUBinary, strings.Join(args, " "))
+	// Not CommandContext: SIGTERM must become an ACPI power-down, not a kill.
+	cmd := exec.Command(o.QEMUBinary, args...)
+	cmd.ExtraFiles = disks.files
+	tail := &lastLines{n: 20}
+	cmd.Stdout = r.Stderr
+	cmd.Stderr = io.MultiWriter(r.Stderr, tail)
+	// Own process group: a terminal's or runtime's signal to the launcher's
+	// group must not reach QEMU before the launcher decides what to do.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("start QEMU: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	serialCtx, stopSerial := context.WithCancel(context.Background())
+	serialDone := make(chan struct{})
+	go func() { followFile(serialCtx, o.SerialLog, r.Stdout); close(serialDone) }()
+	defer func() { stopSerial(); <-serialDone }()
+
+	// QMP: wait for QEMU to be up and the guest running, then turn Ready.
+	qctx, qcancel := context.WithCancel(ctx)
+	qmpc := make(chan *QMP, 1)
+	go func() {
+		q, err := DialQMP(qctx, o.QMPSocket)
+		if err != nil {
+			qmpc <- nil
+			return
+		}
+		qmpc <- q
+	}()
+	var q *QMP
+	select {
+	case q = <-qmpc:
+	case err := <-exited:
+		qcancel()
+		return "", qemuFailed(err, tail, accel)
+	}
+	qcancel()
+	if q == nil {
+		// ctx ended before QMP came up: nothing to power down gracefully.
+		_ = cmd.Process.Kill()
+		<-exited
+		return fmt.Sprintf("stopped before the guest started (accel=%s)", accel), nil
+	}
+	defer q.Close()
+	if st, err := q.Status(ctx); err == nil && st == "running" {
+		if err := os.WriteFile(o.ReadyFile, []byte("accel="+accel+"\n"), 0o644); err != nil {
+			r.logf("write ready file: %v", err)
+		}
+		r.logf("guest running (accel=%s); ready", accel)
+	} else {
+		r.logf("guest not running after start: status %q, %v", st, err)
+	}
+
+	select {
+	case err := <-exited:
+		if err != nil {
+			return "", qemuFailed(err, tail, accel)
+		}
+		reason := q.LastShutdownReason()
+		if reason == "" {
+			reason = "guest-shutdown"
+		}
+		return fmt.Sprintf("guest powered off (%s, accel=%s)", reason, accel), nil
+	case <-ctx.Done():
+	}
+
+	// SIGTERM: not ready any more; ACPI power-down, hard stop after grace.
+	_ = os.Remove(o.ReadyFile)
+	r.logf("SIGTERM: ACPI power-down, hard stop in %s", grace)
+	pctx, pcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := q.PowerDown(pctx); err != nil {
+		r.logf("system_powerdown: %v", err)
+	}
+	pcancel()
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case err := <-exited:
+		if err != nil {
+			return "", qemuFailed(err, tail, accel)
+		}
+		return fmt.Sprintf("guest shut down gracefully after SIGTERM (accel=%s)", accel), nil
+	case <-timer.C:
+		_ = cmd.Process.Kill()
+		<-exited
+		return "", fmt.Errorf("guest did not power off within the grace period %s after SIGTERM: QEMU killed (accel=%s)", grace, accel)
+	}
+}
+
+// qemuFailed describes a QEMU exit that was not a guest power-off.
+func qemuFailed(err error, tail *lastLines, accel string) error {
+	var ee *exec.ExitError
+	reason := err.Error()
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			reason = "killed by signal " + ws.Signal().String()
+		} else {
+			reason = fmt.Sprintf("exit status %d", ee.ExitCode())
+		}
+	}
+	if err == nil {
+		reason = "exited before QMP came up"
+	}
+	return fmt.Errorf("QEMU crashed (%s, accel=%s): %s", reason, accel, tail.String())
+}
+
+// lastLines keeps the last n lines written to it: QEMU's last words.
+type lastLines struct {
+	mu    sync.Mutex
+	n     int
+	lines []string
+	part  []byte
+}
+
+func (l *lastLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.part = append(l.part, p...)
+	for {
+		i := bytes.IndexByte(l.part, '\n')
+		if i < 0 {
+			break
+		}
+		l.lines = append(l.lines, string(l.part[:i]))
+		l.part = l.part[i+1:]
+		if len(l.lines) > l.n {
+			l.lines = l.lines[1:]
+		}
+	}
+	return len(p), nil
+}
+
+func (l *lastLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := strings.Join(append(append([]string{}, l.lines...), string(l.part)), " | ")
+	return strings.Trim(s, " |")
+}
