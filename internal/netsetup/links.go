@@ -144,3 +144,20 @@ func ensureTap(name string, owner int64, mtu int, bridge netlink.Link) (netlink.
 	}
 	return link, nil
 }
+
+// ensureLoopbackAddress adds addr to lo (idempotent).
+func ensureLoopbackAddress(addr string) error {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("finding lo: %w", err)
+	}
+	a, err := netlink.ParseAddr(addr)
+	if err != nil {
+		return fmt.Errorf("parsing %s: %w", addr, err)
+	}
+	a.Flags = unix.IFA_F_NODAD
+	if err := netlink.AddrReplace(lo, a); err != nil {
+		return fmt.Errorf("adding %s to lo: %w", addr, err)
+	}
+	return nil
+}

@@ -83,6 +83,14 @@ func Run(ctx context.Context, cfg dataplane.Config) (Report, error) {
 		}
 		r.Sysctls = append(r.Sysctls, sc)
 	}
+	if pod.hasIPv6() && cfg.Mesh != nil {
+		// The proxy hands IPv6 connections over from ::6, which (unlike
+		// 127.0.0.6) is not a loopback address: it must be local so that
+		// the VM's replies, un-SNATed to ::6, are delivered to the proxy.
+		if err := ensureLoopbackAddress("::6/128"); err != nil {
+			return r, err
+		}
+	}
 	if pod.hasIPv6() {
 		sc, err := setIPv6Forwarding()
 		if err != nil {

@@ -1,0 +1,310 @@
+package dataplane
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
+	"github.com/insomniacslk/dhcp/dhcpv6"
+	"github.com/insomniacslk/dhcp/dhcpv6/nclient6"
+	"golang.org/x/sys/unix"
+
+	"virtmesh.io/virtmesh/internal/dataplane"
+)
+
+// Addresses. Only documentation and private ranges, and only inside the
+// namespaces the tests create.
+const (
+	podIP       = "10.244.1.5"
+	podGW       = "10.244.1.1"
+	clientIP    = "192.0.2.10"
+	upstreamIP  = "198.51.100.20"
+	upstreamGW  = "198.51.100.1"
+	podIP6      = "fd00:10:244:1::5"
+	podGW6      = "fd00:10:244:1::1"
+	clientIP6   = "2001:db8:1::10"
+	upstreamIP6 = "2001:db8:3::20"
+	upstreamGW6 = "2001:db8:3::1"
+	podMTU      = 1450
+	vmMAC       = "52:54:00:00:00:02"
+
+	resolvConf = "search default.svc.cluster.local svc.cluster.local cluster.local\n" +
+		"nameserver 10.96.0.10\nnameserver fd00:10:96::a\noptions ndots:5\n"
+)
+
+type world struct {
+	client, upstream, pod, vm string
+	cfg                       dataplane.Config
+	launcher                  string
+	setupOutput               string
+	lease                     *nclient4.Lease
+	lease6                    *dhcpv6.Message
+}
+
+// newWorld builds the namespaces, runs net-setup in the pod, starts the
+// DHCP server and the proxy stand-in (in the mesh), configures the guest
+// from DHCP and starts the servers. ipv6 adds a second family everywhere.
+func newWorld(t *testing.T, cfg dataplane.Config, ipv6 bool) *world {
+	t.Helper()
+	requireEnv(t)
+	launcher, proxyBin := binaries(t)
+	w := &world{
+		client: newNS(t, "client"), upstream: newNS(t, "up"), pod: newNS(t, "pod"), vm: newNS(t, "vm"),
+		cfg: cfg, launcher: launcher,
+	}
+	for _, ns := range []string{w.client, w.upstream, w.pod, w.vm} {
+		// No duplicate address detection: addresses are usable at once, so
+		// nothing has to wait for them.
+		writeSysctl(t, ns, "net.ipv6.conf.all.accept_dad", "0")
+		writeSysctl(t, ns, "net.ipv6.conf.default.accept_dad", "0")
+	}
+
+	// client <-> pod eth0, client <-> upstream; the client routes between.
+	run(t, "ip", "link", "add", "eth0", "netns", w.pod, "mtu", strconv.Itoa(podMTU), "type", "veth", "peer", "name", "topod", "netns", w.client, "mtu", strconv.Itoa(podMTU))
+	run(t, "ip", "link", "add", "eth0", "netns", w.upstream, "type", "veth", "peer", "name", "toup", "netns", w.client)
+	for _, c := range [][]string{
+		{w.client, "addr", "add", podGW + "/24", "dev", "topod"},
+		{w.client, "addr", "add", upstreamGW + "/24", "dev", "toup"},
+		{w.client, "addr", "add", clientIP + "/32", "dev", "lo"},
+		{w.client, "link", "set", "topod", "up"},
+		{w.client, "link", "set", "toup", "up"},
+		{w.pod, "addr", "add", podIP + "/24", "dev", "eth0"},
+		{w.pod, "link", "set", "eth0", "up"},
+		{w.pod, "route", "add", "default", "via", podGW},
+		{w.upstream, "addr", "add", upstreamIP + "/24", "dev", "eth0"},
+		{w.upstream, "link", "set", "eth0", "up"},
+		{w.upstream, "route", "add", "default", "via", upstreamGW},
+	} {
+		run(t, append([]string{"ip", "-n"}, c...)...)
+	}
+	writeSysctl(t, w.client, "net.ipv4.ip_forward", "1")
+	if ipv6 {
+		for _, c := range [][]string{
+			{w.client, "addr", "add", podGW6 + "/64", "dev", "topod", "nodad"},
+			{w.client, "addr", "add", upstreamGW6 + "/64", "dev", "toup", "nodad"},
+			{w.client, "addr", "add", clientIP6 + "/128", "dev", "lo"},
+			{w.pod, "addr", "add", podIP6 + "/64", "dev", "eth0", "nodad"},
+			{w.pod, "-6", "route", "add", "default", "via", podGW6},
+			{w.upstream, "addr", "add", upstreamIP6 + "/64", "dev", "eth0", "nodad"},
+			{w.upstream, "-6", "route", "add", "default", "via", upstreamGW6},
+		} {
+			run(t, append([]string{"ip", "-n"}, c...)...)
+		}
+		writeSysctl(t, w.client, "net.ipv6.conf.all.forwarding", "1")
+	}
+
+	w.setupOutput = w.netSetup(t)
+
+	// The guest: a veth in place of tap0 (see the package doc).
+	run(t, "ip", "link", "add", "vmport0", "netns", w.pod, "mtu", strconv.Itoa(podMTU), "type", "veth", "peer", "name", "eth0", "netns", w.vm, "address", vmMAC)
+	run(t, "ip", "-n", w.pod, "link", "set", "vmport0", "master", cfg.Bridge, "up")
+	run(t, "ip", "-n", w.vm, "link", "set", "eth0", "up")
+
+	w.startDHCP(t)
+	w.configureGuest(t, ipv6)
+
+	if cfg.Mesh != nil {
+		p := startInNS(t, w.pod, uint32(cfg.Mesh.ProxyUID), nil, []string{helperEnv + "=proxy"}, proxyBin)
+		p.waitLine(t, "READY", 10*time.Second)
+	}
+	// The guest's servers, including ones on the proxy's ports: if traffic
+	// for those ever reached the guest, the answer would say "VM".
+	for _, port := range []int{9080, 15000, 15021} {
+		serveTCP(t, w.vm, port, "VM")
+	}
+	serveTCP(t, w.upstream, 8080, "UPSTREAM")
+	serveUDP(t, w.upstream, 5353, "UPSTREAM-UDP")
+	return w
+}
+
+// netSetup runs `virt-launcher net-setup` the way the init container does:
+// root with only CAP_NET_ADMIN and CAP_NET_RAW, and /proc/sys read-only as
+// the container runtime mounts it. Returns its output.
+func (w *world) netSetup(t *testing.T) string {
+	t.Helper()
+	caps := "-all,+net_admin,+net_raw"
+	script := `mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec "$@"`
+	args := append([]string{"unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+		"setpriv", "--inh-caps=" + caps, "--ambient-caps=" + caps, "--bounding-set=" + caps, "--",
+		w.launcher, "net-setup"}, w.cfg.Args()...)
+	return nsExec(t, w.pod, args...)
+}
+
+func (w *world) startDHCP(t *testing.T) {
+	t.Helper()
+	dir := filepath.Dir(w.launcher)
+	rc := filepath.Join(dir, w.pod+"-resolv.conf")
+	if err := os.WriteFile(rc, []byte(resolvConf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(rc) })
+	// The compute container: uid 107, CAP_NET_BIND_SERVICE only.
+	args := append([]string{w.launcher, "dhcp-server"}, w.cfg.Args()...)
+	args = append(args, "--resolv-conf="+rc, "--hostname=testvm")
+	p := startInNS(t, w.pod, 107, []uintptr{unix.CAP_NET_BIND_SERVICE}, nil, args...)
+	p.waitStderr(t, "Serving DHCP", 10*time.Second)
+}
+
+// configureGuest does what the guest's DHCP client would: it asks our
+// server and applies the address, MTU and default route it gets.
+func (w *world) configureGuest(t *testing.T, ipv6 bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var client *nclient4.Client
+	mustInNS(t, w.vm, func() (err error) {
+		client, err = nclient4.New("eth0", nclient4.WithTimeout(2*time.Second), nclient4.WithRetry(5))
+		return err
+	})
+	lease, err := client.Request(ctx)
+	client.Close()
+	if err != nil {
+		t.Fatalf("DHCPv4 from the guest: %v", err)
+	}
+	w.lease = lease
+	ack := lease.ACK
+	ones, _ := net.IPMask(ack.SubnetMask()).Size()
+	mtu := "1500"
+	if b := ack.Options.Get(dhcpv4.OptionInterfaceMTU); len(b) == 2 {
+		mtu = strconv.Itoa(int(b[0])<<8 | int(b[1]))
+	}
+	run(t, "ip", "-n", w.vm, "link", "set", "eth0", "mtu", mtu)
+	run(t, "ip", "-n", w.vm, "addr", "add", fmt.Sprintf("%s/%d", ack.YourIPAddr, ones), "dev", "eth0")
+	if r := ack.Router(); len(r) > 0 {
+		run(t, "ip", "-n", w.vm, "route", "add", "default", "via", r[0].String())
+	}
+	if !ipv6 {
+		return
+	}
+	var c6 *nclient6.Client
+	mustInNS(t, w.vm, func() (err error) {
+		c6, err = nclient6.New("eth0", nclient6.WithTimeout(2*time.Second), nclient6.WithRetry(5))
+		return err
+	})
+	defer c6.Close()
+	adv, err := c6.Solicit(ctx)
+	if err != nil {
+		t.Fatalf("DHCPv6 Solicit from the guest: %v", err)
+	}
+	reply, err := c6.Request(ctx, adv)
+	if err != nil {
+		t.Fatalf("DHCPv6 Request from the guest: %v", err)
+	}
+	w.lease6 = reply
+	ia := reply.Options.OneIANA()
+	if ia == nil || ia.Options.OneAddress() == nil {
+		t.Fatalf("DHCPv6 reply without an address: %s", reply.Summary())
+	}
+	// DHCPv6 carries no prefix or route (router advertisements would): the
+	// on-link prefix and default route are what an RA from the bridge
+	// would give the guest.
+	gw := dataplane.Gateway(w.cfg.VMIPv6CIDR)
+	run(t, "ip", "-n", w.vm, "addr", "add", ia.Options.OneAddress().IPv6Addr.String()+"/128", "dev", "eth0", "nodad")
+	run(t, "ip", "-n", w.vm, "-6", "route", "add", w.cfg.VMIPv6CIDR.String(), "dev", "eth0")
+	run(t, "ip", "-n", w.vm, "-6", "route", "add", "default", "via", gw.String())
+}
+
+// serveTCP answers every connection with "<banner> port=<p> saw=<peer>".
+func serveTCP(t *testing.T, ns string, port int, banner string) {
+	t.Helper()
+	var ln net.Listener
+	mustInNS(t, ns, func() (err error) {
+		ln, err = net.Listen("tcp", ":"+strconv.Itoa(port))
+		return err
+	})
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(c, "%s port=%d saw=%s\n", banner, port, c.RemoteAddr())
+			c.Close()
+		}
+	}()
+}
+
+// serveUDP answers every datagram with "<banner> saw=<peer>".
+func serveUDP(t *testing.T, ns string, port int, banner string) {
+	t.Helper()
+	var pc net.PacketConn
+	mustInNS(t, ns, func() (err error) {
+		pc, err = net.ListenPacket("udp", ":"+strconv.Itoa(port))
+		return err
+	})
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			_, peer, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(dgramWriter{pc, peer}, "%s saw=%s\n", banner, peer)
+		}
+	}()
+}
+
+type dgramWriter struct {
+	pc   net.PacketConn
+	peer net.Addr
+}
+
+func (d dgramWriter) Write(b []byte) (int, error) { return d.pc.WriteTo(b, d.peer) }
+
+// talk connects from ns (optionally from a local address) and returns the
+// lines received until the other side closes.
+func talk(t *testing.T, ns, local, remote string) []string {
+	t.Helper()
+	var c net.Conn
+	mustInNS(t, ns, func() (err error) {
+		d := net.Dialer{Timeout: 5 * time.Second}
+		if local != "" {
+			d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(local)}
+		}
+		c, err = d.Dial("tcp", remote)
+		return err
+	})
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	var lines []string
+	s := bufio.NewScanner(c)
+	for s.Scan() {
+		lines = append(lines, s.Text())
+	}
+	if err := s.Err(); err != nil {
+		t.Fatalf("reading from %s: %v (got %q)", remote, err, lines)
+	}
+	return lines
+}
+
+// udpAsk sends one datagram from ns and returns the answer.
+func udpAsk(t *testing.T, ns, remote string) string {
+	t.Helper()
+	var c net.Conn
+	mustInNS(t, ns, func() (err error) {
+		c, err = net.Dial("udp", remote)
+		return err
+	})
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("query")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1500)
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatalf("UDP to %s: %v", remote, err)
+	}
+	return strings.TrimSpace(string(buf[:n]))
+}
