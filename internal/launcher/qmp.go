@@ -22,6 +22,7 @@ type QMP struct {
 	evMu         sync.Mutex
 	lastShutdown string
 	done         chan struct{}
+	stops        chan struct{}
 }
 
 type qmpMessage struct {
@@ -55,7 +56,7 @@ func DialQMP(ctx context.Context, socket string) (*QMP, error) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	q := &QMP{conn: conn, replies: make(chan qmpMessage, 1), done: make(chan struct{})}
+	q := &QMP{conn: conn, replies: make(chan qmpMessage, 1), done: make(chan struct{}), stops: make(chan struct{}, 1)}
 	greeting := make(chan error, 1)
 	go q.read(greeting)
 	select {
@@ -93,6 +94,11 @@ func (q *QMP) read(greeting chan<- error) {
 			q.evMu.Lock()
 			q.lastShutdown = m.Data.Reason
 			q.evMu.Unlock()
+		case m.Event == "STOP":
+			select {
+			case q.stops <- struct{}{}:
+			default:
+			}
 		case m.Event != "":
 		default:
 			q.replies <- m
@@ -152,6 +158,10 @@ func (q *QMP) LastShutdownReason() string {
 	defer q.evMu.Unlock()
 	return q.lastShutdown
 }
+
+// Stops signals STOP events: the VM stopped running (paused, or an
+// internal error such as a KVM emulation failure, or a guest panic).
+func (q *QMP) Stops() <-chan struct{} { return q.stops }
 
 // Close closes the connection.
 func (q *QMP) Close() error { return q.conn.Close() }

@@ -171,17 +171,31 @@ func (r *Runner) run(ctx context.Context) (string, error) {
 		r.logf("guest not running after start: status %q, %v", st, err)
 	}
 
-	select {
-	case err := <-exited:
-		if err != nil {
-			return "", qemuFailed(err, tail, accel)
+wait:
+	for {
+		select {
+		case err := <-exited:
+			if err != nil {
+				return "", qemuFailed(err, tail, accel)
+			}
+			reason := q.LastShutdownReason()
+			if reason == "" {
+				reason = "guest-shutdown"
+			}
+			return fmt.Sprintf("guest powered off (%s, accel=%s)", reason, accel), nil
+		case <-q.Stops():
+			// A stopped VM never exits by itself: fail on states it cannot
+			// leave, so the pod does not look healthy while the guest is dead.
+			st, err := q.Status(ctx)
+			if err == nil && (st == "internal-error" || st == "guest-panicked" || st == "io-error") {
+				_ = os.Remove(o.ReadyFile)
+				_ = cmd.Process.Kill()
+				<-exited
+				return "", fmt.Errorf("QEMU stopped the guest: %s (accel=%s): %s", st, accel, tail.String())
+			}
+		case <-ctx.Done():
+			break wait
 		}
-		reason := q.LastShutdownReason()
-		if reason == "" {
-			reason = "guest-shutdown"
-		}
-		return fmt.Sprintf("guest powered off (%s, accel=%s)", reason, accel), nil
-	case <-ctx.Done():
 	}
 
 	// SIGTERM: not ready any more; ACPI power-down, hard stop after grace.
