@@ -1,0 +1,41 @@
+package dataplane
+
+import (
+	"net"
+	"strings"
+	"testing"
+
+	"virtmesh.io/virtmesh/internal/dataplane"
+)
+
+// TestNonMeshVM: a VMI outside the mesh is reached by plain DNAT and keeps
+// the client's address; undeclared ports are not forwarded.
+func TestNonMeshVM(t *testing.T) {
+	cfg := dataplane.DefaultConfig()
+	cfg.Ports = []dataplane.Port{{Protocol: "TCP", Port: 9080}}
+	w := newWorld(t, cfg, false)
+
+	t.Run("5 client to podIP:9080 reaches the VM directly", func(t *testing.T) {
+		wantLines(t, talk(t, w.client, clientIP, net.JoinHostPort(podIP, "9080")), "VM port=9080 saw="+clientIP+":*")
+	})
+	t.Run("5 undeclared port is not forwarded", func(t *testing.T) {
+		var err error
+		mustInNS(t, w.client, func() error {
+			var c net.Conn
+			c, err = net.Dial("tcp", net.JoinHostPort(podIP, "15021"))
+			if err == nil {
+				c.Close()
+			}
+			return nil
+		})
+		if err == nil || !strings.Contains(err.Error(), "connection refused") {
+			t.Fatalf("dial podIP:15021 = %v, want connection refused by the pod itself", err)
+		}
+	})
+	t.Run("5 pod-local 127.0.0.1:9080 reaches the VM from the gateway", func(t *testing.T) {
+		wantLines(t, talk(t, w.pod, "", "127.0.0.1:9080"), "VM port=9080 saw=10.0.2.1:*")
+	})
+	t.Run("5 VM outbound leaves masqueraded", func(t *testing.T) {
+		wantLines(t, talk(t, w.vm, "", net.JoinHostPort(upstreamIP, "8080")), "UPSTREAM port=8080 saw="+podIP+":*")
+	})
+}
