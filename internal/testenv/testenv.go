@@ -11,13 +11,11 @@ import (
 	goruntime "runtime"
 
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
-	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
+	vmscheme "virtmesh.io/virtmesh/internal/scheme"
 )
 
 // Env is a running API server with the CRDs installed.
@@ -38,16 +36,8 @@ func RepoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// Scheme returns a scheme with the core kinds and both VirtMesh APIs.
-func Scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, meshv1alpha1.AddToScheme, virtv1alpha1.AddToScheme} {
-		if err := add(s); err != nil {
-			panic(err)
-		}
-	}
-	return s
-}
+// Scheme returns the operator's scheme (core kinds and both VirtMesh APIs).
+func Scheme() *runtime.Scheme { return vmscheme.New() }
 
 // Start starts kube-apiserver and etcd from bin/ (or $KUBEBUILDER_ASSETS) and
 // installs the CRDs from config/crd/bases.
