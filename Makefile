@@ -18,8 +18,8 @@ all: build
 ##@ Tools (pinned modules under hack/tools, built into bin/ once per version)
 
 .PHONY: bins
-bins: ## Build kube-apiserver, etcd, kubectl, controller-gen and kustomize into bin/.
-	hack/build-bins.sh kube-apiserver etcd kubectl controller-gen kustomize
+bins: ## Build the control plane, kubectl, kwok and the code generators into bin/.
+	hack/build-bins.sh kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kwok kwokctl controller-gen kustomize
 
 $(CONTROLLER_GEN) $(KUSTOMIZE): hack/tools/dev/go.mod hack/tools/dev/go.sum
 	hack/build-bins.sh controller-gen kustomize
