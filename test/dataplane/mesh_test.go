@@ -44,6 +44,32 @@ func TestMeshVM(t *testing.T) {
 	w := newWorld(t, meshConfig(), false)
 	t.Logf("net-setup output:\n%s", w.setupOutput)
 
+	t.Run("plumbing: bridge, tap and sysctls as the init container left them", func(t *testing.T) {
+		br := nsExec(t, w.pod, "ip", "-d", "-o", "link", "show", "dev", "k6t-eth0")
+		tap := nsExec(t, w.pod, "ip", "-d", "-o", "link", "show", "dev", "tap0")
+		for _, c := range []struct{ what, text, want string }{
+			{"bridge MAC", br, "link/ether 02:00:00:00:00:00"},
+			{"bridge MTU", br, "mtu 1450"},
+			{"tap master", tap, "master k6t-eth0"},
+			{"tap MTU", tap, "mtu 1450"},
+			{"tap kind", tap, "tun type tap pi off vnet_hdr on persist on user 107"},
+			{"bridge IPv4", nsExec(t, w.pod, "ip", "-br", "addr", "show", "dev", "k6t-eth0"), "10.0.2.1/24"},
+		} {
+			if !strings.Contains(c.text, c.want) {
+				t.Errorf("%s: %q not in %q", c.what, c.want, c.text)
+			}
+		}
+		for key, want := range map[string]string{
+			"net/ipv4/conf/k6t-eth0/route_localnet": "1", "net/ipv4/conf/k6t-eth0/forwarding": "1",
+			"net/ipv4/conf/eth0/forwarding": "1",
+			// Not needed: forwarding is decided per input device.
+			"net/ipv4/ip_forward": "0",
+		} {
+			if got := strings.TrimSpace(nsExec(t, w.pod, "cat", "/proc/sys/"+key)); got != want {
+				t.Errorf("%s = %s, want %s", key, got, want)
+			}
+		}
+	})
 	t.Run("1 inbound passes the proxy and reaches the VM from the gateway", func(t *testing.T) {
 		got := talk(t, w.client, clientIP, net.JoinHostPort(podIP, "9080"))
 		wantLines(t, got, "PROXY inbound orig="+podIP+":9080", "VM port=9080 saw=10.0.2.1:*")
