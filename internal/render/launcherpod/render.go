@@ -1,0 +1,583 @@
+// Package launcherpod renders the virt-launcher pod of a VirtualMachineInstance.
+//
+// RenderLauncherPod is pure: every lookup (the mesh enrollment decision, the
+// injection settings snapshot, the operator's images) is resolved by the
+// caller and passed in, so the same inputs always give the same pod and the
+// golden tests in testdata/ show exactly what a cluster receives.
+//
+// The pod, in start order:
+//
+//	init  helper-install  copies the static virt-launcher binary into an emptyDir
+//	init  net-setup       bridge k6t-eth0, tap0, masquerade NAT and, in the mesh,
+//	                      the proxy redirection (the only container with NET_ADMIN/NET_RAW)
+//	init  istio-proxy     mesh only: native sidecar (restartPolicy Always)
+//	      compute         virt-launcher compute: QEMU, DHCP, QMP (uid 107)
+//	      volume<name>    one per containerDisk: the user's image, running the
+//	                      copied helper that hands the disk's fd to compute
+package launcherpod
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/ptr"
+
+	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
+	"virtmesh.io/virtmesh/internal/dataplane"
+	"virtmesh.io/virtmesh/internal/injection"
+	"virtmesh.io/virtmesh/internal/launcher"
+)
+
+// Container names.
+const (
+	ContainerCompute       = "compute"
+	ContainerHelperInstall = "helper-install"
+	ContainerNetSetup      = "net-setup"
+	ContainerProxy         = "istio-proxy"
+	// VolumeContainerPrefix + volume name is a containerDisk's container (KubeVirt's naming).
+	VolumeContainerPrefix = "volume"
+)
+
+const (
+	// LauncherBinary is the multi-call binary in the launcher image, found in
+	// its PATH (the image's entrypoint is not relied upon).
+	LauncherBinary = "virt-launcher"
+	// netSetupSubcommand is the launcher subcommand that plumbs the pod's
+	// network. internal/launcher has no constant for it yet.
+	netSetupSubcommand = "net-setup"
+
+	// PodNamePrefix starts every launcher pod's name.
+	PodNamePrefix = "virt-launcher-"
+
+	// ComputeMemoryOverhead is added to the guest memory for the compute
+	// container's request and limit: QEMU's own code, heap, page tables and
+	// device emulation (~100Mi for a small virtio guest), the launcher and its
+	// DHCP server (~30Mi) and headroom for the vCPU and I/O threads. KubeVirt
+	// computes a similar per-VM overhead (about 180–250Mi for small VMs).
+	ComputeMemoryOverhead = "192Mi"
+	// DefaultGuestMemory is the guest memory when the VMI names none; it
+	// matches the launcher's default.
+	DefaultGuestMemory = "128Mi"
+
+	// TerminationGraceMargin is added to the VMI's grace period for the pod:
+	// the VMI's grace period is the guest's ACPI shutdown budget, after which
+	// the launcher stops QEMU hard and exits; the margin lets it do so before
+	// the kubelet's SIGKILL (KubeVirt adds 15s for the same reason).
+	TerminationGraceMargin int64 = 15
+	// DefaultTerminationGracePeriodSeconds is the VMI's default grace period.
+	DefaultTerminationGracePeriodSeconds int64 = 30
+
+	// UnprivilegedPortStart is set as the pod's net.ipv4.ip_unprivileged_port_start
+	// (a namespaced, "safe" sysctl) so compute, which runs as uid 107, can bind
+	// the DHCP ports 67 and 547 on k6t-eth0 without relying on file capabilities.
+	UnprivilegedPortStart = "67"
+)
+
+// Labels and annotations on launcher pods, besides the VMI's own labels.
+const (
+	LabelIstioInject           = "sidecar.istio.io/inject"
+	LabelTLSMode               = "security.istio.io/tlsMode"
+	LabelCanonicalName         = "service.istio.io/canonical-name"
+	LabelCanonicalRevision     = "service.istio.io/canonical-revision"
+	LabelIstioRev              = "istio.io/rev"
+	AnnotationKubevirtIfaces   = "traffic.sidecar.istio.io/kubevirtInterfaces"
+	AnnotationRerouteIfaces    = "istio.io/reroute-virtual-interfaces"
+	AnnotationDefaultContainer = "kubectl.kubernetes.io/default-container"
+	// AnnotationMeshSnapshot names the injection snapshot ConfigMap
+	// ("<namespace>/<name>") the pod was rendered from; the controller reads
+	// status.meshSnapshot back from it.
+	AnnotationMeshSnapshot = "virt.virtmesh.io/mesh-snapshot"
+)
+
+// Options are the operator-wide inputs of the renderer.
+type Options struct {
+	// LauncherImage is the VirtMesh image (RELATED_IMAGE_LAUNCHER).
+	LauncherImage string
+	// KVMResource, when set (e.g. "devices.kubevirt.io/kvm"), is requested
+	// (1) by compute so a device plugin puts /dev/kvm into the container.
+	// Without it the launcher's --accel=auto falls back to TCG (software
+	// emulation): slow but runnable on any node.
+	KVMResource corev1.ResourceName
+}
+
+// PodName is the launcher pod's name for vmi: virt-launcher-<vmi>-<5 chars>.
+// The suffix is derived from the VMI's UID, so it is the same on every
+// attempt for one VMI (a retried or repeated create hits AlreadyExists instead
+// of making a second pod) and differs for a new VMI of the same name.
+func PodName(vmi *virtv1alpha1.VirtualMachineInstance) string {
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789" // generateName's alphabet
+	sum := sha256.Sum256([]byte(vmi.UID))
+	suffix := make([]byte, 5)
+	for i := range suffix {
+		suffix[i] = alphabet[int(sum[i])%len(alphabet)]
+	}
+	base := PodNamePrefix + vmi.Name + "-"
+	if max := validation.DNS1123SubdomainMaxLength - len(suffix); len(base) > max {
+		base = base[:max]
+	}
+	return base + string(suffix)
+}
+
+// RenderLauncherPod renders vmi's launcher pod. mesh is the injection
+// settings of the MeshControlPlane the VMI is enrolled in, or nil when the VMI
+// is not in the mesh.
+func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection.Settings, opts Options) (*corev1.Pod, error) {
+	if opts.LauncherImage == "" {
+		return nil, fmt.Errorf("no launcher image configured")
+	}
+	if vmi.UID == "" {
+		return nil, fmt.Errorf("VMI %s/%s has no UID: render it only after the API server accepted it", vmi.Namespace, vmi.Name)
+	}
+	netCfg, err := NetworkConfig(vmi, mesh)
+	if err != nil {
+		return nil, err
+	}
+	vmiJSON, err := vmiAnnotation(vmi)
+	if err != nil {
+		return nil, err
+	}
+	compute, err := computeContainer(vmi, opts)
+	if err != nil {
+		return nil, err
+	}
+
+	grace := DefaultTerminationGracePeriodSeconds
+	if vmi.Spec.TerminationGracePeriodSeconds != nil {
+		grace = *vmi.Spec.TerminationGracePeriodSeconds
+	}
+	grace += TerminationGraceMargin
+
+	pod := &corev1.Pod{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        PodName(vmi),
+			Namespace:   vmi.Namespace,
+			Labels:      podLabels(vmi, mesh),
+			Annotations: podAnnotations(vmiJSON, mesh),
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion:         virtv1alpha1.GroupVersion.String(),
+				Kind:               "VirtualMachineInstance",
+				Name:               vmi.Name,
+				UID:                vmi.UID,
+				Controller:         ptr.To(true),
+				BlockOwnerDeletion: ptr.To(true),
+			}},
+		},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			TerminationGracePeriodSeconds: ptr.To(grace),
+			Hostname:                      hostname(vmi),
+			Subdomain:                     vmi.Spec.Subdomain,
+			NodeSelector:                  vmi.Spec.NodeSelector,
+			Tolerations:                   vmi.Spec.Tolerations,
+			Affinity:                      vmi.Spec.Affinity,
+			// Neither the VM nor the launcher talks to the API server; the
+			// proxy uses its own projected istio-ca token.
+			AutomountServiceAccountToken: ptr.To(false),
+			EnableServiceLinks:           ptr.To(false),
+			ImagePullSecrets:             pullSecrets(vmi),
+			SecurityContext: &corev1.PodSecurityContext{
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+				Sysctls:        []corev1.Sysctl{{Name: "net.ipv4.ip_unprivileged_port_start", Value: UnprivilegedPortStart}},
+			},
+			Volumes: baseVolumes(),
+		},
+	}
+
+	pod.Spec.InitContainers = []corev1.Container{helperInstallContainer(opts), netSetupContainer(netCfg, opts)}
+	if mesh != nil {
+		pod.Spec.InitContainers = append(pod.Spec.InitContainers, proxyContainer(vmi, mesh, compute.Ports))
+		pod.Spec.Volumes = append(pod.Spec.Volumes, proxyVolumes(mesh)...)
+	}
+	pod.Spec.Containers = append([]corev1.Container{compute}, volumeContainers(vmi)...)
+	return pod, nil
+}
+
+// NetworkConfig is what net-setup applies for vmi: the VM network, its ports
+// and, with mesh, the proxy's capture and the VMI's unproxied ports.
+func NetworkConfig(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection.Settings) (dataplane.Config, error) {
+	cfg := dataplane.DefaultConfig()
+	cfg.Bridge = launcher.DefaultBridge
+	cfg.Tap = launcher.DefaultTap
+	cfg.TapOwnerUID = launcher.QEMUUID
+	for _, n := range vmi.Spec.Networks {
+		if n.Pod == nil {
+			continue
+		}
+		if n.Pod.VMNetworkCIDR != "" {
+			p, err := netip.ParsePrefix(n.Pod.VMNetworkCIDR)
+			if err != nil {
+				return cfg, fmt.Errorf("spec.networks[%s].pod.vmNetworkCIDR: %w", n.Name, err)
+			}
+			cfg.VMCIDR = p
+		}
+		if n.Pod.VMIPv6NetworkCIDR != "" {
+			p, err := netip.ParsePrefix(n.Pod.VMIPv6NetworkCIDR)
+			if err != nil {
+				return cfg, fmt.Errorf("spec.networks[%s].pod.vmIPv6NetworkCIDR: %w", n.Name, err)
+			}
+			cfg.VMIPv6CIDR = p
+		}
+	}
+	for _, ifc := range vmi.Spec.Domain.Devices.Interfaces {
+		for _, p := range ifc.Ports {
+			cfg.Ports = append(cfg.Ports, dataplane.Port{Protocol: protocol(p.Protocol), Port: uint16(p.Port)})
+		}
+	}
+	unproxied, err := UnproxiedPorts(vmi)
+	if err != nil {
+		return cfg, err
+	}
+	if mesh != nil {
+		m := &dataplane.Mesh{
+			ProxyUID:             mesh.ProxyUID,
+			ProxyGID:             mesh.ProxyGID,
+			InboundCapturePort:   uint16(mesh.InboundCapturePort),
+			OutboundCapturePort:  uint16(mesh.OutboundCapturePort),
+			ExcludeInboundPorts:  ports16(mesh.ExcludeInboundPorts),
+			IncludeOutboundCIDRs: mesh.IncludeOutboundIPRanges,
+			ExcludeOutboundPorts: ports16(mesh.ExcludeOutboundPorts),
+			UnproxiedPorts:       unproxied,
+		}
+		for _, r := range mesh.ExcludeOutboundIPRanges {
+			p, err := netip.ParsePrefix(r)
+			if err != nil {
+				return cfg, fmt.Errorf("mesh %s/%s excludeOutboundIPRanges %q: %w", mesh.ControlPlaneNamespace, mesh.ControlPlaneName, r, err)
+			}
+			m.ExcludeOutboundCIDRs = append(m.ExcludeOutboundCIDRs, p)
+		}
+		cfg.Mesh = m
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("network of VMI %s/%s: %w", vmi.Namespace, vmi.Name, err)
+	}
+	return cfg, nil
+}
+
+// UnproxiedPorts parses the VMI's traffic.sidecar.istio.io/excludeInboundPorts
+// annotation: ports DNATed straight into the VM, bypassing the proxy.
+func UnproxiedPorts(vmi *virtv1alpha1.VirtualMachineInstance) ([]uint16, error) {
+	raw, ok := vmi.Annotations[virtv1alpha1.AnnotationExcludeInboundPorts]
+	if !ok || strings.TrimSpace(raw) == "" {
+		return nil, nil
+	}
+	var out []uint16
+	for _, f := range strings.Split(raw, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		n, err := strconv.ParseUint(f, 10, 16)
+		if err != nil || n == 0 {
+			return nil, fmt.Errorf("annotation %s=%q: %q is not a port number (1-65535); list ports separated by commas, e.g. \"22,9080\"", virtv1alpha1.AnnotationExcludeInboundPorts, raw, f)
+		}
+		out = append(out, uint16(n))
+	}
+	return out, nil
+}
+
+func protocol(p string) string {
+	if p == "" {
+		return string(corev1.ProtocolTCP)
+	}
+	return strings.ToUpper(p)
+}
+
+func ports16(in []int32) []uint16 {
+	var out []uint16
+	for _, p := range in {
+		out = append(out, uint16(p))
+	}
+	return out
+}
+
+func hostname(vmi *virtv1alpha1.VirtualMachineInstance) string {
+	h := vmi.Spec.Hostname
+	if h == "" {
+		h = vmi.Name
+	}
+	if len(h) > validation.DNS1123LabelMaxLength {
+		h = h[:validation.DNS1123LabelMaxLength]
+	}
+	return strings.TrimRight(strings.ReplaceAll(h, ".", "-"), "-")
+}
+
+func podLabels(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection.Settings) map[string]string {
+	l := map[string]string{}
+	for k, v := range vmi.Labels {
+		l[k] = v
+	}
+	l[virtv1alpha1.LabelVMI] = vmi.Name
+	// The pod is never injected by Istio's webhook: VirtMesh renders the
+	// proxy itself, together with the VM-aware traffic rules.
+	l[LabelIstioInject] = "false"
+	if mesh != nil {
+		l[LabelTLSMode] = "istio"
+		l[LabelCanonicalName] = firstLabel(vmi.Labels, vmi.Name, "service.istio.io/canonical-name", "app.kubernetes.io/name", "app")
+		l[LabelCanonicalRevision] = firstLabel(vmi.Labels, "latest", "service.istio.io/canonical-revision", "app.kubernetes.io/version", "version")
+		rev := mesh.Revision
+		if rev == "" {
+			rev = "default"
+		}
+		l[LabelIstioRev] = rev
+	}
+	return l
+}
+
+func firstLabel(labels map[string]string, def string, keys ...string) string {
+	for _, k := range keys {
+		if v := labels[k]; v != "" {
+			return v
+		}
+	}
+	return def
+}
+
+func podAnnotations(vmiJSON string, mesh *injection.Settings) map[string]string {
+	a := map[string]string{
+		launcher.VMIAnnotation:     vmiJSON,
+		AnnotationDefaultContainer: ContainerCompute,
+		AnnotationKubevirtIfaces:   launcher.DefaultBridge,
+		AnnotationRerouteIfaces:    launcher.DefaultBridge,
+	}
+	if mesh != nil {
+		a[AnnotationMeshSnapshot] = mesh.ControlPlaneNamespace + "/" + mesh.SnapshotName()
+	}
+	return a
+}
+
+// vmiAnnotation is the VMI JSON the launcher reads (launcher.VMI's contract):
+// apiVersion, kind, metadata name/namespace/uid and the spec.
+func vmiAnnotation(vmi *virtv1alpha1.VirtualMachineInstance) (string, error) {
+	doc := struct {
+		APIVersion string                                  `json:"apiVersion"`
+		Kind       string                                  `json:"kind"`
+		Metadata   map[string]string                       `json:"metadata"`
+		Spec       virtv1alpha1.VirtualMachineInstanceSpec `json:"spec"`
+	}{
+		APIVersion: virtv1alpha1.GroupVersion.String(),
+		Kind:       "VirtualMachineInstance",
+		Metadata:   map[string]string{"name": vmi.Name, "namespace": vmi.Namespace, "uid": string(vmi.UID)},
+		Spec:       vmi.Spec,
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return "", fmt.Errorf("encode VMI for the launcher: %w", err)
+	}
+	return string(b), nil
+}
+
+func pullSecrets(vmi *virtv1alpha1.VirtualMachineInstance) []corev1.LocalObjectReference {
+	var out []corev1.LocalObjectReference
+	seen := map[string]bool{}
+	for _, v := range vmi.Spec.Volumes {
+		if v.ContainerDisk == nil || v.ContainerDisk.ImagePullSecret == "" || seen[v.ContainerDisk.ImagePullSecret] {
+			continue
+		}
+		seen[v.ContainerDisk.ImagePullSecret] = true
+		out = append(out, corev1.LocalObjectReference{Name: v.ContainerDisk.ImagePullSecret})
+	}
+	return out
+}
+
+func baseVolumes() []corev1.Volume {
+	return []corev1.Volume{
+		{Name: launcher.HelperVolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: launcher.SocketsVolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: launcher.RunVolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: launcher.VMIVolumeName, VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{
+			Items: []corev1.DownwardAPIVolumeFile{{
+				Path:     launcher.VMIFileName,
+				FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.annotations['" + launcher.VMIAnnotation + "']"},
+			}},
+		}}},
+	}
+}
+
+// smallResources are the equal requests and limits of the helper containers.
+func smallResources() corev1.ResourceRequirements {
+	rl := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("40Mi")}
+	return corev1.ResourceRequirements{Requests: rl, Limits: rl.DeepCopy()}
+}
+
+// nonRoot is the security context of every container that runs as the qemu
+// user with no capabilities.
+func nonRoot() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		RunAsUser:                ptr.To[int64](launcher.QEMUUID),
+		RunAsGroup:               ptr.To[int64](launcher.QEMUUID),
+		RunAsNonRoot:             ptr.To(true),
+		AllowPrivilegeEscalation: ptr.To(false),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+	}
+}
+
+func helperInstallContainer(opts Options) corev1.Container {
+	return corev1.Container{
+		Name:                     ContainerHelperInstall,
+		Image:                    opts.LauncherImage,
+		Command:                  []string{LauncherBinary},
+		Args:                     launcher.DiskHelperInstallArgs(),
+		Resources:                smallResources(),
+		SecurityContext:          nonRoot(),
+		VolumeMounts:             []corev1.VolumeMount{{Name: launcher.HelperVolumeName, MountPath: launcher.HelperMountPath}},
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+	}
+}
+
+func netSetupContainer(cfg dataplane.Config, opts Options) corev1.Container {
+	return corev1.Container{
+		Name:      ContainerNetSetup,
+		Image:     opts.LauncherImage,
+		Command:   []string{LauncherBinary},
+		Args:      append([]string{netSetupSubcommand}, cfg.Args()...),
+		Resources: smallResources(),
+		// The only container with NET_ADMIN/NET_RAW: it creates the bridge
+		// and tap and programs NAT in the pod's network namespace, as root
+		// (tap ownership and sysctls over rtnetlink), then exits before the
+		// VM and the proxy start.
+		SecurityContext: &corev1.SecurityContext{
+			RunAsUser:                ptr.To[int64](0),
+			RunAsNonRoot:             ptr.To(false),
+			AllowPrivilegeEscalation: ptr.To(false),
+			ReadOnlyRootFilesystem:   ptr.To(true),
+			Capabilities: &corev1.Capabilities{
+				Add:  []corev1.Capability{"NET_ADMIN", "NET_RAW"},
+				Drop: []corev1.Capability{"ALL"},
+			},
+		},
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+	}
+}
+
+func computeContainer(vmi *virtv1alpha1.VirtualMachineInstance, opts Options) (corev1.Container, error) {
+	res, err := computeResources(vmi, opts)
+	if err != nil {
+		return corev1.Container{}, err
+	}
+	o := launcher.DefaultComputeOptions()
+	// A native sidecar proxy is stopped by the kubelet once compute exits,
+	// so the launcher need not call /quitquitquit.
+	o.StopProxyOnExit = false
+
+	sc := nonRoot()
+	// QEMU runs as uid 107 (KubeVirt's qemu user). NET_BIND_SERVICE is kept
+	// for the DHCP server on :67/:547; the pod's
+	// net.ipv4.ip_unprivileged_port_start sysctl makes binding work even
+	// where the runtime does not raise a non-root process's capabilities.
+	// /dev/kvm comes from a device plugin (Options.KVMResource), never from
+	// privileged mode; without it the launcher runs the guest under TCG.
+	// The root filesystem stays writable for QEMU's and the launcher's
+	// temporary files outside the run emptyDir.
+	sc.Capabilities.Add = []corev1.Capability{"NET_BIND_SERVICE"}
+	sc.ReadOnlyRootFilesystem = ptr.To(false)
+
+	var ports []corev1.ContainerPort
+	for _, ifc := range vmi.Spec.Domain.Devices.Interfaces {
+		for _, p := range ifc.Ports {
+			ports = append(ports, corev1.ContainerPort{Name: p.Name, ContainerPort: p.Port, Protocol: corev1.Protocol(protocol(p.Protocol))})
+		}
+	}
+	return corev1.Container{
+		Name:            ContainerCompute,
+		Image:           opts.LauncherImage,
+		Command:         []string{LauncherBinary},
+		Args:            append([]string{launcher.ComputeSubcommand}, o.Args()...),
+		Ports:           ports,
+		Resources:       res,
+		SecurityContext: sc,
+		ReadinessProbe: &corev1.Probe{
+			ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{
+				Command: append([]string{LauncherBinary}, launcher.ReadinessProbeArgs(o.ReadyFile)...),
+			}},
+			PeriodSeconds:    2,
+			TimeoutSeconds:   2,
+			FailureThreshold: 3,
+		},
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: launcher.SocketsVolumeName, MountPath: launcher.SocketsMountPath},
+			{Name: launcher.RunVolumeName, MountPath: launcher.RunMountPath},
+			{Name: launcher.VMIVolumeName, MountPath: launcher.VMIMountPath, ReadOnly: true},
+		},
+		TerminationMessagePath:   o.TerminationLog,
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+	}, nil
+}
+
+// computeResources: memory is the VM's (requests.memory, else
+// memory.guest, else DefaultGuestMemory) plus ComputeMemoryOverhead; a memory
+// limit is the VMI's limit plus the overhead; cpu is copied.
+func computeResources(vmi *virtv1alpha1.VirtualMachineInstance, opts Options) (corev1.ResourceRequirements, error) {
+	overhead := resource.MustParse(ComputeMemoryOverhead)
+	vmRes := vmi.Spec.Domain.Resources
+	mem, ok := vmRes.Requests[corev1.ResourceMemory]
+	if !ok {
+		mem = resource.MustParse(DefaultGuestMemory)
+		if vmi.Spec.Domain.Memory != nil && vmi.Spec.Domain.Memory.Guest != nil {
+			mem = vmi.Spec.Domain.Memory.Guest.DeepCopy()
+		}
+	}
+	reqMem := mem.DeepCopy()
+	reqMem.Add(overhead)
+	out := corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: reqMem}}
+	if cpu, ok := vmRes.Requests[corev1.ResourceCPU]; ok {
+		out.Requests[corev1.ResourceCPU] = cpu.DeepCopy()
+	}
+	if len(vmRes.Limits) > 0 {
+		out.Limits = corev1.ResourceList{}
+		if l, ok := vmRes.Limits[corev1.ResourceMemory]; ok {
+			lm := l.DeepCopy()
+			lm.Add(overhead)
+			if lm.Cmp(reqMem) < 0 {
+				return out, fmt.Errorf("spec.domain.resources.limits.memory %s is below the requested memory %s", l.String(), mem.String())
+			}
+			out.Limits[corev1.ResourceMemory] = lm
+		}
+		if l, ok := vmRes.Limits[corev1.ResourceCPU]; ok {
+			out.Limits[corev1.ResourceCPU] = l.DeepCopy()
+		}
+	}
+	if opts.KVMResource != "" {
+		one := resource.MustParse("1")
+		out.Requests[opts.KVMResource] = one
+		if out.Limits == nil {
+			out.Limits = corev1.ResourceList{}
+		}
+		out.Limits[opts.KVMResource] = one.DeepCopy()
+	}
+	return out, nil
+}
+
+func volumeContainers(vmi *virtv1alpha1.VirtualMachineInstance) []corev1.Container {
+	var out []corev1.Container
+	for _, v := range vmi.Spec.Volumes {
+		if v.ContainerDisk == nil {
+			continue
+		}
+		cmd := launcher.DiskHelperCommand(v.Name, v.ContainerDisk.Path)
+		out = append(out, corev1.Container{
+			Name:            VolumeContainerPrefix + v.Name,
+			Image:           v.ContainerDisk.Image,
+			ImagePullPolicy: v.ContainerDisk.ImagePullPolicy,
+			Command:         cmd[:1],
+			Args:            cmd[1:],
+			Resources:       smallResources(),
+			SecurityContext: nonRoot(),
+			VolumeMounts: []corev1.VolumeMount{
+				{Name: launcher.HelperVolumeName, MountPath: launcher.HelperMountPath, ReadOnly: true},
+				{Name: launcher.SocketsVolumeName, MountPath: launcher.SocketsMountPath},
+			},
+			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		})
+	}
+	return out
+}

@@ -1,0 +1,208 @@
+package launcherpod
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"sigs.k8s.io/yaml"
+
+	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
+	"virtmesh.io/virtmesh/internal/dataplane"
+	"virtmesh.io/virtmesh/internal/injection"
+	"virtmesh.io/virtmesh/internal/launcher"
+	vb "virtmesh.io/virtmesh/internal/testing/vmibuilder"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+const testUID = "6f1c3a52-0d2e-4b8e-9a51-3c1b2f7d9e10"
+
+var testOpts = Options{LauncherImage: "quay.io/virtmesh/virt-launcher:v0.1.0"}
+
+func testSettings() *injection.Settings {
+	rl := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")}
+	return &injection.Settings{
+		ControlPlaneNamespace: "istio-system", ControlPlaneName: "basic",
+		ProxyImage:     "docker.io/istio/proxyv2:1.30.0",
+		ProxyResources: corev1.ResourceRequirements{Requests: rl, Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("1Gi")}},
+		ProxyLogLevel:  "warning", DiscoveryAddress: "istiod.istio-system.svc:15012", ClusterID: "Kubernetes",
+		TrustDomain: "cluster.local", RootCertConfigMap: "istio-ca-root-cert",
+		ProxyUID: 1337, ProxyGID: 1337, InboundCapturePort: 15006, OutboundCapturePort: 15001,
+		IncludeOutboundIPRanges: []string{"*"},
+		ExcludeOutboundIPRanges: []string{"169.254.169.254/32"},
+		ExcludeInboundPorts:     []int32{8081},
+		ExcludeOutboundPorts:    []int32{25},
+	}
+}
+
+func details() *vb.VMIWrapper {
+	return vb.MakeVMI("details-v1").Namespace("bookinfo").UID(testUID).
+		Label("app", "details").Label("version", "v1").
+		GracePeriod(60).Hostname("details", "").Cores(1).Memory("256Mi").
+		Request("memory", "256Mi").Request("cpu", "250m").Port("http", 9080)
+}
+
+func TestRenderGolden(t *testing.T) {
+	hold := testSettings()
+	hold.HoldApplicationUntilProxyStarts = true
+	cases := map[string]struct {
+		vmi  *virtv1alpha1.VirtualMachineInstance
+		mesh *injection.Settings
+	}{
+		"plain": {vmi: vb.MakeVMI("cirros").UID(testUID).Label("app", "cirros").GracePeriod(30).Obj()},
+		"mesh-enrolled": {
+			vmi:  details().CloudInit("cloudinitdisk", "#!/bin/sh\necho hi\n").Obj(),
+			mesh: testSettings(),
+		},
+		"two-containerdisks-cloudinit": {
+			vmi: vb.MakeVMI("fedora").Namespace("apps").UID(testUID).
+				ContainerDisk("datadisk", "registry.example.com/disks/data:1", "/disk/data.qcow2").
+				CloudInit("cloudinitdisk", "#cloud-config\npassword: fedora\n").
+				NodeSelector("kubernetes.io/arch", "amd64").Hostname("fedora", "vms").
+				Limit("memory", "1Gi").Limit("cpu", "2").Request("cpu", "1").Obj(),
+		},
+		"custom-ports": {
+			vmi: vb.MakeVMI("web").Namespace("apps").UID(testUID).Label("app", "web").
+				Port("http", 8080).PortProto("dns", "UDP", 53).Port("", 2222).
+				VMNetworkCIDR("10.200.0.0/24", "fd20::/120").MAC("02:ab:cd:ef:00:01").Obj(),
+		},
+		// The VMI opted out, so the controller passes no settings: no proxy,
+		// no redirection, no mesh labels.
+		"opt-out": {vmi: details().NoMesh().Obj()},
+		"hold-application-until-proxy-starts": {
+			vmi: details().Annotation(virtv1alpha1.AnnotationExcludeInboundPorts, " 9443").
+				PortProto("", "TCP", 9443).Obj(),
+			mesh: hold,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			pod, err := RenderLauncherPod(tc.vmi, tc.mesh, testOpts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := yaml.Marshal(pod)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", name+".yaml")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./internal/render/launcherpod -update)", err)
+			}
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("%s differs (-want +got); refresh with -update if intended:\n%s", path, diff)
+			}
+			checkInvariants(t, pod, tc.mesh != nil)
+		})
+	}
+}
+
+// checkInvariants asserts what every launcher pod must hold, independent of
+// the golden text.
+func checkInvariants(t *testing.T, pod *corev1.Pod, enrolled bool) {
+	t.Helper()
+	if pod.Spec.Containers[0].Name != ContainerCompute {
+		t.Errorf("first container = %s, want compute", pod.Spec.Containers[0].Name)
+	}
+	all := append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...)
+	for _, c := range all {
+		var caps []corev1.Capability
+		if c.SecurityContext != nil && c.SecurityContext.Capabilities != nil {
+			caps = c.SecurityContext.Capabilities.Add
+			if len(c.SecurityContext.Capabilities.Drop) != 1 || c.SecurityContext.Capabilities.Drop[0] != "ALL" {
+				t.Errorf("%s does not drop ALL capabilities", c.Name)
+			}
+		} else {
+			t.Errorf("%s has no capabilities set", c.Name)
+		}
+		for _, cp := range caps {
+			if (cp == "NET_ADMIN" || cp == "NET_RAW") && c.Name != ContainerNetSetup {
+				t.Errorf("%s has %s; only net-setup may", c.Name, cp)
+			}
+		}
+	}
+	// net-setup args round-trip through the dataplane parser.
+	ns := pod.Spec.InitContainers[1]
+	cfg, err := dataplane.ParseArgs(ns.Args[1:])
+	if err != nil {
+		t.Fatalf("net-setup args do not parse: %v", err)
+	}
+	if (cfg.Mesh != nil) != enrolled {
+		t.Errorf("net-setup mesh = %v, want enrolled=%v", cfg.Mesh != nil, enrolled)
+	}
+	hasProxy := len(pod.Spec.InitContainers) == 3 && pod.Spec.InitContainers[2].Name == ContainerProxy
+	if hasProxy != enrolled {
+		t.Errorf("proxy present = %v, want %v: proxy and redirection must come from one decision", hasProxy, enrolled)
+	}
+	if hasProxy && (pod.Spec.InitContainers[2].RestartPolicy == nil || *pod.Spec.InitContainers[2].RestartPolicy != corev1.ContainerRestartPolicyAlways) {
+		t.Errorf("istio-proxy is not a native sidecar")
+	}
+	if _, ok := pod.Annotations[launcher.VMIAnnotation]; !ok {
+		t.Errorf("no %s annotation", launcher.VMIAnnotation)
+	}
+}
+
+func TestPodNameDeterministic(t *testing.T) {
+	a := vb.MakeVMI("x").UID(testUID).Obj()
+	if PodName(a) != PodName(a.DeepCopy()) {
+		t.Fatalf("pod name differs between attempts")
+	}
+	b := vb.MakeVMI("x").UID("another-uid").Obj()
+	if PodName(a) == PodName(b) {
+		t.Errorf("a new VMI with the same name got the same pod name %s", PodName(a))
+	}
+	if !strings.HasPrefix(PodName(a), "virt-launcher-x-") || len(PodName(a)) != len("virt-launcher-x-")+5 {
+		t.Errorf("pod name = %s", PodName(a))
+	}
+	long := vb.MakeVMI(strings.Repeat("a", 253)).UID(testUID).Obj()
+	if n := PodName(long); len(n) > 253 {
+		t.Errorf("pod name too long: %d", len(n))
+	}
+}
+
+func TestRenderErrors(t *testing.T) {
+	cases := map[string]struct {
+		vmi  *virtv1alpha1.VirtualMachineInstance
+		opts Options
+		want string
+	}{
+		"no image":        {vmi: vb.MakeVMI("x").UID(testUID).Obj(), want: "no launcher image"},
+		"no uid":          {vmi: vb.MakeVMI("x").Obj(), opts: testOpts, want: "has no UID"},
+		"bad annotation":  {vmi: vb.MakeVMI("x").UID(testUID).Annotation(virtv1alpha1.AnnotationExcludeInboundPorts, "22,ssh").Obj(), opts: testOpts, want: `"ssh" is not a port number`},
+		"limit below req": {vmi: vb.MakeVMI("x").UID(testUID).Request("memory", "1Gi").Limit("memory", "512Mi").Obj(), opts: testOpts, want: "below the requested memory"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := RenderLauncherPod(tc.vmi, testSettings(), tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestKVMResource(t *testing.T) {
+	opts := testOpts
+	opts.KVMResource = "devices.kubevirt.io/kvm"
+	pod, err := RenderLauncherPod(vb.MakeVMI("x").UID(testUID).Obj(), nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := pod.Spec.Containers[0].Resources
+	if q := r.Limits["devices.kubevirt.io/kvm"]; q.Value() != 1 {
+		t.Errorf("kvm limit = %v", r.Limits)
+	}
+}
