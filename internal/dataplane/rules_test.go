@@ -43,14 +43,17 @@ func goldenScenarios() map[string]Config {
 	d := DefaultConfig()
 	includes := func(m *Mesh) { m.IncludeOutboundCIDRs = []string{"198.51.100.0/24", "2001:db8:3::/64"} }
 	return map[string]Config{
-		"nomesh-allports":            d,
-		"nomesh-ports":               withPorts(d),
-		"nomesh-ports-vmcidr":        withVMCIDRs(withPorts(d)),
-		"mesh-allports":              withMesh(d, nil),
-		"mesh-ports":                 withMesh(withPorts(d), nil),
-		"mesh-allports-vmcidr":       withMesh(withVMCIDRs(d), nil),
-		"mesh-ports-include-cidrs":   withMesh(withPorts(d), includes),
-		"mesh-allports-include-none": withMesh(d, func(m *Mesh) { m.IncludeOutboundCIDRs = []string{} }),
+		"nomesh-allports":             d,
+		"nomesh-ports":                withPorts(d),
+		"nomesh-ports-vmcidr":         withVMCIDRs(withPorts(d)),
+		"mesh-allports":               withMesh(d, nil),
+		"mesh-ports":                  withMesh(withPorts(d), nil),
+		"mesh-allports-vmcidr":        withMesh(withVMCIDRs(d), nil),
+		"mesh-ports-include-cidrs":    withMesh(withPorts(d), includes),
+		"mesh-allports-include-cidrs": withMesh(d, includes),
+		"mesh-ports-vmcidr":           withMesh(withVMCIDRs(withPorts(d)), nil),
+		"nomesh-allports-vmcidr":      withVMCIDRs(d),
+		"mesh-allports-include-none":  withMesh(d, func(m *Mesh) { m.IncludeOutboundCIDRs = []string{} }),
 		"mesh-ports-exclusions": withMesh(withPorts(d), func(m *Mesh) {
 			m.UnproxiedPorts = []uint16{22}
 			m.ExcludeInboundPorts = []uint16{8443, 15021}

@@ -25,6 +25,12 @@ func requireEnv(t *testing.T) {
 			t.Skipf("SKIP: %s is not installed (Debian: apt-get install -y iproute2 iptables)", tool)
 		}
 	}
+	// Used to run net-setup as a container would (see world.netSetup).
+	for _, tool := range []string{"unshare", "setpriv", "mount", "sh", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("SKIP: %s is not installed (Debian: util-linux, mount; and the Go toolchain)", tool)
+		}
+	}
 }
 
 // newNS creates a uniquely named network namespace, removed at cleanup.
