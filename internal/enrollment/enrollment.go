@@ -1,0 +1,131 @@
+// Package enrollment decides whether a VirtualMachineInstance joins the mesh
+// and through which MeshControlPlane. Decide is pure: the caller passes the
+// VMI's namespace and the MeshControlPlanes it listed, and gets a decision
+// with the reason and message the VMI's MeshEnrolled condition shows.
+//
+// The rules follow Istio's injection semantics:
+//
+//  1. The VMI annotation sidecar.istio.io/inject: "false" always opts out.
+//  2. A namespace labelled istio-injection=disabled is never enrolled.
+//  3. A member namespace enrolls its VMIs: mesh.virtmesh.io/member-of=<ns>.<name>
+//     names the MeshControlPlane directly; else istio-injection=enabled selects
+//     the one control plane without a revision; else istio.io/rev=<r> selects
+//     the one control plane with revision r (istio-injection wins over
+//     istio.io/rev, as in Istio).
+//  4. Outside member namespaces, sidecar.istio.io/inject: "true" opts a VMI in
+//     to the single default-revision control plane.
+package enrollment
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
+	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
+)
+
+// Reasons of the MeshEnrolled condition.
+const (
+	// Enrolled.
+	ReasonNamespaceMember = "NamespaceMember"
+	ReasonOptedIn         = "OptedIn"
+	// Not enrolled.
+	ReasonOptedOut          = "OptedOut"
+	ReasonNotMember         = "NotMember"
+	ReasonInjectionDisabled = "InjectionDisabled"
+	ReasonNoControlPlane    = "ControlPlaneNotFound"
+	ReasonAmbiguous         = "AmbiguousControlPlane"
+)
+
+// Decision is the outcome for one VMI.
+type Decision struct {
+	// Enrolled is true when the VMI joins the mesh of ControlPlane.
+	Enrolled bool
+	// ControlPlane is the MeshControlPlane (set only when Enrolled).
+	ControlPlane types.NamespacedName
+	// Reason and Message go into the MeshEnrolled condition.
+	Reason  string
+	Message string
+}
+
+// Decide applies the rules in the package comment. ns may be nil when the
+// namespace is not known (it is then treated as unlabelled).
+func Decide(vmi *virtv1alpha1.VirtualMachineInstance, ns *corev1.Namespace, mcps []meshv1alpha1.MeshControlPlane) Decision {
+	inject := vmi.Annotations[virtv1alpha1.AnnotationInject]
+	if inject == "false" {
+		return Decision{Reason: ReasonOptedOut, Message: fmt.Sprintf("the VMI opts out of the mesh with the annotation %s: \"false\"", virtv1alpha1.AnnotationInject)}
+	}
+	var labels map[string]string
+	if ns != nil {
+		labels = ns.Labels
+	}
+	nsName := vmi.Namespace
+	if labels[meshv1alpha1.LabelInjection] == "disabled" {
+		return Decision{Reason: ReasonInjectionDisabled, Message: fmt.Sprintf("namespace %s is labelled %s=disabled, which keeps its workloads out of the mesh", nsName, meshv1alpha1.LabelInjection)}
+	}
+
+	if member := labels[meshv1alpha1.LabelMemberOf]; member != "" {
+		cpNS, cpName, _ := strings.Cut(member, ".")
+		for i := range mcps {
+			if mcps[i].Namespace == cpNS && mcps[i].Name == cpName {
+				return enrolled(&mcps[i], ReasonNamespaceMember, fmt.Sprintf("namespace %s is a member of MeshControlPlane %s/%s (label %s)", nsName, cpNS, cpName, meshv1alpha1.LabelMemberOf))
+			}
+		}
+		return Decision{Reason: ReasonNoControlPlane, Message: fmt.Sprintf("namespace %s is labelled %s=%s but that MeshControlPlane does not exist", nsName, meshv1alpha1.LabelMemberOf, member)}
+	}
+	if labels[meshv1alpha1.LabelInjection] == "enabled" {
+		return pick(defaultRevision(mcps), ReasonNamespaceMember, fmt.Sprintf("namespace %s is labelled %s=enabled", nsName, meshv1alpha1.LabelInjection), "without a revision")
+	}
+	if rev := labels[meshv1alpha1.LabelRevision]; rev != "" {
+		cands := withRevision(mcps, rev)
+		if len(cands) == 0 && rev == "default" {
+			cands = defaultRevision(mcps)
+		}
+		return pick(cands, ReasonNamespaceMember, fmt.Sprintf("namespace %s is labelled %s=%s", nsName, meshv1alpha1.LabelRevision, rev), "with revision "+rev)
+	}
+	if inject == "true" {
+		return pick(defaultRevision(mcps), ReasonOptedIn, fmt.Sprintf("the VMI opts in with the annotation %s: \"true\"", virtv1alpha1.AnnotationInject), "without a revision")
+	}
+	return Decision{Reason: ReasonNotMember, Message: fmt.Sprintf("namespace %s is not a member of any MeshControlPlane and the VMI does not opt in with the annotation %s: \"true\"", nsName, virtv1alpha1.AnnotationInject)}
+}
+
+func enrolled(mcp *meshv1alpha1.MeshControlPlane, reason, message string) Decision {
+	return Decision{Enrolled: true, ControlPlane: types.NamespacedName{Namespace: mcp.Namespace, Name: mcp.Name}, Reason: reason, Message: message}
+}
+
+func pick(cands []*meshv1alpha1.MeshControlPlane, reason, why, which string) Decision {
+	switch len(cands) {
+	case 1:
+		return enrolled(cands[0], reason, fmt.Sprintf("%s: enrolled in MeshControlPlane %s/%s", why, cands[0].Namespace, cands[0].Name))
+	case 0:
+		return Decision{Reason: ReasonNoControlPlane, Message: fmt.Sprintf("%s, but there is no MeshControlPlane %s", why, which)}
+	default:
+		names := make([]string, 0, len(cands))
+		for _, c := range cands {
+			names = append(names, c.Namespace+"/"+c.Name)
+		}
+		sort.Strings(names)
+		return Decision{Reason: ReasonAmbiguous, Message: fmt.Sprintf("%s, but %d MeshControlPlanes %s match (%s): label the namespace %s=<namespace>.<name> to pick one", why, len(cands), which, strings.Join(names, ", "), meshv1alpha1.LabelMemberOf)}
+	}
+}
+
+func defaultRevision(mcps []meshv1alpha1.MeshControlPlane) []*meshv1alpha1.MeshControlPlane {
+	return withRevision(mcps, "")
+}
+
+func withRevision(mcps []meshv1alpha1.MeshControlPlane, rev string) []*meshv1alpha1.MeshControlPlane {
+	var out []*meshv1alpha1.MeshControlPlane
+	for i := range mcps {
+		if mcps[i].DeletionTimestamp == nil && mcps[i].Spec.Revision == rev {
+			out = append(out, &mcps[i])
+		}
+	}
+	return out
+}
+
+// MemberOfValue is the LabelMemberOf value naming mcp.
+func MemberOfValue(mcp types.NamespacedName) string { return mcp.Namespace + "." + mcp.Name }
