@@ -118,7 +118,7 @@ func newWorld(t *testing.T, cfg dataplane.Config, ipv6 bool) *world {
 	}
 	// The guest's servers, including ones on the proxy's ports: if traffic
 	// for those ever reached the guest, the answer would say "VM".
-	for _, port := range []int{9080, 15000, 15021} {
+	for _, port := range []int{2222, 9080, 15000, 15021} {
 		serveTCP(t, w.vm, port, "VM")
 	}
 	serveTCP(t, w.upstream, 8080, "UPSTREAM")
