@@ -1,0 +1,392 @@
+package vm
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"virtmesh.io/virtmesh/internal/dataplane"
+	"virtmesh.io/virtmesh/internal/launcher"
+)
+
+// Addresses: documentation and private ranges, only inside the namespaces
+// the test creates.
+const (
+	podIP      = "10.244.1.5"
+	podGW      = "10.244.1.1"
+	clientIP   = "192.0.2.10"
+	upstreamIP = "198.51.100.20"
+	upstreamGW = "198.51.100.1"
+
+	guestHostname = "testvm"
+	// qemuUID is the compute container's uid (launcher.QEMUUID); diskUID
+	// stands for whatever uid the user's containerDisk image runs as.
+	qemuUID = launcher.QEMUUID
+	diskUID = 1000
+)
+
+// userData is the cloud-init user-data: a shell script, as the tiny guest
+// runs it. It serves 9080 with busybox httpd; /cgi-bin/upstream calls the
+// upstream (through the pod's outbound capture), /cgi-bin/poweroff powers
+// the guest off from inside.
+const userData = `#!/bin/sh
+mkdir -p /www/cgi-bin
+echo "hello from $(hostname)" > /www/index.html
+cat > /www/cgi-bin/upstream <<'CGI'
+#!/bin/sh
+printf 'Content-Type: text/plain\r\n\r\n'
+nc ` + upstreamIP + ` 8080 </dev/null
+CGI
+cat > /www/cgi-bin/poweroff <<'CGI'
+#!/bin/sh
+printf 'Content-Type: text/plain\r\n\r\npowering off\n'
+(sleep 1; poweroff) >/dev/null 2>&1 </dev/null &
+CGI
+chmod +x /www/cgi-bin/upstream /www/cgi-bin/poweroff
+httpd -p 9080 -h /www
+echo "user-data: httpd serving 9080"
+`
+
+// guestDir is where hack/build-guest.sh puts the guest.
+func guestDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "bin", "guest")
+}
+
+const setupHint = "apt-get install -y iproute2 iptables qemu-system-x86 qemu-utils && hack/build-guest.sh"
+
+// requireVMEnv skips (never passes) when this machine cannot run the suite.
+func requireVMEnv(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("SKIP: the VM suite needs root for network namespaces")
+	}
+	for _, tool := range []string{"ip", "iptables-restore", "ip6tables-restore", "qemu-system-x86_64", "qemu-img"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("SKIP: %s is not installed; run: %s", tool, setupHint)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(guestDir(), "disk.img")); err != nil {
+		t.Skipf("SKIP: no test guest (%v); run: %s", err, setupHint)
+	}
+}
+
+type world struct {
+	client, upstream, pod string
+	launcher, proxyBin    string
+	proxy                 *proc
+}
+
+// newWorld builds client, upstream and pod namespaces, runs the real
+// net-setup with the mesh rules in the pod and starts the proxy stand-in
+// and the upstream server.
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	launcherBin, proxyBin := binaries(t)
+	w := &world{client: newNS(t, "client"), upstream: newNS(t, "up"), pod: newNS(t, "pod"), launcher: launcherBin, proxyBin: proxyBin}
+	run(t, "ip", "link", "add", "eth0", "netns", w.pod, "type", "veth", "peer", "name", "topod", "netns", w.client)
+	run(t, "ip", "link", "add", "eth0", "netns", w.upstream, "type", "veth", "peer", "name", "toup", "netns", w.client)
+	for _, c := range [][]string{
+		{w.client, "addr", "add", podGW + "/24", "dev", "topod"},
+		{w.client, "addr", "add", upstreamGW + "/24", "dev", "toup"},
+		{w.client, "addr", "add", clientIP + "/32", "dev", "lo"},
+		{w.client, "link", "set", "topod", "up"},
+		{w.client, "link", "set", "toup", "up"},
+		{w.pod, "addr", "add", podIP + "/24", "dev", "eth0"},
+		{w.pod, "link", "set", "eth0", "up"},
+		{w.pod, "route", "add", "default", "via", podGW},
+		{w.upstream, "addr", "add", upstreamIP + "/24", "dev", "eth0"},
+		{w.upstream, "link", "set", "eth0", "up"},
+		{w.upstream, "route", "add", "default", "via", upstreamGW},
+	} {
+		run(t, append([]string{"ip", "-n"}, c...)...)
+	}
+	writeSysctl(t, w.client, "net.ipv4.ip_forward", "1")
+
+	cfg := dataplane.DefaultConfig()
+	cfg.Mesh = dataplane.DefaultMesh()
+	cfg.TapOwnerUID = qemuUID
+	// As the init container: root with only NET_ADMIN and NET_RAW, and a
+	// read-only /proc/sys (copied from test/dataplane's netSetup).
+	caps := "-all,+net_admin,+net_raw"
+	script := `mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec "$@"`
+	args := append([]string{"unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+		"setpriv", "--inh-caps=" + caps, "--ambient-caps=" + caps, "--bounding-set=" + caps, "--",
+		w.launcher, "net-setup"}, cfg.Args()...)
+	t.Logf("net-setup:\n%s", nsExec(t, w.pod, args...))
+
+	serveTCP(t, w.upstream, 8080, "UPSTREAM")
+	w.startProxy(t)
+	return w
+}
+
+func (w *world) startProxy(t *testing.T) {
+	t.Helper()
+	w.proxy = startInNS(t, w.pod, "proxy", 1337, nil, []string{helperEnv + "=proxy"}, w.proxyBin)
+	w.proxy.waitFor(t, "READY", 10*time.Second)
+}
+
+// vm is one run of the launcher: a disk helper and the compute process.
+type vm struct {
+	dir      string
+	compute  *proc
+	helper   *proc
+	termLog  string
+	started  time.Time
+	accelMsg string
+}
+
+// vmiJSON is the VMI the pod would be rendered from.
+func vmiJSON(t *testing.T, name string, grace int64) []byte {
+	t.Helper()
+	v := map[string]any{
+		"apiVersion": "virt.virtmesh.io/v1alpha1",
+		"kind":       "VirtualMachineInstance",
+		"metadata":   map[string]any{"name": name, "namespace": "default", "uid": "3f0c7a8e-5d1b-4c59-9a0e-1b2c3d4e5f60"},
+		"spec": map[string]any{
+			"hostname":                      guestHostname,
+			"terminationGracePeriodSeconds": grace,
+			"domain": map[string]any{
+				"cpu":    map[string]any{"cores": 1},
+				"memory": map[string]any{"guest": "256Mi"},
+				"devices": map[string]any{
+					"disks": []any{
+						map[string]any{"name": "rootdisk", "disk": map[string]any{"bus": "virtio"}},
+						map[string]any{"name": "cloudinitdisk", "disk": map[string]any{"bus": "virtio"}},
+					},
+					"interfaces": []any{map[string]any{"name": "default", "masquerade": map[string]any{}}},
+				},
+			},
+			"networks": []any{map[string]any{"name": "default", "pod": map[string]any{}}},
+			"volumes": []any{
+				map[string]any{"name": "rootdisk", "containerDisk": map[string]any{"image": "localhost/virtmesh-test-guest:latest"}},
+				map[string]any{"name": "cloudinitdisk", "cloudInitNoCloud": map[string]any{"userData": userData}},
+			},
+		},
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// mkdir creates a directory with an owner and mode, like an emptyDir or an
+// image layer would provide it.
+func mkdir(t *testing.T, path string, uid int, mode os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(path, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(path, uid, uid); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startVM lays out the pod's volumes in a temp dir, starts the disk helper
+// (as the user's uid; only it can read the image) and compute (uid 107,
+// only CAP_NET_BIND_SERVICE, in the pod netns), and waits for the guest's
+// HTTP service.
+func (w *world) startVM(t *testing.T, name string, grace int64) *vm {
+	t.Helper()
+	base, err := os.MkdirTemp("", "virtmesh-vm-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	mkdir(t, base, 0, 0o755)
+	v := &vm{dir: base}
+
+	// The user's containerDisk image: /disk/disk.img readable by diskUID only.
+	diskDir := filepath.Join(base, "image", "disk")
+	mkdir(t, filepath.Dir(diskDir), 0, 0o755)
+	mkdir(t, diskDir, diskUID, 0o700)
+	img := filepath.Join(diskDir, "disk.img")
+	if err := copyFile(filepath.Join(guestDir(), "disk.img"), img, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(img, diskUID, diskUID); err != nil {
+		t.Fatal(err)
+	}
+	sockets := filepath.Join(base, "sockets") // shared emptyDir (0777 like the kubelet's)
+	mkdir(t, sockets, 0, 0o777)
+	runDir := filepath.Join(base, "run") // compute's private emptyDir
+	mkdir(t, runDir, qemuUID, 0o755)
+	vmiFile := filepath.Join(base, "vmi.json")
+	if err := os.WriteFile(vmiFile, vmiJSON(t, name, grace), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	helperOpts := launcher.DiskHelperOptions{DiskPath: diskDir, Socket: launcher.DiskSocketPath(sockets, "rootdisk"), TerminationLog: filepath.Join(base, "helper-termination-log")}
+	v.helper = startInNS(t, "", "disk-helper", diskUID, nil, nil, append([]string{w.launcher, launcher.DiskHelperSubcommand}, helperOpts.Args()...)...)
+
+	o := launcher.DefaultComputeOptions()
+	o.VMIFile = vmiFile
+	o.DisksDir = filepath.Join(runDir, "disks")
+	o.HelperSocketDir = sockets
+	o.SerialLog = filepath.Join(runDir, "serial.log")
+	o.QMPSocket = filepath.Join(runDir, "qmp.sock")
+	o.ReadyFile = filepath.Join(runDir, "ready")
+	o.TerminationLog = filepath.Join(runDir, "termination-log")
+	o.StopProxyOnExit = true
+	v.termLog = o.TerminationLog
+	v.started = time.Now()
+	v.compute = startInNS(t, w.pod, "compute", qemuUID, []uintptr{unix.CAP_NET_BIND_SERVICE}, nil,
+		append([]string{w.launcher, launcher.ComputeSubcommand}, o.Args()...)...)
+
+	v.compute.waitFor(t, "accelerator ", 30*time.Second)
+	for _, l := range strings.Split(v.compute.errText(), "\n") {
+		if strings.Contains(l, "accelerator ") {
+			v.accelMsg = l[strings.Index(l, "accelerator "):]
+		}
+	}
+	t.Logf("ACCELERATOR: %s", v.accelMsg)
+	v.compute.waitFor(t, "guest running", 60*time.Second)
+	// The readiness probe, exactly as the pod execs it.
+	if out, err := exec.Command(w.launcher, launcher.ReadinessProbeArgs(o.ReadyFile)...).CombinedOutput(); err != nil {
+		t.Fatalf("readiness probe failed while the guest runs: %v: %s", err, out)
+	}
+	// Boot: firmware, SYSLINUX, kernel, our init, DHCP, user-data.
+	v.compute.waitFor(t, "user-data: httpd serving 9080", 4*time.Minute)
+	t.Logf("guest booted and serves 9080 %s after start", time.Since(v.started).Round(time.Second))
+	return v
+}
+
+// httpGet sends a raw HTTP/1.0 request from the client namespace to
+// podIP:9080 and returns every line the connection carried (the proxy
+// stand-in's announcement first).
+func (w *world) httpGet(t *testing.T, path string) []string {
+	t.Helper()
+	var c net.Conn
+	mustInNS(t, w.client, func() (err error) {
+		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(clientIP)}}
+		c, err = d.Dial("tcp", net.JoinHostPort(podIP, "9080"))
+		return err
+	})
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(c, "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, podIP)
+	var lines []string
+	s := bufio.NewScanner(c)
+	for s.Scan() {
+		lines = append(lines, strings.TrimRight(s.Text(), "\r"))
+	}
+	return lines
+}
+
+func contains(lines []string, want string) bool {
+	for _, l := range lines {
+		if strings.Contains(l, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestGuestBehindMesh boots the real guest twice: once to prove traffic and
+// the SIGTERM path, once to prove the guest's own poweroff.
+func TestGuestBehindMesh(t *testing.T) {
+	requireVMEnv(t)
+	suiteStart := time.Now()
+	w := newWorld(t)
+
+	v := w.startVM(t, "vm-sigterm", 90)
+	t.Run("1 client to podIP:9080 passes the proxy inbound and the guest answers", func(t *testing.T) {
+		got := w.httpGet(t, "/")
+		if len(got) == 0 || got[0] != "PROXY inbound orig="+podIP+":9080" {
+			t.Fatalf("first line: got %q, want the proxy's inbound announcement", got)
+		}
+		if !contains(got, "200 OK") || !contains(got, "hello from "+guestHostname) {
+			t.Fatalf("got %q, want the guest's page with the cloud-init hostname", got)
+		}
+	})
+	t.Run("2 guest to upstream passes the proxy outbound and leaves as the pod", func(t *testing.T) {
+		got := w.httpGet(t, "/cgi-bin/upstream")
+		if !contains(got, "PROXY outbound orig="+upstreamIP+":8080") {
+			t.Fatalf("got %q, want the guest's call announced by the proxy's outbound listener", got)
+		}
+		if !contains(got, "UPSTREAM port=8080 saw="+podIP+":") {
+			t.Fatalf("got %q, want the upstream to see the pod IP", got)
+		}
+	})
+	t.Run("3a SIGTERM powers the guest down gracefully within the grace period", func(t *testing.T) {
+		start := time.Now()
+		if err := v.compute.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		code := v.compute.wait(t, 90*time.Second)
+		t.Logf("launcher exited %d %s after SIGTERM", code, time.Since(start).Round(100*time.Millisecond))
+		if code != 0 {
+			t.Fatalf("exit code %d, want 0", code)
+		}
+		if !strings.Contains(v.compute.out(), "ACPI power button") {
+			t.Error("the guest never saw the ACPI power button")
+		}
+		msg, _ := os.ReadFile(v.termLog)
+		if !strings.Contains(string(msg), "guest shut down gracefully after SIGTERM") {
+			t.Errorf("termination message %q", msg)
+		}
+		if _, err := os.Stat(filepath.Join(v.dir, "run", "ready")); err == nil {
+			t.Error("ready file still present after exit")
+		}
+		w.proxy.waitFor(t, "QUIT", 10*time.Second)
+	})
+	if t.Failed() {
+		return
+	}
+
+	w.startProxy(t)
+	v2 := w.startVM(t, "vm-poweroff", 90)
+	t.Run("3b guest poweroff ends the launcher with 0", func(t *testing.T) {
+		got := w.httpGet(t, "/cgi-bin/poweroff")
+		if !contains(got, "powering off") {
+			t.Fatalf("got %q", got)
+		}
+		code := v2.compute.wait(t, 90*time.Second)
+		if code != 0 {
+			t.Fatalf("exit code %d, want 0", code)
+		}
+		msg, _ := os.ReadFile(v2.termLog)
+		if !strings.Contains(string(msg), "guest powered off") {
+			t.Errorf("termination message %q", msg)
+		}
+		w.proxy.waitFor(t, "QUIT", 10*time.Second)
+	})
+	t.Logf("SUITE: %s with %s", time.Since(suiteStart).Round(time.Second), v.accelMsg)
+}
+
+// serveTCP answers every connection with "<banner> port=<p> saw=<peer>".
+func serveTCP(t *testing.T, ns string, port int, banner string) {
+	t.Helper()
+	var ln net.Listener
+	mustInNS(t, ns, func() (err error) {
+		ln, err = net.Listen("tcp", ":"+strconv.Itoa(port))
+		return err
+	})
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(c, "%s port=%d saw=%s\n", banner, port, c.RemoteAddr())
+			c.Close()
+		}
+	}()
+}
