@@ -95,6 +95,9 @@ const (
 	// ("<namespace>/<name>") the pod was rendered from; the controller reads
 	// status.meshSnapshot back from it.
 	AnnotationMeshSnapshot = "virt.virtmesh.io/mesh-snapshot"
+	// AnnotationMeshControlPlane names the MeshControlPlane ("<namespace>/<name>")
+	// whose proxy the pod runs.
+	AnnotationMeshControlPlane = "virt.virtmesh.io/mesh-control-plane"
 )
 
 // Options are the operator-wide inputs of the renderer.
@@ -350,6 +353,7 @@ func podAnnotations(vmiJSON string, mesh *injection.Settings) map[string]string 
 	}
 	if mesh != nil {
 		a[AnnotationMeshSnapshot] = mesh.ControlPlaneNamespace + "/" + mesh.SnapshotName()
+		a[AnnotationMeshControlPlane] = mesh.ControlPlaneNamespace + "/" + mesh.ControlPlaneName
 	}
 	return a
 }
