@@ -77,6 +77,7 @@ func TestBundleValidates(t *testing.T) {
 			t.Errorf("validator error (%s): %s", res.Name, e.Error())
 		}
 		for _, w := range res.Warnings {
+			t.Logf("validator warning (%s): %s", res.Name, w.Error())
 			if !allowed(w, used) {
 				t.Errorf("unexpected validator warning (%s): %s — fix it or add it to allowedWarnings with a reason", res.Name, w.Error())
 			}
@@ -196,11 +197,11 @@ func TestDockerfileLabelsMatchAnnotations(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"operators.operatorframework.io.bundle.mediatype.v1":      "registry+v1",
-		"operators.operatorframework.io.bundle.manifests.v1":      "manifests/",
-		"operators.operatorframework.io.bundle.metadata.v1":       "metadata/",
-		"operators.operatorframework.io.bundle.package.v1":        "virtmesh-operator",
-		"operators.operatorframework.io.bundle.channels.v1":       "alpha",
+		"operators.operatorframework.io.bundle.mediatype.v1":       "registry+v1",
+		"operators.operatorframework.io.bundle.manifests.v1":       "manifests/",
+		"operators.operatorframework.io.bundle.metadata.v1":        "metadata/",
+		"operators.operatorframework.io.bundle.package.v1":         "virtmesh-operator",
+		"operators.operatorframework.io.bundle.channels.v1":        "alpha",
 		"operators.operatorframework.io.bundle.channel.default.v1": "alpha",
 	}
 	for k, v := range want {
@@ -344,6 +345,56 @@ func TestLeastPrivilege(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestValidatorsCatchBrokenCSV guards the validation test itself: a copy of
+// the bundle with a non-standard category and no minKubeVersion must fail.
+func TestValidatorsCatchBrokenCSV(t *testing.T) {
+	root := repoRoot(t)
+	tmp := t.TempDir()
+	for _, sub := range []string{bundlegen.ManifestsDir, bundlegen.MetadataDir} {
+		entries, err := os.ReadDir(filepath.Join(root, sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(tmp, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			b, err := os.ReadFile(filepath.Join(root, sub, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasSuffix(e.Name(), ".clusterserviceversion.yaml") {
+				b = bytes.Replace(b, []byte("categories: Networking"), []byte("categories: Nonsense"), 1)
+				b = bytes.Replace(b, []byte("minKubeVersion: "), []byte("minKubeVersionX: "), 1)
+			}
+			if err := os.WriteFile(filepath.Join(tmp, sub, e.Name()), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	b, err := manifests.GetBundleFromDir(filepath.Join(tmp, "bundle"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := validation.DefaultBundleValidators.WithValidators(
+		validation.OperatorHubV2Validator, validation.StandardCategoriesValidator)
+	var msgs []string
+	for _, res := range vals.Validate(b.ObjectsToValidate()...) {
+		for _, e := range res.Errors {
+			msgs = append(msgs, e.Error())
+		}
+		for _, w := range res.Warnings {
+			msgs = append(msgs, w.Error())
+		}
+	}
+	all := strings.Join(msgs, "\n")
+	for _, want := range []string{"Nonsense", "minKubeVersion"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("validators did not report %q; got:\n%s", want, all)
 		}
 	}
 }
