@@ -22,9 +22,6 @@ import (
 	"virtmesh.io/virtmesh/hack/bundle/bundlegen"
 )
 
-// Version is the bundle version committed under bundle/ (make bundle VERSION).
-const Version = "0.1.0"
-
 // KubeVersion is the Kubernetes version the deprecated-API checks run for:
 // the newest one VirtMesh is tested against (envtest's kube-apiserver).
 const KubeVersion = "1.37.0"
@@ -108,7 +105,8 @@ func TestBundleUpToDate(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "bin", "kustomize")); err != nil {
 		t.Fatalf("bin/kustomize is missing; run `make bins` (hack/build-bins.sh kustomize): %v", err)
 	}
-	o := bundlegen.Defaults(root, Version)
+	// Regenerate for the committed version (make bundle VERSION=...).
+	o := bundlegen.Defaults(root, loadCSV(t).Spec.Version.String())
 	files, err := bundlegen.Generate(o)
 	if err != nil {
 		t.Fatalf("generate: %v", err)
@@ -227,8 +225,8 @@ func loadCSV(t *testing.T) *operatorsv1alpha1.ClusterServiceVersion {
 // TestCSVContents checks what OperatorHub expects beyond the validators.
 func TestCSVContents(t *testing.T) {
 	csv := loadCSV(t)
-	if csv.Name != "virtmesh-operator.v"+Version || csv.Spec.Version.String() != Version {
-		t.Errorf("name %s version %s, want virtmesh-operator.v%s", csv.Name, csv.Spec.Version.String(), Version)
+	if v := csv.Spec.Version.String(); csv.Name != "virtmesh-operator.v"+v {
+		t.Errorf("name %s, version %s: want virtmesh-operator.v%s", csv.Name, v, v)
 	}
 	for _, k := range []string{"alm-examples", "capabilities", "categories", "containerImage", "createdAt", "repository", "description"} {
 		if csv.Annotations[k] == "" {
