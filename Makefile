@@ -35,8 +35,15 @@ manifests: $(CONTROLLER_GEN) ## Regenerate CRDs and RBAC under config/.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths=./api/... paths=./controllers/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 
+# VERSION of the operator; add a line to config/manifests/releases.yaml when bumping it.
+VERSION ?= 0.1.0
+
+.PHONY: bundle
+bundle: manifests $(KUSTOMIZE) ## Regenerate the OLM bundle (bundle/, bundle.Dockerfile) from config/.
+	go run ./hack/bundle --version $(VERSION) --kustomize $(KUSTOMIZE)
+
 .PHONY: verify
-verify: generate manifests ## Regenerate everything and fail when a generated file was stale.
+verify: generate manifests bundle ## Regenerate everything and fail when a generated file was stale.
 	hack/verify-clean.sh
 
 ##@ Build and test

@@ -4,7 +4,7 @@
 # generated file was stale. Run after the generators (make verify does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-paths=(api config bundle)
+paths=(api config bundle bundle.Dockerfile)
 dirty=$(git status --porcelain -- "${paths[@]}" 2>/dev/null || true)
 if [ -n "$dirty" ]; then
   echo "verify: generated files are stale; run 'make generate manifests bundle' and commit:" >&2
