@@ -1,0 +1,137 @@
+package vm
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"virtmesh.io/virtmesh/internal/launcher"
+)
+
+// failureSetup lays out a VMI, sockets and run dirs for a launcher run
+// outside any namespace; it needs neither root nor a guest.
+func failureSetup(t *testing.T) (dir string, o launcher.ComputeOptions) {
+	t.Helper()
+	dir = t.TempDir()
+	o = launcher.DefaultComputeOptions()
+	o.VMIFile = filepath.Join(dir, "vmi.json")
+	o.DisksDir = filepath.Join(dir, "run", "disks")
+	o.HelperSocketDir = filepath.Join(dir, "sockets")
+	o.SerialLog = filepath.Join(dir, "run", "serial.log")
+	o.QMPSocket = filepath.Join(dir, "run", "qmp.sock")
+	o.ReadyFile = filepath.Join(dir, "run", "ready")
+	o.TerminationLog = filepath.Join(dir, "compute-termination-log")
+	o.DHCP = false
+	o.Accel = launcher.AccelTCG
+	o.DiskWaitTimeout = 30 * time.Second
+	for _, d := range []string{o.DisksDir, o.HelperSocketDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(o.VMIFile, vmiJSON(t, "failing", 5), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, o
+}
+
+// runBin runs virt-launcher to completion and returns its exit code and
+// combined output.
+func runBin(t *testing.T, timeout time.Duration, args ...string) (int, string) {
+	t.Helper()
+	launcherBin, _ := binaries(t)
+	cmd := exec.Command(launcherBin, args...)
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("virt-launcher %s still running after %s:\n%s", args[0], timeout, out)
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), string(out)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, string(out)
+}
+
+// TestMissingDiskIsReported: the helper of a containerDisk whose image has
+// no disk exits 1 with the reason in its termination log, and compute fails
+// fast with the same reason instead of waiting out --disk-wait-timeout.
+func TestMissingDiskIsReported(t *testing.T) {
+	dir, o := failureSetup(t)
+	h := launcher.DiskHelperOptions{
+		DiskPath:       filepath.Join(dir, "image", "disk"),
+		Socket:         launcher.DiskSocketPath(o.HelperSocketDir, "rootdisk"),
+		TerminationLog: filepath.Join(dir, "helper-termination-log"),
+	}
+	code, out := runBin(t, 10*time.Second, append([]string{launcher.DiskHelperSubcommand}, h.Args()...)...)
+	if code != 1 {
+		t.Fatalf("disk-helper exit code %d, want 1:\n%s", code, out)
+	}
+	msg, _ := os.ReadFile(h.TerminationLog)
+	if !strings.Contains(string(msg), "image/disk: no such file or directory") {
+		t.Errorf("disk-helper termination message %q", msg)
+	}
+
+	start := time.Now()
+	code, out = runBin(t, 20*time.Second, append([]string{launcher.ComputeSubcommand}, o.Args()...)...)
+	if code != 1 {
+		t.Fatalf("compute exit code %d, want 1:\n%s", code, out)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Errorf("compute took %s to notice the failed helper", time.Since(start))
+	}
+	msg, _ = os.ReadFile(o.TerminationLog)
+	t.Logf("compute termination message: %s", msg)
+	want := `container disk "rootdisk": disk helper failed: disk ` + h.DiskPath + `: stat ` + h.DiskPath + `: no such file or directory`
+	if strings.TrimSpace(string(msg)) != want {
+		t.Errorf("compute termination message:\n got %q\nwant %q", msg, want)
+	}
+}
+
+// TestQEMUCrashIsReported: when QEMU itself fails, compute exits non-zero
+// with QEMU's own last words in the termination message.
+func TestQEMUCrashIsReported(t *testing.T) {
+	for _, tool := range []string{"qemu-system-x86_64", "qemu-img"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("SKIP: %s is not installed; run: %s", tool, setupHint)
+		}
+	}
+	dir, o := failureSetup(t)
+	// "/" is never valid in an interface name: TUNSETIFF fails, as root or not.
+	o.Tap = "bad/tap"
+	img := filepath.Join(dir, "image", "disk.img")
+	if err := os.MkdirAll(filepath.Dir(img), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(img, make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	launcherBin, _ := binaries(t)
+	h := launcher.DiskHelperOptions{DiskPath: img, Socket: launcher.DiskSocketPath(o.HelperSocketDir, "rootdisk"), TerminationLog: filepath.Join(dir, "helper-termination-log")}
+	helper := exec.Command(launcherBin, append([]string{launcher.DiskHelperSubcommand}, h.Args()...)...)
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = helper.Process.Kill(); _ = helper.Wait() })
+
+	code, out := runBin(t, 60*time.Second, append([]string{launcher.ComputeSubcommand}, o.Args()...)...)
+	if code == 0 {
+		t.Fatalf("compute exit code 0 after a QEMU failure:\n%s", out)
+	}
+	msg, _ := os.ReadFile(o.TerminationLog)
+	t.Logf("compute termination message: %s", msg)
+	if !strings.HasPrefix(string(msg), "QEMU crashed (exit status 1, accel=tcg): ") || !strings.Contains(string(msg), o.Tap) {
+		t.Errorf("termination message %q, want QEMU's exit status and its complaint about the tap", msg)
+	}
+}
