@@ -55,7 +55,12 @@ printf 'Content-Type: text/plain\r\n\r\npowering off\n'
 # poweroff only signals init and returns; init's shutdown stops httpd.
 poweroff
 CGI
-chmod +x /www/cgi-bin/upstream /www/cgi-bin/poweroff
+cat > /www/cgi-bin/ignore-power-button <<'CGI'
+#!/bin/sh
+printf 'Content-Type: text/plain\r\n\r\n'
+killall acpid && echo "acpid stopped"
+CGI
+chmod +x /www/cgi-bin/upstream /www/cgi-bin/poweroff /www/cgi-bin/ignore-power-button
 httpd -p 9080 -h /www
 echo "user-data: httpd serving 9080"
 `
@@ -374,6 +379,35 @@ func TestGuestBehindMesh(t *testing.T) {
 			t.Errorf("termination message %q", msg)
 		}
 		w.proxy.waitFor(t, "QUIT", 10*time.Second)
+	})
+	if t.Failed() {
+		return
+	}
+
+	w.startProxy(t)
+	run(t, "ip", "-n", w.pod, "neigh", "flush", "dev", dataplane.DefaultBridge)
+	v3 := w.startVM(t, "vm-stuck", 3)
+	t.Run("3c a guest that ignores the power button is stopped hard when the grace period ends", func(t *testing.T) {
+		if got := w.httpGet(t, "/cgi-bin/ignore-power-button"); !contains(got, "acpid stopped") {
+			t.Fatalf("got %q", got)
+		}
+		start := time.Now()
+		if err := v3.compute.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		code := v3.compute.wait(t, 30*time.Second)
+		took := time.Since(start)
+		t.Logf("launcher exited %d %s after SIGTERM", code, took.Round(100*time.Millisecond))
+		if code == 0 {
+			t.Error("exit code 0 after a hard stop, want non-zero")
+		}
+		if took < 3*time.Second {
+			t.Errorf("stopped after %s, before the 3s grace period", took)
+		}
+		msg, _ := os.ReadFile(v3.termLog)
+		if !strings.Contains(string(msg), "did not power off within the grace period 3s after SIGTERM: QEMU killed") {
+			t.Errorf("termination message %q", msg)
+		}
 	})
 	t.Logf("SUITE: %s with %s", time.Since(suiteStart).Round(time.Second), v.accelMsg)
 }
