@@ -24,6 +24,9 @@
 #   VIRTMESH_NODES            number of fake nodes (default: 2)
 #   VIRTMESH_SKIP_BUILD=1     use bin/ as is (no hack/build-bins.sh, no go build)
 #   VIRTMESH_LEADER_ELECT=1   run the operator with --leader-elect
+#   VIRTMESH_OPERATOR_AS      "serviceaccount" (default: the operator gets exactly
+#                             config/rbac's permissions) or "admin"
+#   VIRTMESH_MANAGER_BIN      operator binary (default: bin/manager)
 #   VIRTMESH_WAIT_TIMEOUT     kubectl wait timeout for the samples (default: 180s)
 set -euo pipefail
 
@@ -37,6 +40,7 @@ kube_version=v1.37.2
 
 kubeconfig="$state/kubeconfig"              # admin
 manager_kubeconfig="$state/manager.kubeconfig" # the operator's ServiceAccount
+manager_bin=${VIRTMESH_MANAGER_BIN:-$bin/manager}
 manager_pid="$state/manager.pid"
 manager_log="$state/manager.log"
 manager_health_port_file="$state/manager.health-port"
@@ -209,10 +213,14 @@ free_port() {
 }
 
 operator_start() {
-  [ -x "$bin/manager" ] || die "bin/manager is missing: go build -o bin/manager ."
+  [ -x "$manager_bin" ] || die "$manager_bin is missing: go build -o bin/manager ."
   cluster_running || die "no cluster: run '$0 up' first"
   operator_stop quiet
-  write_manager_kubeconfig
+  case "${VIRTMESH_OPERATOR_AS:-serviceaccount}" in
+    serviceaccount) write_manager_kubeconfig ;;
+    admin) kubectl config view --raw --minify --flatten >"$manager_kubeconfig" ;;
+    *) die "VIRTMESH_OPERATOR_AS must be serviceaccount or admin" ;;
+  esac
   local port args envs
   port=$(free_port)
   echo "$port" >"$manager_health_port_file"
@@ -222,9 +230,10 @@ operator_start() {
   if [ "${VIRTMESH_LEADER_ELECT:-}" = 1 ]; then
     args+=(--leader-elect)
   fi
-  log "starting the operator: bin/manager ${args[*]} (log: $manager_log)"
+  echo "=== $(date -u +%FT%TZ) operator start ===" >>"$manager_log"
+  log "starting the operator: $manager_bin ${args[*]} (as ${VIRTMESH_OPERATOR_AS:-serviceaccount}; log: $manager_log)"
   # setsid: its own process group, so it outlives this script and dies alone.
-  env "${envs[@]}" setsid "$bin/manager" "${args[@]}" >>"$manager_log" 2>&1 </dev/null &
+  env "${envs[@]}" setsid "$manager_bin" "${args[@]}" >>"$manager_log" 2>&1 </dev/null &
   echo $! >"$manager_pid"
   local i
   for i in $(seq 1 60); do
@@ -324,6 +333,7 @@ case "$cmd" in
       kwokctl delete cluster --name "$name" || log "kwokctl delete failed; removing files anyway"
     fi
     rm -rf "$state"
+    rmdir "$root/.local" 2>/dev/null || true
     log "down: removed $state"
     ;;
   status)
