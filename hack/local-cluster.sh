@@ -65,7 +65,7 @@ kwokctl() {
     KWOK_KUBE_SCHEDULER_BINARY="$bin/kube-scheduler" \
     KWOK_CONTROLLER_BINARY="$bin/kwok" \
     KWOK_ETCD_BINARY="$bin/etcd" \
-    "$bin/kwokctl" "$@"
+    "$bin/kwokctl" --v="${VIRTMESH_KWOK_LOG_LEVEL:-WARN}" "$@"
 }
 
 build() {

@@ -30,11 +30,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -57,6 +61,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	flag.Parse() // for -test.timeout, read by teardownOnInterrupt
 	var err error
 	repoRoot, err = findRepoRoot()
 	if err != nil {
@@ -104,6 +109,11 @@ func run(m *testing.M) int {
 	scriptEnv = append(scriptEnv, "VIRTMESH_SKIP_BUILD=1")
 	kubeconfig = filepath.Join(stateDir, "kubeconfig")
 
+	if owned && os.Getenv("VIRTMESH_E2E_KEEP") != "1" {
+		stopWatchdog := teardownOnInterrupt()
+		defer stopWatchdog()
+	}
+
 	code := 1
 	started := time.Now()
 	out, err := script(10*time.Minute, "up", "--no-samples")
@@ -125,13 +135,54 @@ func run(m *testing.M) int {
 	case os.Getenv("VIRTMESH_E2E_KEEP") == "1":
 		fmt.Fprintf(os.Stderr, "e2e: kept the cluster: export KUBECONFIG=%s; remove it with: VIRTMESH_LOCAL_DIR=%s VIRTMESH_CLUSTER_NAME=%s hack/local-cluster.sh down\n", kubeconfig, stateDir, clusterName)
 	default:
-		if out, err := script(3*time.Minute, "down"); err != nil {
+		if out, err := teardown(); err != nil {
 			fmt.Fprintf(os.Stderr, "e2e: hack/local-cluster.sh down failed: %v\n%s\n", err, out)
 			code = 1
 		}
-		_ = os.RemoveAll(stateDir)
 	}
 	return code
+}
+
+var teardownOnce sync.Once
+
+// teardown stops the operator and deletes the cluster TestMain started.
+func teardown() (string, error) {
+	var out string
+	var err error
+	teardownOnce.Do(func() {
+		out, err = script(3*time.Minute, "down")
+		_ = os.RemoveAll(stateDir)
+	})
+	return out, err
+}
+
+// teardownOnInterrupt tears the cluster down on SIGINT/SIGTERM and shortly
+// before go test's -timeout panics (which skips the rest of TestMain), so an
+// aborted run leaves no etcd, apiserver or operator behind.
+func teardownOnInterrupt() (stop func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	var alarm <-chan time.Time
+	if f := flag.Lookup("test.timeout"); f != nil {
+		if d, err := time.ParseDuration(f.Value.String()); err == nil && d > time.Minute {
+			timer := time.NewTimer(d - 30*time.Second)
+			alarm = timer.C
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			fmt.Fprintf(os.Stderr, "e2e: %v: tearing the cluster down\n", s)
+			_, _ = teardown()
+			os.Exit(130)
+		case <-alarm:
+			fmt.Fprintln(os.Stderr, "e2e: go test -timeout is about to expire: tearing the cluster down")
+			_, _ = teardown()
+		case <-done:
+		}
+	}()
+	return func() { signal.Stop(sigs); close(done) }
 }
 
 func findRepoRoot() (string, error) {
