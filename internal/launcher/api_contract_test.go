@@ -1,0 +1,82 @@
+package launcher
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	virtv1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
+)
+
+// TestTypedVMIMatchesFixture pins the contract with the renderer: a VMI
+// built with the API's Go types and marshalled as the renderer does (into
+// VMIAnnotation) must decode into the same machine as the JSON fixture,
+// so the launcher's own decoding cannot drift from the API's JSON names.
+func TestTypedVMIMatchesFixture(t *testing.T) {
+	guest := resource.MustParse("1Gi")
+	grace := int64(20)
+	boot := uint32(1)
+	vmi := virtv1.VirtualMachineInstance{
+		TypeMeta:   metav1.TypeMeta{APIVersion: virtv1.GroupVersion.String(), Kind: "VirtualMachineInstance"},
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", UID: types.UID("6a1e7c3e-2f35-4c7b-9a40-0d4b1f6c2e11")},
+		Spec: virtv1.VirtualMachineInstanceSpec{
+			Hostname:                      "web-0",
+			TerminationGracePeriodSeconds: &grace,
+			Domain: virtv1.DomainSpec{
+				CPU:       &virtv1.CPU{Sockets: 1, Cores: 2, Threads: 2},
+				Memory:    &virtv1.Memory{Guest: &guest},
+				Resources: virtv1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")}},
+				Devices: virtv1.Devices{
+					Disks: []virtv1.Disk{
+						{Name: "data", Disk: &virtv1.DiskTarget{Bus: virtv1.DiskBusVirtio}, Serial: "DATA-1"},
+						{Name: "rootdisk", Disk: &virtv1.DiskTarget{Bus: virtv1.DiskBusVirtio}, BootOrder: &boot},
+						{Name: "cloudinitdisk", Disk: &virtv1.DiskTarget{Bus: virtv1.DiskBusVirtio}},
+					},
+					Interfaces: []virtv1.Interface{{Name: "default", Masquerade: &virtv1.InterfaceMasquerade{}, MacAddress: "02:00:00:aa:bb:cc", Ports: []virtv1.Port{{Name: "http", Port: 9080}}}},
+				},
+			},
+			Networks: []virtv1.Network{{Name: "default", Pod: &virtv1.PodNetwork{VMNetworkCIDR: "10.0.2.0/24"}}},
+			Volumes: []virtv1.Volume{
+				{Name: "rootdisk", ContainerDisk: &virtv1.ContainerDiskSource{Image: "example.com/web:1", Path: "/disk/web.qcow2"}},
+				{Name: "data", ContainerDisk: &virtv1.ContainerDiskSource{Image: "example.com/data:1"}},
+				{Name: "cloudinitdisk", CloudInitNoCloud: &virtv1.CloudInitNoCloudSource{UserData: "#!/bin/sh\necho hi\n"}},
+			},
+		},
+	}
+	b, err := json.Marshal(vmi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), VMIFileName)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	typed, err := LoadVMI(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixture, err := LoadVMI(filepath.Join("testdata", "full.vmi.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	argsFor := func(v *VMI) string {
+		m, err := BuildMachine(v, PlanInput{Accel: AccelKVM, Disks: preparedFor(v, "/d"), SerialLog: "/s", QMPSocket: "/q", Tap: "tap0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(QEMUArgs(m), "\n")
+	}
+	if got, want := argsFor(typed), argsFor(fixture); got != want {
+		t.Errorf("typed VMI gives other QEMU args than the fixture:\n got %s\nwant %s", got, want)
+	}
+	if typed.Hostname() != "web-0" || typed.Spec.GracePeriodSeconds() != 20 {
+		t.Errorf("hostname %q, grace %d", typed.Hostname(), typed.Spec.GracePeriodSeconds())
+	}
+}
