@@ -101,7 +101,13 @@ func (q *QMP) read(greeting chan<- error) {
 			}
 		case m.Event != "":
 		default:
-			q.replies <- m
+			// Never block the reader (events must keep flowing): a reply
+			// nobody waits for any more (its caller timed out) is dropped
+			// by the next Execute.
+			select {
+			case q.replies <- m:
+			default:
+			}
 		}
 	}
 	if first {
@@ -113,6 +119,10 @@ func (q *QMP) read(greeting chan<- error) {
 func (q *QMP) Execute(ctx context.Context, command string) (json.RawMessage, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	select {
+	case <-q.replies: // stale reply of a command whose caller gave up
+	default:
+	}
 	b, _ := json.Marshal(map[string]string{"execute": command})
 	if _, err := q.conn.Write(append(b, '\n')); err != nil {
 		return nil, fmt.Errorf("QMP %s: %w", command, err)
