@@ -1,0 +1,385 @@
+// Package mesh holds the MeshControlPlane controller: it applies the rendered
+// control plane (internal/render/controlplane) with server-side apply,
+// labels member namespaces, publishes the injection settings snapshot and
+// reports status once per reconcile.
+package mesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
+	"virtmesh.io/virtmesh/internal/config"
+	cp "virtmesh.io/virtmesh/internal/render/controlplane"
+)
+
+const (
+	// FieldManager is the one server-side apply field manager of the operator.
+	FieldManager = "virtmesh-operator"
+	// Finalizer removes what has no ownerReference: cluster-scoped objects and
+	// namespace labels.
+	Finalizer = "mesh.virtmesh.io/finalizer"
+	// ControllerName names the controller (and its metrics).
+	ControllerName = "meshcontrolplane"
+)
+
+// MeshControlPlaneReconciler reconciles MeshControlPlanes.
+type MeshControlPlaneReconciler struct {
+	Client   client.Client
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	// Images are the operator's operand images (from its environment).
+	Images config.Images
+}
+
+var _ reconcile.Reconciler = &MeshControlPlaneReconciler{}
+
+// +kubebuilder:rbac:groups=mesh.virtmesh.io,resources=meshcontrolplanes,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=mesh.virtmesh.io,resources=meshcontrolplanes/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=mesh.virtmesh.io,resources=meshcontrolplanes/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups="",resources=serviceaccounts;services;configmaps,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings;clusterroles;clusterrolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=security.istio.io,resources=peerauthentications,verbs=get;list;watch;create;update;patch;delete
+//
+// The operator must itself hold every permission it grants (RBAC escalation
+// prevention): istiod's (IstiodClusterRules, IstiodNamespaceRules), the
+// ingress gateway's and the addons' (AddonClusterRules).
+// +kubebuilder:rbac:groups="",resources=pods;endpoints;nodes;secrets;replicationcontrollers,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=create;update;delete
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=apps,resources=replicasets;statefulsets;daemonsets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=networking.istio.io,resources=virtualservices;destinationrules;gateways;serviceentries;sidecars;envoyfilters;workloadgroups;proxyconfigs,verbs=get;list;watch
+// +kubebuilder:rbac:groups=networking.istio.io,resources=workloadentries,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.istio.io,resources=workloadentries/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=security.istio.io,resources=authorizationpolicies;requestauthentications,verbs=get;list;watch
+// +kubebuilder:rbac:groups=telemetry.istio.io,resources=telemetries,verbs=get;list;watch
+
+// Reconcile: get → (finalize | doReconcile) → one status patch when changed.
+func (r *MeshControlPlaneReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	mcp := &meshv1alpha1.MeshControlPlane{}
+	if err := r.Client.Get(ctx, req.NamespacedName, mcp); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if mcp.DeletionTimestamp != nil {
+		return ctrl.Result{}, r.finalize(ctx, mcp)
+	}
+	if !controllerutil.ContainsFinalizer(mcp, Finalizer) {
+		orig := mcp.DeepCopy()
+		controllerutil.AddFinalizer(mcp, Finalizer)
+		if err := r.Client.Patch(ctx, mcp, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+			return ctrl.Result{}, fmt.Errorf("add finalizer: %w", err)
+		}
+	}
+
+	obs, err := r.doReconcile(ctx, mcp)
+	status := computeStatus(mcp, obs)
+	r.recordTransition(mcp, status)
+	if !equality.Semantic.DeepEqual(mcp.Status, status) {
+		orig := mcp.DeepCopy()
+		mcp.Status = status
+		if perr := r.Client.Status().Patch(ctx, mcp, client.MergeFrom(orig)); perr != nil {
+			err = errors.Join(err, fmt.Errorf("patch status: %w", perr))
+		}
+	}
+	return ctrl.Result{}, err
+}
+
+// observation is what one reconcile did and saw; status is computed from it.
+type observation struct {
+	invalidSpec []string
+	applyErr    error
+	members     memberPlan
+	readiness   meshv1alpha1.ComponentReadiness
+	snapshot    string
+}
+
+func computeStatus(mcp *meshv1alpha1.MeshControlPlane, obs observation) meshv1alpha1.MeshControlPlaneStatus {
+	s := *mcp.Status.DeepCopy()
+	s.ObservedGeneration = mcp.Generation
+	s.Version = mcp.Spec.Version
+	s.Members = obs.members.Status
+	s.Readiness.Components = obs.readiness
+	s.ComponentsReady = componentsReady(obs.readiness)
+	if obs.snapshot != "" {
+		s.InjectionSnapshot = obs.snapshot
+	}
+	setReconciled(&s.Conditions, reconciledInput{Generation: mcp.Generation, InvalidSpec: obs.invalidSpec, ApplyErr: obs.applyErr, Conflicts: obs.members.Conflicts})
+	setReady(&s.Conditions, mcp.Generation, obs.readiness)
+	return s
+}
+
+// doReconcile applies everything and observes readiness. The returned error is
+// retried; invalid specs are reported in the observation only.
+func (r *MeshControlPlaneReconciler) doReconcile(ctx context.Context, mcp *meshv1alpha1.MeshControlPlane) (observation, error) {
+	var obs observation
+	v, problems := cp.Resolve(mcp, r.Images)
+	fatal := false
+	for _, p := range problems {
+		obs.invalidSpec = append(obs.invalidSpec, p.Error())
+		fatal = fatal || p.Component == cp.ComponentIstiod
+	}
+	if mcp.Spec.Members.Selector != nil {
+		if _, err := metav1.LabelSelectorAsSelector(mcp.Spec.Members.Selector); err != nil {
+			obs.invalidSpec = append(obs.invalidSpec, "members.selector: "+err.Error())
+		}
+	}
+	var errs []error
+	if !fatal {
+		snap, err := r.applyControlPlane(ctx, mcp, v)
+		obs.snapshot = snap
+		errs = append(errs, err)
+	}
+	plan, err := r.reconcileMembers(ctx, mcp)
+	obs.members = plan
+	errs = append(errs, err)
+	obs.readiness, err = r.readiness(ctx, v, fatal)
+	errs = append(errs, err)
+	obs.applyErr = errors.Join(errs...)
+	return obs, obs.applyErr
+}
+
+// applyControlPlane applies every rendered object, the mTLS policy (when its
+// CRD is served) and the injection snapshot, then prunes what is no longer
+// rendered. It returns the snapshot name.
+func (r *MeshControlPlaneReconciler) applyControlPlane(ctx context.Context, mcp *meshv1alpha1.MeshControlPlane, v cp.Values) (string, error) {
+	objs, err := cp.Render(v)
+	if err != nil {
+		return "", err
+	}
+	var errs []error
+	desired := map[string]bool{}
+	for _, o := range objs {
+		namespaced := o.GetNamespace() != ""
+		gvk := o.GetObjectKind().GroupVersionKind()
+		desired[gvk.Kind+"/"+o.GetName()] = true
+		if err := r.apply(ctx, mcp, o, namespaced); err != nil {
+			errs = append(errs, fmt.Errorf("apply %s %s: %w", gvk.Kind, o.GetName(), err))
+		}
+	}
+	if err := r.applyPeerAuthentication(ctx, mcp, v); err != nil {
+		errs = append(errs, err)
+	}
+	snap, err := cp.InjectionSettings(v).Snapshot()
+	if err != nil {
+		return "", errors.Join(append(errs, err)...)
+	}
+	name := ""
+	if err := r.apply(ctx, mcp, snap, true); err != nil {
+		errs = append(errs, fmt.Errorf("apply injection snapshot %s: %w", snap.Name, err))
+	} else {
+		name = snap.Name
+	}
+	if len(errs) == 0 {
+		errs = append(errs, r.prune(ctx, mcp, desired))
+	}
+	return name, errors.Join(errs...)
+}
+
+// apply server-side applies obj; namespaced objects get the MCP as controller.
+func (r *MeshControlPlaneReconciler) apply(ctx context.Context, mcp *meshv1alpha1.MeshControlPlane, obj client.Object, owned bool) error {
+	if owned {
+		if err := controllerutil.SetControllerReference(mcp, obj, r.Scheme); err != nil {
+			return err
+		}
+	}
+	var u map[string]any
+	if un, ok := obj.(*unstructured.Unstructured); ok {
+		u = un.Object
+	} else {
+		var err error
+		if u, err = runtime.DefaultUnstructuredConverter.ToUnstructured(obj); err != nil {
+			return err
+		}
+	}
+	delete(u, "status")
+	unstructured.RemoveNestedField(u, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(u, "spec", "template", "metadata", "creationTimestamp")
+	return r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: u}),
+		client.FieldOwner(FieldManager), client.ForceOwnership)
+}
+
+// applyPeerAuthentication applies the mesh-wide mTLS policy when Istio's
+// PeerAuthentication CRD is served; without it there is no istiod to read it.
+func (r *MeshControlPlaneReconciler) applyPeerAuthentication(ctx context.Context, mcp *meshv1alpha1.MeshControlPlane, v cp.Values) error {
+	gk := schema.GroupKind{Group: cp.PeerAuthenticationGVK.Group, Kind: cp.PeerAuthenticationGVK.Kind}
+	if _, err := r.Client.RESTMapper().RESTMapping(gk, cp.PeerAuthenticationGVK.Version); err != nil {
+		if meta.IsNoMatchError(err) {
+			return nil
+		}
+		return fmt.Errorf("look up PeerAuthentication: %w", err)
+	}
+	if err := r.apply(ctx, mcp, cp.PeerAuthentication(v), true); err != nil {
+		return fmt.Errorf("apply PeerAuthentication: %w", err)
+	}
+	return nil
+}
+
+// prune deletes objects this control plane rendered before but no longer
+// renders (a gateway or addon turned off). Snapshots are kept: running
+// launcher pods were rendered from them.
+func (r *MeshControlPlaneReconciler) prune(ctx context.Context, mcp *meshv1alpha1.MeshControlPlane, desired map[string]bool) error {
+	var errs []error
+	sel := client.MatchingLabels{cp.LabelManagedBy: cp.ManagedByValue, cp.LabelControlPlane: mcp.Name}
+	for _, kind := range cp.NamespacedKinds() {
+		errs = append(errs, r.pruneKind(ctx, kind, desired, func(o client.Object) bool { return metav1.IsControlledBy(o, mcp) },
+			client.InNamespace(mcp.Namespace), sel))
+	}
+	for _, kind := range cp.ClusterKinds() {
+		errs = append(errs, r.pruneKind(ctx, kind, desired, func(client.Object) bool { return true },
+			client.MatchingLabels{cp.LabelOwnerNamespace: mcp.Namespace, cp.LabelOwnerName: mcp.Name}))
+	}
+	return errors.Join(errs...)
+}
+
+func (r *MeshControlPlaneReconciler) pruneKind(ctx context.Context, kind client.Object, desired map[string]bool, ours func(client.Object) bool, opts ...client.ListOption) error {
+	gvk, err := r.Client.GroupVersionKindFor(kind)
+	if err != nil {
+		return err
+	}
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+	if err := r.Client.List(ctx, list, opts...); err != nil {
+		return fmt.Errorf("list %s: %w", gvk.Kind, err)
+	}
+	var errs []error
+	for i := range list.Items {
+		o := &list.Items[i]
+		if desired[gvk.Kind+"/"+o.GetName()] || !ours(o) || o.GetDeletionTimestamp() != nil {
+			continue
+		}
+		if err := r.Client.Delete(ctx, o); client.IgnoreNotFound(err) != nil {
+			errs = append(errs, fmt.Errorf("prune %s %s: %w", gvk.Kind, o.GetName(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// reconcileMembers labels and unlabels namespaces according to planMembers.
+func (r *MeshControlPlaneReconciler) reconcileMembers(ctx context.Context, mcp *meshv1alpha1.MeshControlPlane) (memberPlan, error) {
+	nsList := &corev1.NamespaceList{}
+	if err := r.Client.List(ctx, nsList); err != nil {
+		return memberPlan{}, fmt.Errorf("list namespaces: %w", err)
+	}
+	mcps := &meshv1alpha1.MeshControlPlaneList{}
+	if err := r.Client.List(ctx, mcps); err != nil {
+		return memberPlan{}, fmt.Errorf("list MeshControlPlanes: %w", err)
+	}
+	plan := planMembers(mcp, mcps.Items, nsList.Items)
+	return plan, r.applyLabelChanges(ctx, nsList.Items, plan.Changes)
+}
+
+func (r *MeshControlPlaneReconciler) applyLabelChanges(ctx context.Context, namespaces []corev1.Namespace, changes map[string]labelChange) error {
+	var errs []error
+	for i := range namespaces {
+		ns := &namespaces[i]
+		ch, ok := changes[ns.Name]
+		if !ok {
+			continue
+		}
+		orig := ns.DeepCopy()
+		if ns.Labels == nil {
+			ns.Labels = map[string]string{}
+		}
+		for k, v := range ch {
+			if v == nil {
+				delete(ns.Labels, k)
+			} else {
+				ns.Labels[k] = *v
+			}
+		}
+		// Optimistic lock: never overwrite a label change made meanwhile.
+		if err := r.Client.Patch(ctx, ns, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+			errs = append(errs, fmt.Errorf("label namespace %s: %w", ns.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// readiness reads the Deployment of every enabled component.
+func (r *MeshControlPlaneReconciler) readiness(ctx context.Context, v cp.Values, nothingApplied bool) (meshv1alpha1.ComponentReadiness, error) {
+	var out meshv1alpha1.ComponentReadiness
+	for _, c := range cp.Components(v) {
+		if nothingApplied {
+			out.Pending = append(out.Pending, c.Name)
+			continue
+		}
+		d := &appsv1.Deployment{}
+		err := r.Client.Get(ctx, client.ObjectKey{Namespace: v.Namespace, Name: c.DeploymentName}, d)
+		switch {
+		case apierrors.IsNotFound(err):
+			out.Pending = append(out.Pending, c.Name)
+		case err != nil:
+			return out, fmt.Errorf("get Deployment %s: %w", c.DeploymentName, err)
+		case deploymentReady(d):
+			out.Ready = append(out.Ready, c.Name)
+		default:
+			out.Unready = append(out.Unready, c.Name)
+		}
+	}
+	return out, nil
+}
+
+// finalize removes what has no ownerReference — namespace labels the operator
+// added and cluster-scoped objects — then the finalizer.
+func (r *MeshControlPlaneReconciler) finalize(ctx context.Context, mcp *meshv1alpha1.MeshControlPlane) error {
+	if !controllerutil.ContainsFinalizer(mcp, Finalizer) {
+		return nil
+	}
+	nsList := &corev1.NamespaceList{}
+	if err := r.Client.List(ctx, nsList, client.MatchingLabels{meshv1alpha1.LabelMemberOf: memberKey(mcp)}); err != nil {
+		return fmt.Errorf("list member namespaces: %w", err)
+	}
+	plan := planMembers(mcp, nil, nsList.Items) // deleting: owns nothing
+	errs := []error{r.applyLabelChanges(ctx, nsList.Items, plan.Changes)}
+	for _, kind := range cp.ClusterKinds() {
+		errs = append(errs, r.pruneKind(ctx, kind, map[string]bool{}, func(client.Object) bool { return true },
+			client.MatchingLabels{cp.LabelOwnerNamespace: mcp.Namespace, cp.LabelOwnerName: mcp.Name}))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	log.FromContext(ctx).Info("Removed namespace labels and cluster-scoped objects", "namespaces", len(plan.Changes))
+	orig := mcp.DeepCopy()
+	controllerutil.RemoveFinalizer(mcp, Finalizer)
+	return client.IgnoreNotFound(r.Client.Patch(ctx, mcp, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})))
+}
+
+// recordTransition emits an event when the Reconciled condition turns to a new
+// failure reason, not on every reconcile.
+func (r *MeshControlPlaneReconciler) recordTransition(mcp *meshv1alpha1.MeshControlPlane, status meshv1alpha1.MeshControlPlaneStatus) {
+	if r.Recorder == nil {
+		return
+	}
+	old := meta.FindStatusCondition(mcp.Status.Conditions, meshv1alpha1.ConditionReconciled)
+	cur := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionReconciled)
+	if cur == nil || cur.Status == metav1.ConditionTrue || (old != nil && old.Reason == cur.Reason) {
+		return
+	}
+	r.Recorder.Eventf(mcp, nil, corev1.EventTypeWarning, cur.Reason, "Reconcile", "%s", cur.Message)
+}

@@ -1,0 +1,79 @@
+package mesh
+
+import (
+	"fmt"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
+)
+
+// Reason of the Ready condition.
+const (
+	ReasonComponentsReady    = "ComponentsReady"
+	ReasonComponentsNotReady = "ComponentsNotReady"
+)
+
+// deploymentReady: readyReplicas ≥ replicas, observedGeneration ≥ generation
+// and Available=True.
+func deploymentReady(d *appsv1.Deployment) bool {
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	if d.Status.ReadyReplicas < want || d.Status.ObservedGeneration < d.Generation {
+		return false
+	}
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentAvailable {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// reconciledInput is what decides the Reconciled condition, worst first.
+type reconciledInput struct {
+	Generation  int64
+	InvalidSpec []string // messages
+	ApplyErr    error
+	Conflicts   []string
+}
+
+func setReconciled(conds *[]metav1.Condition, in reconciledInput) {
+	c := metav1.Condition{Type: meshv1alpha1.ConditionReconciled, ObservedGeneration: in.Generation,
+		Status: metav1.ConditionTrue, Reason: meshv1alpha1.ReasonReconciled, Message: "Desired state applied"}
+	switch {
+	case len(in.InvalidSpec) > 0:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, meshv1alpha1.ReasonInvalidSpec, strings.Join(in.InvalidSpec, "; ")
+	case in.ApplyErr != nil:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, meshv1alpha1.ReasonApplyFailed, in.ApplyErr.Error()
+	case len(in.Conflicts) > 0:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, meshv1alpha1.ReasonMemberConflict, strings.Join(in.Conflicts, "; ")
+	}
+	meta.SetStatusCondition(conds, c)
+}
+
+func setReady(conds *[]metav1.Condition, generation int64, r meshv1alpha1.ComponentReadiness) {
+	c := metav1.Condition{Type: meshv1alpha1.ConditionReady, ObservedGeneration: generation,
+		Status: metav1.ConditionTrue, Reason: ReasonComponentsReady, Message: "All components are available"}
+	var parts []string
+	if len(r.Unready) > 0 {
+		parts = append(parts, "not available: "+strings.Join(r.Unready, ", "))
+	}
+	if len(r.Pending) > 0 {
+		parts = append(parts, "not created yet: "+strings.Join(r.Pending, ", "))
+	}
+	if len(parts) > 0 || len(r.Ready) == 0 {
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, ReasonComponentsNotReady, strings.Join(parts, "; ")
+	}
+	meta.SetStatusCondition(conds, c)
+}
+
+func componentsReady(r meshv1alpha1.ComponentReadiness) string {
+	return fmt.Sprintf("%d/%d", len(r.Ready), len(r.Ready)+len(r.Unready)+len(r.Pending))
+}
