@@ -88,6 +88,16 @@ const (
 	DefaultBridge = "k6t-eth0"
 )
 
+// GracePeriodMarginSeconds is added to the VMI's grace period for the
+// launcher pod's terminationGracePeriodSeconds (PodGracePeriodSeconds): the
+// kubelet must not SIGKILL compute before the launcher's own hard stop,
+// termination message and proxy quit have run.
+const GracePeriodMarginSeconds = 15
+
+// PodGracePeriodSeconds is the launcher pod's terminationGracePeriodSeconds
+// for a VMI whose spec.terminationGracePeriodSeconds is vmiGrace.
+func PodGracePeriodSeconds(vmiGrace int64) int64 { return vmiGrace + GracePeriodMarginSeconds }
+
 // VMIFile is the full path of the VMI JSON inside compute.
 var VMIFile = filepath.Join(VMIMountPath, VMIFileName)
 
