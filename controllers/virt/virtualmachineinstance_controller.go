@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -219,12 +220,23 @@ func (r *VirtualMachineInstanceReconciler) doReconcile(ctx context.Context, vmi 
 			return obs, reconcile.Result{}, nil
 		}
 		r.Recorder.Eventf(vmi, nil, corev1.EventTypeWarning, EventFailedCreate, "Create", "Cannot create launcher pod %s: %v", pod.Name, err)
+		if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) && !isQuota(err) {
+			// The API server refuses this pod; retrying the same pod cannot
+			// help. A change to the VMI or the mesh brings it back.
+			obs.RenderErr = err.Error()
+			return obs, reconcile.Result{}, nil
+		}
 		return obs, reconcile.Result{}, fmt.Errorf("create launcher pod %s: %w", pod.Name, err)
 	}
 	log.Info("Created launcher pod", "vmi", klog.KObj(vmi), "pod", klog.KObj(pod), "enrolled", settings != nil)
 	r.Recorder.Eventf(vmi, pod, corev1.EventTypeNormal, EventCreated, "Create", "Created launcher pod %s", pod.Name)
 	obs.Pod = pod
 	return obs, reconcile.Result{}, nil
+}
+
+// isQuota reports a quota refusal, which clears up by itself and is retried.
+func isQuota(err error) bool {
+	return strings.Contains(err.Error(), "exceeded quota")
 }
 
 // created reports whether a launcher pod was created for vmi before.

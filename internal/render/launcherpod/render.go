@@ -182,8 +182,11 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 			NodeSelector:                  vmi.Spec.NodeSelector,
 			Tolerations:                   vmi.Spec.Tolerations,
 			Affinity:                      vmi.Spec.Affinity,
-			// Neither the VM nor the launcher talks to the API server; the
-			// proxy uses its own projected istio-ca token.
+			// The workload identity is the namespace's default service
+			// account (named explicitly: the projected istio-ca token needs a
+			// serviceAccountName). Neither the VM nor the launcher talks to the
+			// API server, so its API token is not mounted.
+			ServiceAccountName:           "default",
 			AutomountServiceAccountToken: ptr.To(false),
 			EnableServiceLinks:           ptr.To(false),
 			ImagePullSecrets:             pullSecrets(vmi),

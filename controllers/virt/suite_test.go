@@ -1,0 +1,246 @@
+package virt
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/funcr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
+	"virtmesh.io/virtmesh/internal/testenv"
+)
+
+var env *testenv.Env
+
+const testLauncherImage = "quay.io/virtmesh/virt-launcher:test"
+
+func TestMain(m *testing.M) {
+	log.SetLogger(funcr.New(func(prefix, args string) {
+		if os.Getenv("VIRT_TEST_LOG") != "" {
+			fmt.Fprintln(os.Stderr, prefix, args)
+		}
+	}, funcr.Options{Verbosity: 1}))
+	var err error
+	env, err = testenv.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if err := env.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	os.Exit(code)
+}
+
+// countingReconciler counts reconciles, for the no-hot-loop checks.
+type countingReconciler struct {
+	inner reconcile.Reconciler
+	n     atomic.Int64
+}
+
+func (c *countingReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	c.n.Add(1)
+	return c.inner.Reconcile(ctx, req)
+}
+
+// startController starts a manager with the VMI controller, like main.go,
+// and stops it when the test ends.
+func startController(t *testing.T) *countingReconciler {
+	t.Helper()
+	mgr, err := manager.New(env.Config, manager.Options{
+		Scheme:     env.Scheme,
+		Metrics:    server.Options{BindAddress: "0"},
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &VirtualMachineInstanceReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), LauncherImage: testLauncherImage}
+	counter := &countingReconciler{inner: r}
+	if err := r.setup(mgr, counter); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return counter
+}
+
+// newNamespace creates a fresh namespace for one test.
+func newNamespace(t *testing.T, labels map[string]string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "vmi-test-", Labels: labels}}
+	if err := env.Client.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+func eventually(t *testing.T, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = f(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: %v", what, err)
+}
+
+func getVMI(t *testing.T, ns, name string) *virtv1alpha1.VirtualMachineInstance {
+	t.Helper()
+	v := &virtv1alpha1.VirtualMachineInstance{}
+	if err := env.Client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// waitPhase waits for the VMI to reach phase.
+func waitPhase(t *testing.T, ns, name string, phase virtv1alpha1.VirtualMachineInstancePhase) *virtv1alpha1.VirtualMachineInstance {
+	t.Helper()
+	var v *virtv1alpha1.VirtualMachineInstance
+	eventually(t, "VMI "+name+" phase "+string(phase), func() error {
+		v = getVMI(t, ns, name)
+		if v.Status.Phase != phase {
+			return fmt.Errorf("phase %q, conditions %+v", v.Status.Phase, v.Status.Conditions)
+		}
+		return nil
+	})
+	return v
+}
+
+func waitCondition(t *testing.T, ns, name, typ string, status metav1.ConditionStatus, reason string) *metav1.Condition {
+	t.Helper()
+	var c *metav1.Condition
+	eventually(t, fmt.Sprintf("VMI %s condition %s=%s/%s", name, typ, status, reason), func() error {
+		v := getVMI(t, ns, name)
+		c = meta.FindStatusCondition(v.Status.Conditions, typ)
+		if c == nil || c.Status != status || (reason != "" && c.Reason != reason) {
+			return fmt.Errorf("got %+v", c)
+		}
+		return nil
+	})
+	return c
+}
+
+// launcherPods lists the VMI's launcher pods from the API server.
+func launcherPods(t *testing.T, ns, name string) []corev1.Pod {
+	t.Helper()
+	var list corev1.PodList
+	if err := env.Client.List(context.Background(), &list, client.InNamespace(ns), client.MatchingLabels{virtv1alpha1.LabelVMI: name}); err != nil {
+		t.Fatal(err)
+	}
+	return list.Items
+}
+
+func waitOnePod(t *testing.T, ns, name string) *corev1.Pod {
+	t.Helper()
+	var pod corev1.Pod
+	eventually(t, "launcher pod of "+name, func() error {
+		pods := launcherPods(t, ns, name)
+		if len(pods) != 1 {
+			return fmt.Errorf("%d launcher pods", len(pods))
+		}
+		pod = pods[0]
+		return nil
+	})
+	return &pod
+}
+
+// kubelet drives a pod's status the way the scheduler and kubelet would.
+type kubelet struct {
+	t   *testing.T
+	pod *corev1.Pod
+}
+
+func (k kubelet) bind(node string) {
+	k.t.Helper()
+	b := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: k.pod.Name, Namespace: k.pod.Namespace}, Target: corev1.ObjectReference{Kind: "Node", Name: node}}
+	if err := env.Client.SubResource("binding").Create(context.Background(), k.pod, b); err != nil {
+		k.t.Fatal(err)
+	}
+}
+
+// setStatus rewrites the pod's status: phase, compute state, proxy
+// readiness and the Ready condition.
+func (k kubelet) setStatus(phase corev1.PodPhase, computeState corev1.ContainerState, ready bool) {
+	k.t.Helper()
+	ctx := context.Background()
+	pod := &corev1.Pod{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(k.pod), pod); err != nil {
+		k.t.Fatal(err)
+	}
+	now := metav1.Now()
+	cond := func(t corev1.PodConditionType, ok bool) corev1.PodCondition {
+		s := corev1.ConditionFalse
+		if ok {
+			s = corev1.ConditionTrue
+		}
+		return corev1.PodCondition{Type: t, Status: s, LastTransitionTime: now}
+	}
+	pod.Status.Phase = phase
+	pod.Status.HostIP = "192.168.0.10"
+	pod.Status.HostIPs = []corev1.HostIP{{IP: "192.168.0.10"}}
+	pod.Status.PodIP = "10.244.1.7"
+	pod.Status.PodIPs = []corev1.PodIP{{IP: "10.244.1.7"}}
+	pod.Status.Conditions = []corev1.PodCondition{cond(corev1.PodScheduled, true), cond(corev1.PodReady, ready), cond(corev1.ContainersReady, ready)}
+	pod.Status.InitContainerStatuses = nil
+	for _, c := range pod.Spec.InitContainers {
+		cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: c.Image}
+		if c.RestartPolicy != nil {
+			cs.Ready = ready
+			cs.Started = ptr.To(true)
+			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: now}
+		} else {
+			cs.State.Terminated = &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", StartedAt: now, FinishedAt: now}
+		}
+		pod.Status.InitContainerStatuses = append(pod.Status.InitContainerStatuses, cs)
+	}
+	pod.Status.ContainerStatuses = nil
+	for _, c := range pod.Spec.Containers {
+		cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: c.Image, Ready: ready, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}
+		if c.Name == "compute" {
+			cs.State = computeState
+		}
+		pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, cs)
+	}
+	if err := env.Client.Status().Update(ctx, pod); err != nil {
+		k.t.Fatal(err)
+	}
+}
+
+// assertSettles fails when reconciles keep coming after the VMI settled.
+func assertSettles(t *testing.T, c *countingReconciler) {
+	t.Helper()
+	time.Sleep(time.Second)
+	before := c.n.Load()
+	time.Sleep(2 * time.Second)
+	if after := c.n.Load(); after != before {
+		t.Errorf("hot loop: %d reconciles in 2s after the VMI settled", after-before)
+	}
+}
