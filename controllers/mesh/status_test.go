@@ -1,0 +1,83 @@
+package mesh
+
+import (
+	"errors"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
+)
+
+func TestDeploymentReady(t *testing.T) {
+	two := int32(2)
+	avail := []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue}}
+	cases := map[string]struct {
+		d    appsv1.Deployment
+		want bool
+	}{
+		"ready": {appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Generation: 3}, Spec: appsv1.DeploymentSpec{Replicas: &two},
+			Status: appsv1.DeploymentStatus{ObservedGeneration: 3, ReadyReplicas: 2, Conditions: avail}}, true},
+		"too few ready": {appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Generation: 3}, Spec: appsv1.DeploymentSpec{Replicas: &two},
+			Status: appsv1.DeploymentStatus{ObservedGeneration: 3, ReadyReplicas: 1, Conditions: avail}}, false},
+		"stale generation": {appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Generation: 4}, Spec: appsv1.DeploymentSpec{Replicas: &two},
+			Status: appsv1.DeploymentStatus{ObservedGeneration: 3, ReadyReplicas: 2, Conditions: avail}}, false},
+		"not Available": {appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Generation: 3}, Spec: appsv1.DeploymentSpec{Replicas: &two},
+			Status: appsv1.DeploymentStatus{ObservedGeneration: 3, ReadyReplicas: 2}}, false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := deploymentReady(&tc.d); got != tc.want {
+				t.Errorf("deploymentReady = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSetReconciled(t *testing.T) {
+	cases := map[string]struct {
+		in         reconciledInput
+		wantStatus metav1.ConditionStatus
+		wantReason string
+	}{
+		"ok":                  {reconciledInput{Generation: 2}, metav1.ConditionTrue, meshv1alpha1.ReasonReconciled},
+		"invalid wins":        {reconciledInput{InvalidSpec: []string{"x"}, ApplyErr: errors.New("y"), Conflicts: []string{"z"}}, metav1.ConditionFalse, meshv1alpha1.ReasonInvalidSpec},
+		"apply before member": {reconciledInput{ApplyErr: errors.New("y"), Conflicts: []string{"z"}}, metav1.ConditionFalse, meshv1alpha1.ReasonApplyFailed},
+		"member conflict":     {reconciledInput{Conflicts: []string{"z"}}, metav1.ConditionFalse, meshv1alpha1.ReasonMemberConflict},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var conds []metav1.Condition
+			setReconciled(&conds, tc.in)
+			c := meta.FindStatusCondition(conds, meshv1alpha1.ConditionReconciled)
+			if c.Status != tc.wantStatus || c.Reason != tc.wantReason || c.ObservedGeneration != tc.in.Generation {
+				t.Errorf("got %+v", c)
+			}
+		})
+	}
+}
+
+func TestSetReadyKeepsTransitionTime(t *testing.T) {
+	var conds []metav1.Condition
+	r := meshv1alpha1.ComponentReadiness{Ready: []string{"istiod"}, Unready: []string{"kiali"}, Pending: []string{"grafana"}}
+	setReady(&conds, 1, r)
+	c := meta.FindStatusCondition(conds, meshv1alpha1.ConditionReady)
+	if c.Status != metav1.ConditionFalse || c.Message != "not available: kiali; not created yet: grafana" {
+		t.Fatalf("got %+v", c)
+	}
+	if got := componentsReady(r); got != "1/3" {
+		t.Errorf("componentsReady = %s", got)
+	}
+	before := c.LastTransitionTime
+	setReady(&conds, 1, r)
+	if c := meta.FindStatusCondition(conds, meshv1alpha1.ConditionReady); !c.LastTransitionTime.Equal(&before) {
+		t.Errorf("lastTransitionTime moved without a status change")
+	}
+	setReady(&conds, 1, meshv1alpha1.ComponentReadiness{Ready: []string{"istiod"}})
+	if c := meta.FindStatusCondition(conds, meshv1alpha1.ConditionReady); c.Status != metav1.ConditionTrue {
+		t.Errorf("got %+v", c)
+	}
+}
