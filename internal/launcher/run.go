@@ -91,6 +91,10 @@ func (r *Runner) run(ctx context.Context) (string, error) {
 
 	disks, err := r.prepareDisks(ctx, v)
 	if err != nil {
+		if ctx.Err() != nil {
+			// SIGTERM while waiting for the disks: nothing ran, nothing failed.
+			return fmt.Sprintf("stopped before the guest started (accel=%s)", accel), nil
+		}
 		return "", err
 	}
 	defer disks.close()

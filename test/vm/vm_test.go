@@ -347,8 +347,8 @@ func TestGuestBehindMesh(t *testing.T) {
 		if !strings.Contains(string(msg), "guest shut down gracefully after SIGTERM") {
 			t.Errorf("termination message %q", msg)
 		}
-		if _, err := os.Stat(filepath.Join(v.dir, "run", "ready")); err == nil {
-			t.Error("ready file still present after exit")
+		if out, err := exec.Command(w.launcher, launcher.ReadinessProbeArgs(filepath.Join(v.dir, "run", "ready"))...).CombinedOutput(); err == nil {
+			t.Errorf("readiness probe still succeeds after exit: %s", out)
 		}
 		w.proxy.waitFor(t, "QUIT", 10*time.Second)
 	})
