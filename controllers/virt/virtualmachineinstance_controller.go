@@ -12,13 +12,14 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -85,7 +86,7 @@ type VirtualMachineInstanceReconciler struct {
 var _ reconcile.Reconciler = &VirtualMachineInstanceReconciler{}
 
 // +kubebuilder:rbac:groups=virt.virtmesh.io,resources=virtualmachineinstances,verbs=get;list;watch
-// +kubebuilder:rbac:groups=virt.virtmesh.io,resources=virtualmachineinstances/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups=virt.virtmesh.io,resources=virtualmachineinstances/status,verbs=get;patch
 // +kubebuilder:rbac:groups=virt.virtmesh.io,resources=virtualmachineinstances/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
@@ -111,7 +112,11 @@ func (r *VirtualMachineInstanceReconciler) Reconcile(ctx context.Context, req re
 
 	obs, result, recErr := r.doReconcile(ctx, vmi)
 	status := computeStatus(vmi, obs, metav1.NewTime(r.now().Truncate(time.Second)))
-	statusErr := r.patchStatus(ctx, vmi, status)
+	conflict, statusErr := r.patchStatus(ctx, vmi, status)
+	if conflict && result.RequeueAfter == 0 {
+		// The VMI changed under us; compute the status again from the new one.
+		result.RequeueAfter = time.Second
+	}
 	if recErr != nil {
 		log.Error(recErr, "Reconcile failed", "vmi", klog.KObj(vmi))
 	}
@@ -362,22 +367,39 @@ func (r *VirtualMachineInstanceReconciler) deleteLauncherPods(ctx context.Contex
 	return errors.Join(errs...)
 }
 
-// patchStatus patches the status subresource once, only when it changed.
-func (r *VirtualMachineInstanceReconciler) patchStatus(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance, status virtv1alpha1.VirtualMachineInstanceStatus) error {
+// patchStatus patches the status subresource once, only when it changed,
+// with an optimistic lock so a status computed from a stale VMI never lands;
+// conflict reports that it did not.
+func (r *VirtualMachineInstanceReconciler) patchStatus(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance, status virtv1alpha1.VirtualMachineInstanceStatus) (conflict bool, err error) {
 	if equality.Semantic.DeepEqual(vmi.Status, status) {
-		return nil
+		return false, nil
 	}
 	patch := client.MergeFromWithOptions(vmi.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	vmi.Status = status
 	if err := r.Client.Status().Patch(ctx, vmi, patch); err != nil {
-		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-			// A newer VMI is on its way through the watch.
-			return nil
+		if apierrors.IsNotFound(err) {
+			return false, nil
 		}
-		return fmt.Errorf("patch status: %w", err)
+		if apierrors.IsConflict(err) {
+			return true, nil
+		}
+		return false, fmt.Errorf("patch status: %w", err)
 	}
 	log.FromContext(ctx).V(1).Info("Patched status", "vmi", klog.KObj(vmi), "phase", status.Phase)
-	return nil
+	return false, nil
+}
+
+// LauncherPodSelector selects launcher pods. main.go should restrict the
+// manager's Pod cache with it (cache.Options.ByObject), so the operator caches
+// its own pods only:
+//
+//	cache.ByObject{Label: virt.LauncherPodSelector(), Transform: cache.TransformStripManagedFields()}
+func LauncherPodSelector() labels.Selector {
+	req, err := labels.NewRequirement(virtv1alpha1.LabelVMI, selection.Exists, nil)
+	if err != nil {
+		panic(err) // a constant label key
+	}
+	return labels.NewSelector().Add(*req)
 }
 
 // SetupWithManager registers the controller: VMIs, their pods, and the
@@ -411,18 +433,9 @@ func (r *VirtualMachineInstanceReconciler) setup(mgr manager.Manager, rec reconc
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Owns(&corev1.Pod{}).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.vmisInNamespace),
-			builder.WithPredicates(predicate.Or(predicate.LabelChangedPredicate{}, createOnly()))).
+			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Watches(&meshv1alpha1.MeshControlPlane{}, handler.EnqueueRequestsFromMapFunc(r.vmisOfControlPlane)).
 		Complete(rec)
-}
-
-func createOnly() predicate.Funcs {
-	return predicate.Funcs{
-		CreateFunc:  func(_ event.CreateEvent) bool { return true },
-		UpdateFunc:  func(_ event.UpdateEvent) bool { return false },
-		DeleteFunc:  func(_ event.DeleteEvent) bool { return false },
-		GenericFunc: func(_ event.GenericEvent) bool { return false },
-	}
 }
 
 // vmisInNamespace enqueues the VMIs of a namespace whose labels changed.
