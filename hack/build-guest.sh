@@ -20,21 +20,25 @@
 # busybox change (hash in bin/guest/.stamp).
 #
 # Debian packages: linux-image-amd64 busybox-static syslinux syslinux-common
-# mtools dosfstools cpio (installed with apt-get when missing and run as root).
+# mtools dosfstools cpio for the guest, and qemu-system-x86 qemu-utils to run
+# it (test/vm). Missing ones are installed with apt-get when run as root,
+# unless BUILD_GUEST_INSTALL=0 (what test/vm sets: a test never installs).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/bin/guest"
-pkgs=(linux-image-amd64 busybox-static syslinux syslinux-common mtools dosfstools cpio)
+pkgs=(linux-image-amd64 busybox-static syslinux syslinux-common mtools dosfstools cpio qemu-system-x86 qemu-utils)
 
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  if [ "${BUILD_GUEST_INSTALL:-1}" != 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "build-guest: installing ${missing[*]}" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+      { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; }
   else
     echo "build-guest: missing Debian packages: ${missing[*]} (apt-get install them)" >&2
     exit 1
