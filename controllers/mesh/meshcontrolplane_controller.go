@@ -51,22 +51,23 @@ type MeshControlPlaneReconciler struct {
 
 var _ reconcile.Reconciler = &MeshControlPlaneReconciler{}
 
-// +kubebuilder:rbac:groups=mesh.virtmesh.io,resources=meshcontrolplanes,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=mesh.virtmesh.io,resources=meshcontrolplanes,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=mesh.virtmesh.io,resources=meshcontrolplanes/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=mesh.virtmesh.io,resources=meshcontrolplanes/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups="",resources=serviceaccounts;services;configmaps,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings;clusterroles;clusterrolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups="",resources=serviceaccounts;services;configmaps,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings;clusterroles;clusterrolebindings,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=security.istio.io,resources=peerauthentications,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=security.istio.io,resources=peerauthentications,verbs=get;list;watch;create;patch;delete
 //
 // The operator must itself hold every permission it grants (RBAC escalation
 // prevention): istiod's (IstiodClusterRules, IstiodNamespaceRules), the
 // ingress gateway's and the addons' (AddonClusterRules).
 // +kubebuilder:rbac:groups="",resources=pods;endpoints;nodes;secrets;replicationcontrollers,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=create;update;delete
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=update
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch
