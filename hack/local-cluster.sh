@@ -266,12 +266,21 @@ operator_stop() {
 }
 
 apply_samples() {
-  log "applying config/samples/mesh_v1alpha1_meshcontrolplane.yaml and config/samples/bookinfo-details-vm.yaml"
+  log "applying config/samples/mesh_v1alpha1_meshcontrolplane.yaml"
   kubectl apply -f "$root/config/samples/mesh_v1alpha1_meshcontrolplane.yaml"
-  kubectl apply -f "$root/config/samples/bookinfo-details-vm.yaml"
-  log "waiting for mcp/basic and the details-v1 VM to be Ready (timeout $wait_timeout)"
+  log "waiting for mcp/basic to be Ready (timeout $wait_timeout)"
   kubectl wait --for=condition=Ready mcp/basic -n istio-system --timeout="$wait_timeout" ||
     { kubectl describe mcp/basic -n istio-system >&2; die "mcp/basic is not Ready; operator log: $manager_log"; }
+  # A launcher pod is enrolled in the mesh only if its namespace already is a
+  # member when the pod is made (a VMI is one run; it is not re-rendered). So
+  # create the namespace first and let the operator label it, then the VM.
+  log "creating namespace bookinfo and waiting for the operator to make it a mesh member"
+  kubectl create namespace bookinfo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  kubectl wait --for=jsonpath='{.metadata.labels.mesh\.virtmesh\.io/member-of}'=istio-system.basic namespace/bookinfo --timeout="$wait_timeout" ||
+    die "namespace bookinfo did not become a member of mcp/basic; operator log: $manager_log"
+  log "applying config/samples/bookinfo-details-vm.yaml"
+  kubectl apply -f "$root/config/samples/bookinfo-details-vm.yaml"
+  log "waiting for the details-v1 VM to be Ready (timeout $wait_timeout)"
   kubectl wait --for=condition=Ready virtualmachineinstances.virt.virtmesh.io/details-v1 -n bookinfo --timeout="$wait_timeout" ||
     { kubectl describe mvmi/details-v1 -n bookinfo >&2; die "mvmi/details-v1 is not Ready; operator log: $manager_log"; }
 }

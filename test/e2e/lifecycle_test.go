@@ -352,3 +352,56 @@ func operatorRunning() bool {
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	return err == nil && syscall.Kill(pid, 0) == nil
 }
+
+// TestMeshMemberCreatedWithVMI applies a MeshControlPlane, its member namespace
+// and a VMI in it in one `kubectl apply`, as `kubectl apply -k config/samples`
+// does: the VMI is expected in the mesh (MeshEnrolled True, an istio-proxy
+// sidecar), whichever of the operator's reconciles runs first.
+func TestMeshMemberCreatedWithVMI(t *testing.T) {
+	needCluster(t)
+	t.Parallel()
+	meshNS, member, mcp := uniqueName("e2e-mesh"), uniqueName("e2e-member"), uniqueName("mesh")
+	t.Cleanup(func() {
+		_, _, _ = kubectlRun("", "delete", "namespace", meshNS, member, "--wait=false", "--ignore-not-found")
+	})
+	kubectlIn(t, fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata:
+  name: %[1]s
+---
+apiVersion: mesh.virtmesh.io/v1alpha1
+kind: MeshControlPlane
+metadata:
+  name: %[3]s
+  namespace: %[1]s
+spec:
+  version: 1.30.0
+  members:
+    namespaces:
+      - %[2]s
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: %[2]s
+---
+%[4]s`, meshNS, member, mcp, vmiManifest(member, "vm")), "apply", "-f", "-")
+	kubectl(t, "wait", "--for=condition=Ready", "mcp/"+mcp, "-n", meshNS, "--timeout=120s")
+	waitVMIReady(t, member, "vm")
+	vmi, err := getVMI(member, "vm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	enrolled := meta.FindStatusCondition(vmi.Status.Conditions, virtv1alpha1.ConditionMeshEnrolled)
+	if enrolled == nil || enrolled.Status != metav1.ConditionTrue {
+		t.Errorf("VMI created together with its mesh and member namespace is not in the mesh: %s %+v", virtv1alpha1.ConditionMeshEnrolled, enrolled)
+	}
+	pod := launcherPod(t, member, "vm")
+	hasProxy := false
+	for _, c := range pod.Spec.InitContainers {
+		hasProxy = hasProxy || c.Name == "istio-proxy"
+	}
+	if !hasProxy {
+		t.Errorf("launcher pod %s has no istio-proxy sidecar", pod.Name)
+	}
+}

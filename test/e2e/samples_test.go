@@ -34,11 +34,15 @@ func TestSamples(t *testing.T) {
 	needCluster(t)
 	t.Parallel()
 
+	// The order of hack/local-cluster.sh up (make run-local): the mesh, then
+	// the member namespace (labelled by the operator), then the VM. Applying
+	// everything at once is TestMeshMemberCreatedWithVMI.
 	samples := filepath.Join(repoRoot, "config/samples")
 	kubectl(t, "apply", "-f", filepath.Join(samples, "mesh_v1alpha1_meshcontrolplane.yaml"))
-	kubectl(t, "apply", "-f", filepath.Join(samples, "bookinfo-details-vm.yaml"))
-
 	kubectl(t, "wait", "--for=condition=Ready", "mcp/basic", "-n", "istio-system", "--timeout=120s")
+	kubectlIn(t, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bookinfo\n", "apply", "-f", "-")
+	kubectl(t, "wait", "--for=jsonpath={.metadata.labels.mesh\\.virtmesh\\.io/member-of}=istio-system.basic", "namespace/bookinfo", "--timeout=60s")
+	kubectl(t, "apply", "-f", filepath.Join(samples, "bookinfo-details-vm.yaml"))
 	kubectl(t, "wait", "--for=condition=Ready", "virtualmachineinstances.virt.virtmesh.io/details-v1", "-n", "bookinfo", "--timeout=120s")
 
 	var vmi virtv1alpha1.VirtualMachineInstance
