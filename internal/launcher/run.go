@@ -142,18 +142,31 @@ func (r *Runner) run(ctx context.Context) (string, error) {
 
 	// QMP: wait for QEMU to be up and the guest running, then turn Ready.
 	qctx, qcancel := context.WithCancel(ctx)
-	qmpc := make(chan *QMP, 1)
+	type dialed struct {
+		q   *QMP
+		err error
+	}
+	qmpc := make(chan dialed, 1)
 	go func() {
 		q, err := DialQMP(qctx, o.QMPSocket)
-		if err != nil {
-			qmpc <- nil
-			return
-		}
-		qmpc <- q
+		qmpc <- dialed{q, err}
 	}()
 	var q *QMP
 	select {
-	case q = <-qmpc:
+	case d := <-qmpc:
+		q = d.q
+		if d.err != nil && ctx.Err() == nil {
+			// Not our stop: QEMU closed QMP because it is going away.
+			qcancel()
+			select {
+			case err := <-exited:
+				return "", qemuFailed(err, tail, accel)
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+				return "", fmt.Errorf("QEMU's QMP failed (%v) and QEMU did not exit: killed (accel=%s): %s", d.err, accel, tail.String())
+			}
+		}
 	case err := <-exited:
 		qcancel()
 		return "", qemuFailed(err, tail, accel)
@@ -228,16 +241,16 @@ wait:
 // qemuFailed describes a QEMU exit that was not a guest power-off.
 func qemuFailed(err error, tail *lastLines, accel string) error {
 	var ee *exec.ExitError
-	reason := err.Error()
-	if errors.As(err, &ee) {
+	reason := "exited before QMP came up"
+	switch {
+	case errors.As(err, &ee):
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			reason = "killed by signal " + ws.Signal().String()
 		} else {
 			reason = fmt.Sprintf("exit status %d", ee.ExitCode())
 		}
-	}
-	if err == nil {
-		reason = "exited before QMP came up"
+	case err != nil:
+		reason = err.Error()
 	}
 	return fmt.Errorf("QEMU crashed (%s, accel=%s): %s", reason, accel, tail.String())
 }
