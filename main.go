@@ -1,0 +1,97 @@
+// Command manager is the VirtMesh operator: it reconciles MeshControlPlanes
+// into a running mesh control plane and VirtualMachineInstances into
+// virt-launcher pods.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	meshcontroller "virtmesh.io/virtmesh/controllers/mesh"
+	virtcontroller "virtmesh.io/virtmesh/controllers/virt"
+	"virtmesh.io/virtmesh/internal/config"
+	"virtmesh.io/virtmesh/internal/scheme"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var metricsAddr, probeAddr string
+	var leaderElect bool
+	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; 0 disables it")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health probes bind to")
+	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so only one manager reconciles at a time")
+	opts := zap.Options{}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	log := ctrl.Log.WithName("setup")
+
+	images, err := config.ImagesFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	restConfig, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+
+	// Only launcher pods are cached: a Pod in the cache costs a few KB, and the
+	// operator never needs any other. managedFields are dropped for the same reason.
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
+		Scheme:                 scheme.New(),
+		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress: probeAddr,
+		LeaderElection:         leaderElect,
+		LeaderElectionID:       "virtmesh-operator.virtmesh.io",
+		Cache: cache.Options{
+			DefaultTransform: cache.TransformStripManagedFields(),
+			ByObject: map[client.Object]cache.ByObject{
+				&corev1.Pod{}: {Label: virtcontroller.LauncherPodSelector()},
+			},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("manager: %w", err)
+	}
+
+	if err := (&virtcontroller.VirtualMachineInstanceReconciler{
+		Client:        mgr.GetClient(),
+		Scheme:        mgr.GetScheme(),
+		Recorder:      mgr.GetEventRecorder("virtualmachineinstance-controller"),
+		LauncherImage: images.Launcher,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("VirtualMachineInstance controller: %w", err)
+	}
+	if err := (&meshcontroller.MeshControlPlaneReconciler{
+		Client:   mgr.GetClient(),
+		Scheme:   mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("meshcontrolplane-controller"),
+		Images:   images,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("MeshControlPlane controller: %w", err)
+	}
+
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	log.Info("Starting manager", "launcherImage", images.Launcher, "meshHub", images.Hub)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
