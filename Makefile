@@ -46,6 +46,16 @@ bundle: manifests $(KUSTOMIZE) ## Regenerate the OLM bundle (bundle/, bundle.Doc
 verify: generate manifests bundle ## Regenerate everything and fail when a generated file was stale.
 	hack/verify-clean.sh
 
+##@ Local cluster (kwok nodes; kwok plays the kubelet, no VM boots)
+
+.PHONY: run-local
+run-local: ## Build everything, start a local cluster, run the operator and apply the samples.
+	hack/local-cluster.sh up
+
+.PHONY: stop-local
+stop-local: ## Stop the operator and delete the local cluster.
+	hack/local-cluster.sh down
+
 ##@ Build and test
 
 .PHONY: build
