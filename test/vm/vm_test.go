@@ -222,7 +222,11 @@ func mkdir(t *testing.T, path string, uid int, mode os.FileMode) {
 // (as the user's uid; only it can read the image) and compute (uid 107,
 // only CAP_NET_BIND_SERVICE, in the pod netns), and waits for the guest's
 // HTTP service.
-func (w *world) startVM(t *testing.T, name string, grace int64) *vm {
+//
+// format is the container disk's format: "raw" serves hack/build-guest.sh's
+// image as the directory /disk (KubeVirt's convention); "qcow2" converts it
+// and names the file itself, as containerDisk.path would.
+func (w *world) startVM(t *testing.T, name string, grace int64, format string) *vm {
 	t.Helper()
 	base, err := os.MkdirTemp("", "virtmesh-vm-")
 	if err != nil {
@@ -237,8 +241,21 @@ func (w *world) startVM(t *testing.T, name string, grace int64) *vm {
 	mkdir(t, filepath.Dir(diskDir), 0, 0o755)
 	mkdir(t, diskDir, diskUID, 0o700)
 	img := filepath.Join(diskDir, "disk.img")
-	if err := copyFile(filepath.Join(guestDir(), "disk.img"), img, 0o400); err != nil {
-		t.Fatal(err)
+	diskPath := diskDir
+	switch format {
+	case "raw":
+		if err := copyFile(filepath.Join(guestDir(), "disk.img"), img, 0o400); err != nil {
+			t.Fatal(err)
+		}
+	case "qcow2":
+		img = filepath.Join(diskDir, "disk.qcow2")
+		diskPath = img
+		run(t, "qemu-img", "convert", "-O", "qcow2", filepath.Join(guestDir(), "disk.img"), img)
+		if err := os.Chmod(img, 0o400); err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Fatalf("format %q", format)
 	}
 	if err := os.Chown(img, diskUID, diskUID); err != nil {
 		t.Fatal(err)
@@ -252,7 +269,7 @@ func (w *world) startVM(t *testing.T, name string, grace int64) *vm {
 		t.Fatal(err)
 	}
 
-	helperOpts := launcher.DiskHelperOptions{DiskPath: diskDir, Socket: launcher.DiskSocketPath(sockets, "rootdisk"), TerminationLog: filepath.Join(base, "helper-termination-log")}
+	helperOpts := launcher.DiskHelperOptions{DiskPath: diskPath, Socket: launcher.DiskSocketPath(sockets, "rootdisk"), TerminationLog: filepath.Join(base, "helper-termination-log")}
 	v.helper = startInNS(t, "", "disk-helper", diskUID, nil, nil, append([]string{w.launcher, launcher.DiskHelperSubcommand}, helperOpts.Args()...)...)
 
 	o := launcher.DefaultComputeOptions()
@@ -325,7 +342,7 @@ func TestGuestBehindMesh(t *testing.T) {
 	suiteStart := time.Now()
 	w := newWorld(t)
 
-	v := w.startVM(t, "vm-sigterm", 90)
+	v := w.startVM(t, "vm-sigterm", 90, "raw")
 	t.Run("1 client to podIP:9080 passes the proxy inbound and the guest answers", func(t *testing.T) {
 		got := w.httpGet(t, "/")
 		if len(got) == 0 || got[0] != "PROXY inbound orig="+podIP+":9080" {
@@ -375,8 +392,11 @@ func TestGuestBehindMesh(t *testing.T) {
 	// (StableMAC of another VMI) takes 10.0.2.2, so forget the first one's
 	// neighbour entry instead of waiting for it to go stale.
 	run(t, "ip", "-n", w.pod, "neigh", "flush", "dev", dataplane.DefaultBridge)
-	v2 := w.startVM(t, "vm-poweroff", 90)
-	t.Run("3b guest poweroff ends the launcher with 0", func(t *testing.T) {
+	v2 := w.startVM(t, "vm-poweroff", 90, "qcow2")
+	t.Run("3b guest poweroff ends the launcher with 0 (qcow2 container disk)", func(t *testing.T) {
+		if !strings.Contains(v2.compute.errText(), `container disk "rootdisk": qcow2 image disk.qcow2`) {
+			t.Errorf("the qcow2 container disk was not detected as qcow2:\n%s", v2.compute.errText())
+		}
 		start := time.Now()
 		got := w.httpGet(t, "/cgi-bin/poweroff")
 		if !contains(got, "powering off") {
@@ -400,7 +420,7 @@ func TestGuestBehindMesh(t *testing.T) {
 
 	w.startProxy(t)
 	run(t, "ip", "-n", w.pod, "neigh", "flush", "dev", dataplane.DefaultBridge)
-	v3 := w.startVM(t, "vm-stuck", 3)
+	v3 := w.startVM(t, "vm-stuck", 3, "raw")
 	t.Run("3c a guest that ignores the power button is stopped hard when the grace period ends", func(t *testing.T) {
 		if got := w.httpGet(t, "/cgi-bin/ignore-power-button"); !contains(got, "acpid stopped") {
 			t.Fatalf("got %q", got)
