@@ -206,3 +206,35 @@ func TestKVMResource(t *testing.T) {
 		t.Errorf("kvm limit = %v", r.Limits)
 	}
 }
+
+// The shipped samples render (with and without the mesh).
+func TestRenderSamples(t *testing.T) {
+	for _, f := range []string{"virt_v1alpha1_virtualmachineinstance.yaml", "bookinfo-details-vm.yaml"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "..", "config", "samples", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, doc := range strings.Split(string(b), "\n---") {
+			if !strings.Contains(doc, "kind: VirtualMachineInstance") {
+				continue
+			}
+			found = true
+			vmi := &virtv1alpha1.VirtualMachineInstance{}
+			if err := yaml.UnmarshalStrict([]byte(doc), vmi); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			vmi.UID = testUID
+			for _, mesh := range []*injection.Settings{nil, testSettings()} {
+				pod, err := RenderLauncherPod(vmi, mesh, testOpts)
+				if err != nil {
+					t.Fatalf("%s (mesh %v): %v", f, mesh != nil, err)
+				}
+				checkInvariants(t, pod, mesh != nil)
+			}
+		}
+		if !found {
+			t.Errorf("%s has no VirtualMachineInstance", f)
+		}
+	}
+}
