@@ -21,7 +21,7 @@ func init() {
 
 // runDiskHelper is a containerDisk volume container: it runs inside the
 // user's disk image, hands the image's read-only fd to compute and idles
-// until the pod stops. A missing or unreadable disk ends it with the reason
+// until compute is done with it (or SIGTERM), then exits 0. A missing or unreadable disk ends it with the reason
 // in its termination log (and next to its socket, for compute).
 func runDiskHelper(args []string) error {
 	o, err := launcher.ParseDiskHelperArgs(args)
@@ -41,7 +41,14 @@ func runDiskHelper(args []string) error {
 	fmt.Printf("disk-helper: serving %s on %s\n", h.Info(), o.Socket)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	return h.Serve(ctx)
+	why, err := h.Serve(ctx)
+	if err != nil {
+		writeTermination(o.TerminationLog, err.Error())
+		return err
+	}
+	fmt.Printf("disk-helper: %s, exiting\n", why)
+	writeTermination(o.TerminationLog, "disk-helper: "+why)
+	return nil
 }
 
 // runDiskHelperInstall is the helper-install init container: it copies this

@@ -22,15 +22,33 @@ type Disk struct {
 	// Format and VirtualSize are detected from the image's header.
 	Format      string
 	VirtualSize int64
+	// conn is kept open while the disk is in use: its end tells the
+	// helper it may exit.
+	conn *net.UnixConn
 }
 
-// Fetch connects to socket once and receives the image fd.
+// Close closes the descriptor and releases the helper.
+func (d *Disk) Close() error {
+	err := d.File.Close()
+	if d.conn != nil {
+		d.conn.Close()
+	}
+	return err
+}
+
+// Fetch connects to socket once and receives the image fd. The connection
+// stays open until Disk.Close: the helper ends when it closes.
 func Fetch(socket string) (*Disk, error) {
 	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: socket, Net: "unix"})
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
+	ok := false
+	defer func() {
+		if !ok {
+			c.Close()
+		}
+	}()
 	if err := c.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
 		return nil, err
 	}
@@ -62,7 +80,12 @@ func Fetch(socket string) (*Disk, error) {
 		f.Close()
 		return nil, fmt.Errorf("image %s from %s: %w", h.Name, socket, err)
 	}
-	return &Disk{File: f, Name: h.Name, Format: format, VirtualSize: vsize}, nil
+	if err := c.SetReadDeadline(time.Time{}); err != nil {
+		f.Close()
+		return nil, err
+	}
+	ok = true
+	return &Disk{File: f, Name: h.Name, Format: format, VirtualSize: vsize, conn: c}, nil
 }
 
 // Wait fetches the image from socket, retrying while the helper is not up

@@ -79,8 +79,9 @@ func TestResolveDisk(t *testing.T) {
 	}
 }
 
-// TestHandOff runs a helper and fetches its fd twice, as compute would after
-// a restart, and checks the fd reads the image and cannot write it.
+// TestHandOff runs a helper and fetches its fd twice, checks the fd reads
+// the image and cannot write it, and that the helper ends once a consumer
+// hangs up.
 func TestHandOff(t *testing.T) {
 	dir := t.TempDir()
 	img := filepath.Join(dir, "disk", "root.qcow2")
@@ -94,16 +95,22 @@ func TestHandOff(t *testing.T) {
 	defer cancel()
 
 	// Start the helper late: Wait must retry until it is up.
-	done := make(chan error, 1)
+	type result struct {
+		why string
+		err error
+	}
+	done := make(chan result, 1)
 	go func() {
 		time.Sleep(300 * time.Millisecond)
 		h, err := Open(filepath.Dir(img), sock)
 		if err != nil {
-			done <- err
+			done <- result{err: err}
 			return
 		}
-		done <- h.Serve(ctx)
+		why, err := h.Serve(ctx)
+		done <- result{why, err}
 	}()
+	var disks []*Disk
 	for i := 0; i < 2; i++ {
 		wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
 		d, err := Wait(wctx, sock)
@@ -111,6 +118,7 @@ func TestHandOff(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		disks = append(disks, d)
 		got := struct {
 			Name, Format string
 			Size         int64
@@ -130,11 +138,46 @@ func TestHandOff(t *testing.T) {
 		if _, err := d.File.WriteAt([]byte("x"), 0); err == nil {
 			t.Error("fd is writable; want read-only")
 		}
-		d.File.Close()
 	}
-	cancel()
-	if err := <-done; err != nil {
+	select {
+	case r := <-done:
+		t.Fatalf("helper ended while its disk is in use: %+v", r)
+	case <-time.After(200 * time.Millisecond):
+	}
+	disks[0].Close()
+	select {
+	case r := <-done:
+		if r.err != nil || r.why != "compute released the disk" {
+			t.Errorf("Serve = %q, %v", r.why, r.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("helper still serving after its consumer hung up")
+	}
+	disks[1].Close()
+}
+
+func TestHelperEndsOnDoneFile(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(dir, "disk.img")
+	if err := os.WriteFile(img, []byte("raw disk"), 0o444); err != nil {
 		t.Fatal(err)
+	}
+	h, err := Open(img, filepath.Join(dir, "d.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string, 1)
+	go func() { why, _ := h.Serve(context.Background()); done <- why }()
+	if err := os.WriteFile(DoneFile(dir), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case why := <-done:
+		if why != "compute is done" {
+			t.Errorf("why = %q", why)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("helper ignored the done file")
 	}
 }
 

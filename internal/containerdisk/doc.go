@@ -15,6 +15,10 @@
 // read the file. The image cannot be written through the fd: it is O_RDONLY,
 // and all guest writes go to compute's overlay.
 //
+// compute keeps its connection to each helper open for its whole life;
+// when it closes (however compute ends) or compute's DoneFile appears, the
+// helper exits 0, so the pod can complete once the VM has stopped.
+//
 // When the image is missing or unreadable the helper writes the reason to
 // its termination log and to <socket>.error next to the socket, so compute
 // fails fast with the same message instead of waiting out its timeout.

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 )
 
 // header is sent with the fd on every connection.
@@ -96,32 +98,67 @@ func Open(diskPath, socket string) (*Helper, error) {
 	return &Helper{disk: f, hdr: header{Name: filepath.Base(p), Size: fi.Size()}, ln: ln}, nil
 }
 
-// Serve hands the fd to every client until ctx ends. The helper must keep
-// running for the pod's life (it is the volume container's process), but
-// compute needs the fd only once at start.
-func (h *Helper) Serve(ctx context.Context) error {
+// DoneFile is the file compute creates in the shared socket directory
+// when it exits, so helpers whose disk it never took still end.
+func DoneFile(socketDir string) string { return filepath.Join(socketDir, "compute.done") }
+
+// Serve hands the fd to every client, then waits. It returns, with the
+// reason, when ctx ends (SIGTERM), when a client that took the fd hangs up
+// (compute keeps its connection for its whole life, so the kernel closes it
+// however compute ends, SIGKILL included), or when DoneFile appears next to
+// the socket. The volume container then exits 0, so a pod whose VM has
+// stopped can complete.
+func (h *Helper) Serve(ctx context.Context) (string, error) {
 	defer h.disk.Close()
-	go func() {
-		<-ctx.Done()
-		h.ln.Close()
-	}()
+	defer h.ln.Close()
 	msg, err := json.Marshal(h.hdr)
 	if err != nil {
-		return err
+		return "", err
 	}
 	rights := syscall.UnixRights(int(h.disk.Fd()))
-	for {
-		c, err := h.ln.AcceptUnix()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
+	released := make(chan struct{}, 1)
+	acceptErr := make(chan error, 1)
+	go func() {
+		for {
+			c, err := h.ln.AcceptUnix()
+			if err != nil {
+				acceptErr <- err
+				return
 			}
-			return fmt.Errorf("accept: %w", err)
+			if _, _, err := c.WriteMsgUnix(msg, rights, nil); err != nil {
+				fmt.Fprintf(os.Stderr, "disk-helper: send fd: %v\n", err)
+				c.Close()
+				continue
+			}
+			go func() {
+				_, _ = io.Copy(io.Discard, c)
+				c.Close()
+				select {
+				case released <- struct{}{}:
+				default:
+				}
+			}()
 		}
-		if _, _, err := c.WriteMsgUnix(msg, rights, nil); err != nil {
-			fmt.Fprintf(os.Stderr, "disk-helper: send fd: %v\n", err)
+	}()
+	done := DoneFile(filepath.Dir(h.ln.Addr().String()))
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return "stopped", nil
+		case <-released:
+			return "compute released the disk", nil
+		case err := <-acceptErr:
+			if errors.Is(err, net.ErrClosed) {
+				return "stopped", nil
+			}
+			return "", fmt.Errorf("accept: %w", err)
+		case <-tick.C:
+			if _, err := os.Stat(done); err == nil {
+				return "compute is done", nil
+			}
 		}
-		c.Close()
 	}
 }
 

@@ -18,11 +18,14 @@ type preparedDisks struct {
 	// files are the container disks' descriptors, in fd-set order: they
 	// become QEMU's ExtraFiles (fd 3, 4, ...).
 	files []*os.File
+	// disks hold the helpers' connections: closing them (at exit) lets the
+	// volume containers end.
+	disks []*containerdisk.Disk
 }
 
 func (p *preparedDisks) close() {
-	for _, f := range p.files {
-		f.Close()
+	for _, d := range p.disks {
+		d.Close()
 	}
 }
 
@@ -46,6 +49,7 @@ func (r *Runner) prepareDisks(ctx context.Context, v *VMI) (*preparedDisks, erro
 				p.close()
 				return nil, fmt.Errorf("container disk %q: %w", vol.Name, err)
 			}
+			p.disks = append(p.disks, d)
 			p.files = append(p.files, d.File)
 			set := len(p.files)
 			fd := &MachineFD{FD: 2 + set, Set: set, Opaque: vol.Name}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"virtmesh.io/virtmesh/internal/containerdisk"
 )
 
 // NetworkFunc starts the guest-facing network services (the DHCP server
@@ -52,6 +54,12 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	msg, err := r.run(ctx)
 	_ = os.Remove(r.Opts.ReadyFile)
+	// Volume containers whose disk compute never took end on this file.
+	if r.Opts.HelperSocketDir != "" {
+		if werr := os.WriteFile(containerdisk.DoneFile(r.Opts.HelperSocketDir), nil, 0o644); werr != nil {
+			r.logf("write %s: %v", containerdisk.DoneFile(r.Opts.HelperSocketDir), werr)
+		}
+	}
 	if err != nil {
 		msg = err.Error()
 	}

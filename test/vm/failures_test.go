@@ -123,11 +123,25 @@ func TestQEMUCrashIsReported(t *testing.T) {
 	if err := helper.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = helper.Process.Kill(); _ = helper.Wait() })
+	helperDone := make(chan error, 1)
+	go func() { helperDone <- helper.Wait() }()
+	t.Cleanup(func() {
+		_ = helper.Process.Kill()
+		<-helperDone
+	})
 
 	code, out := runBin(t, 60*time.Second, append([]string{launcher.ComputeSubcommand}, o.Args()...)...)
 	if code == 0 {
 		t.Fatalf("compute exit code 0 after a QEMU failure:\n%s", out)
+	}
+	select {
+	case err := <-helperDone:
+		if err != nil {
+			t.Errorf("disk helper: %v, want exit 0 once compute is gone", err)
+		}
+		helperDone <- nil
+	case <-time.After(10 * time.Second):
+		t.Error("disk helper still running after compute failed")
 	}
 	msg, _ := os.ReadFile(o.TerminationLog)
 	t.Logf("compute termination message: %s", msg)

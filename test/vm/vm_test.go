@@ -382,6 +382,9 @@ func TestGuestBehindMesh(t *testing.T) {
 			t.Errorf("readiness probe still succeeds after exit: %s", out)
 		}
 		w.proxy.waitFor(t, "QUIT", 10*time.Second)
+		if code := v.helper.wait(t, 10*time.Second); code != 0 {
+			t.Errorf("disk helper exit code %d, want 0 once compute is gone", code)
+		}
 	})
 	if t.Failed() {
 		return
@@ -413,6 +416,10 @@ func TestGuestBehindMesh(t *testing.T) {
 			t.Errorf("termination message %q", msg)
 		}
 		w.proxy.waitFor(t, "QUIT", 10*time.Second)
+		if code := v2.helper.wait(t, 10*time.Second); code != 0 {
+			t.Errorf("disk helper exit code %d, want 0 once compute is gone", code)
+		}
+		v2.helper.waitFor(t, "disk-helper: compute released the disk, exiting", time.Second)
 	})
 	if t.Failed() {
 		return
