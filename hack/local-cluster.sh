@@ -27,6 +27,7 @@
 #   VIRTMESH_OPERATOR_AS      "serviceaccount" (default: the operator gets exactly
 #                             config/rbac's permissions) or "admin"
 #   VIRTMESH_MANAGER_BIN      operator binary (default: bin/manager)
+#   VIRTMESH_MANAGER_ARGS     extra operator flags, e.g. --zap-log-level=debug
 #   VIRTMESH_WAIT_TIMEOUT     kubectl wait timeout for the samples (default: 180s)
 set -euo pipefail
 
@@ -230,6 +231,8 @@ operator_start() {
   if [ "${VIRTMESH_LEADER_ELECT:-}" = 1 ]; then
     args+=(--leader-elect)
   fi
+  # shellcheck disable=SC2206 # word splitting of the extra flags is intended
+  args+=(${VIRTMESH_MANAGER_ARGS:-})
   echo "=== $(date -u +%FT%TZ) operator start ===" >>"$manager_log"
   log "starting the operator: $manager_bin ${args[*]} (as ${VIRTMESH_OPERATOR_AS:-serviceaccount}; log: $manager_log)"
   # setsid: its own process group, so it outlives this script and dies alone.
