@@ -170,6 +170,13 @@ func (r *VirtualMachineInstanceReconciler) doReconcile(ctx context.Context, vmi 
 		return obs, reconcile.Result{}, nil
 	}
 
+	if decision.Unresolved() {
+		// The namespace (or the VMI) asks for the mesh but no single control
+		// plane answers: wait rather than run the VM outside the mesh. Namespace
+		// and MeshControlPlane watches bring it back.
+		obs.Waiting = decision.Message + "; the launcher pod is created once exactly one MeshControlPlane matches"
+		return obs, reconcile.Result{}, nil
+	}
 	var settings *injection.Settings
 	if decision.Enrolled {
 		s, waiting, err := r.settings(ctx, mcp)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -249,6 +248,8 @@ func TestMeshEnrollment(t *testing.T) {
 	cpNS := newNamespace(t, nil)
 	basic := mcpbuilder.Make("basic", cpNS).Obj()
 	create(t, basic)
+	// Other tests (or -count=2) must not see a second default control plane.
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), basic) })
 	snapshot := publishSnapshot(t, basic)
 
 	// Not a member: no proxy.
@@ -299,19 +300,35 @@ func TestMeshEnrollment(t *testing.T) {
 		t.Errorf("opted-out pod has a proxy")
 	}
 	waitCondition(t, ns, "plain", virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, "OptedOut")
+
+	// Opt-in from a namespace that is not a member.
+	outside := newNamespace(t, nil)
+	create(t, vb.MakeVMI("joiner").Namespace(outside).Mesh().Obj())
+	if pod := waitOnePod(t, outside, "joiner"); len(pod.Spec.InitContainers) != 3 {
+		t.Errorf("opted-in pod has no proxy")
+	}
+	waitCondition(t, outside, "joiner", virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionTrue, "OptedIn")
 	assertSettles(t, counter)
 }
 
 func TestWaitsForInjectionSnapshot(t *testing.T) {
 	counter := startController(t)
 	cpNS := newNamespace(t, nil)
-	canary := mcpbuilder.Make("canary", cpNS).Revision("canary").Obj()
-	create(t, canary)
 	ns := newNamespace(t, map[string]string{meshv1alpha1.LabelRevision: "canary"})
 	create(t, vb.MakeVMI("early").Namespace(ns).Obj())
 
+	// No control plane answers the namespace's label yet: wait, do not run
+	// the VM outside the mesh it asked for.
+	c := waitCondition(t, ns, "early", virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, "ControlPlaneNotFound")
+	if !strings.Contains(c.Message, "created once exactly one MeshControlPlane matches") {
+		t.Errorf("message = %q", c.Message)
+	}
+	canary := mcpbuilder.Make("canary", cpNS).Revision("canary").Obj()
+	create(t, canary)
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), canary) })
+
 	waitPhase(t, ns, "early", virtv1alpha1.Pending)
-	c := waitCondition(t, ns, "early", virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, ReasonWaitingForMesh)
+	c = waitCondition(t, ns, "early", virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, ReasonWaitingForMesh)
 	if !strings.Contains(c.Message, "has not published") {
 		t.Errorf("message = %q", c.Message)
 	}
@@ -399,5 +416,4 @@ func TestKubectl(t *testing.T) {
 		t.Errorf("row = %v\n%s", row, out)
 	}
 	t.Logf("kubectl get mvmi:\n%s", out)
-	_ = meta.FindStatusCondition
 }

@@ -137,6 +137,8 @@ func setMeshNoPod(set setFunc, obs observed) {
 	switch {
 	case d.Enrolled && obs.Waiting != "":
 		set(virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, ReasonWaitingForMesh, obs.Waiting)
+	case d.Unresolved() && obs.Waiting != "":
+		set(virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, d.Reason, obs.Waiting)
 	case d.Enrolled:
 		set(virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionTrue, d.Reason, d.Message)
 	default:

@@ -76,6 +76,11 @@ func TestComputeStatus(t *testing.T) {
 			obs:  observed{Decision: member, Waiting: "MeshControlPlane istio-system/basic has not published"},
 			want: want{phase: virtv1alpha1.Pending, conditions: map[string]string{"Ready": "False/WaitingForInjectionSnapshot", "MeshEnrolled": "False/WaitingForInjectionSnapshot"}, msg: map[string]string{"MeshEnrolled": "has not published"}},
 		},
+		"no single control plane answers": {
+			obs: observed{Decision: enrollment.Decision{Reason: enrollment.ReasonAmbiguous, Message: "2 MeshControlPlanes match"}, Waiting: "2 MeshControlPlanes match; the launcher pod is created once"},
+			want: want{phase: virtv1alpha1.Pending, conditions: map[string]string{"Ready": "False/WaitingForInjectionSnapshot", "MeshEnrolled": "False/AmbiguousControlPlane"},
+				msg: map[string]string{"MeshEnrolled": "created once"}},
+		},
 		"render failed": {
 			obs:  observed{Decision: notMember, RenderErr: "bad annotation"},
 			want: want{phase: virtv1alpha1.Pending, conditions: map[string]string{"Ready": "False/RenderFailed"}, msg: map[string]string{"Ready": "bad annotation"}},

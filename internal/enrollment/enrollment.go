@@ -127,5 +127,12 @@ func withRevision(mcps []meshv1alpha1.MeshControlPlane, rev string) []*meshv1alp
 	return out
 }
 
+// Unresolved reports that the VMI asks for the mesh (its namespace is
+// labelled for a control plane, or it opts in) but no single control plane
+// answers. The VMI then waits instead of running outside the mesh it asked for.
+func (d Decision) Unresolved() bool {
+	return !d.Enrolled && (d.Reason == ReasonNoControlPlane || d.Reason == ReasonAmbiguous)
+}
+
 // MemberOfValue is the LabelMemberOf value naming mcp.
 func MemberOfValue(mcp types.NamespacedName) string { return mcp.Namespace + "." + mcp.Name }

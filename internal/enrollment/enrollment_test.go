@@ -103,6 +103,9 @@ func TestDecide(t *testing.T) {
 			if got.ControlPlane != tc.wantCP || got.Reason != tc.wantReason {
 				t.Errorf("got %v %s, want %v %s (%s)", got.ControlPlane, got.Reason, tc.wantCP, tc.wantReason, got.Message)
 			}
+			if wantUnresolved := tc.wantReason == ReasonNoControlPlane || tc.wantReason == ReasonAmbiguous; got.Unresolved() != wantUnresolved {
+				t.Errorf("Unresolved() = %v", got.Unresolved())
+			}
 			if !strings.Contains(got.Message, tc.wantMsg) {
 				t.Errorf("message %q lacks %q", got.Message, tc.wantMsg)
 			}
