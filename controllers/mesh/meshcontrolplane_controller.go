@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -108,6 +109,9 @@ func (r *MeshControlPlaneReconciler) Reconcile(ctx context.Context, req ctrl.Req
 			err = errors.Join(err, fmt.Errorf("patch status: %w", perr))
 		}
 	}
+	if err == nil && obs.retry {
+		return ctrl.Result{RequeueAfter: time.Second}, nil
+	}
 	return ctrl.Result{}, err
 }
 
@@ -118,6 +122,9 @@ type observation struct {
 	members     memberPlan
 	readiness   meshv1alpha1.ComponentReadiness
 	snapshot    string
+	// retry: a namespace changed under us (stale cache); try again shortly
+	// instead of reporting ApplyFailed.
+	retry bool
 }
 
 func computeStatus(mcp *meshv1alpha1.MeshControlPlane, obs observation) meshv1alpha1.MeshControlPlaneStatus {
@@ -156,8 +163,8 @@ func (r *MeshControlPlaneReconciler) doReconcile(ctx context.Context, mcp *meshv
 		obs.snapshot = snap
 		errs = append(errs, err)
 	}
-	plan, err := r.reconcileMembers(ctx, mcp)
-	obs.members = plan
+	plan, retry, err := r.reconcileMembers(ctx, mcp)
+	obs.members, obs.retry = plan, retry
 	errs = append(errs, err)
 	obs.readiness, err = r.readiness(ctx, v, fatal)
 	errs = append(errs, err)
@@ -282,21 +289,25 @@ func (r *MeshControlPlaneReconciler) pruneKind(ctx context.Context, kind client.
 }
 
 // reconcileMembers labels and unlabels namespaces according to planMembers.
-func (r *MeshControlPlaneReconciler) reconcileMembers(ctx context.Context, mcp *meshv1alpha1.MeshControlPlane) (memberPlan, error) {
+func (r *MeshControlPlaneReconciler) reconcileMembers(ctx context.Context, mcp *meshv1alpha1.MeshControlPlane) (memberPlan, bool, error) {
 	nsList := &corev1.NamespaceList{}
 	if err := r.Client.List(ctx, nsList); err != nil {
-		return memberPlan{}, fmt.Errorf("list namespaces: %w", err)
+		return memberPlan{}, false, fmt.Errorf("list namespaces: %w", err)
 	}
 	mcps := &meshv1alpha1.MeshControlPlaneList{}
 	if err := r.Client.List(ctx, mcps); err != nil {
-		return memberPlan{}, fmt.Errorf("list MeshControlPlanes: %w", err)
+		return memberPlan{}, false, fmt.Errorf("list MeshControlPlanes: %w", err)
 	}
 	plan := planMembers(mcp, mcps.Items, nsList.Items)
-	return plan, r.applyLabelChanges(ctx, nsList.Items, plan.Changes)
+	retry, err := r.applyLabelChanges(ctx, nsList.Items, plan.Changes)
+	return plan, retry, err
 }
 
-func (r *MeshControlPlaneReconciler) applyLabelChanges(ctx context.Context, namespaces []corev1.Namespace, changes map[string]labelChange) error {
+// applyLabelChanges patches namespace labels. A conflict (the cached namespace
+// was stale) is not a failure: it reports retry.
+func (r *MeshControlPlaneReconciler) applyLabelChanges(ctx context.Context, namespaces []corev1.Namespace, changes map[string]labelChange) (bool, error) {
 	var errs []error
+	retry := false
 	for i := range namespaces {
 		ns := &namespaces[i]
 		ch, ok := changes[ns.Name]
@@ -315,11 +326,15 @@ func (r *MeshControlPlaneReconciler) applyLabelChanges(ctx context.Context, name
 			}
 		}
 		// Optimistic lock: never overwrite a label change made meanwhile.
-		if err := r.Client.Patch(ctx, ns, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		err := r.Client.Patch(ctx, ns, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+		switch {
+		case apierrors.IsConflict(err):
+			retry = true
+		case err != nil:
 			errs = append(errs, fmt.Errorf("label namespace %s: %w", ns.Name, err))
 		}
 	}
-	return errors.Join(errs...)
+	return retry, errors.Join(errs...)
 }
 
 // readiness reads the Deployment of every enabled component.
@@ -357,7 +372,11 @@ func (r *MeshControlPlaneReconciler) finalize(ctx context.Context, mcp *meshv1al
 		return fmt.Errorf("list member namespaces: %w", err)
 	}
 	plan := planMembers(mcp, nil, nsList.Items) // deleting: owns nothing
-	errs := []error{r.applyLabelChanges(ctx, nsList.Items, plan.Changes)}
+	retry, err := r.applyLabelChanges(ctx, nsList.Items, plan.Changes)
+	if err == nil && retry {
+		err = errors.New("a member namespace changed meanwhile; retrying")
+	}
+	errs := []error{err}
 	for _, kind := range cp.ClusterKinds() {
 		errs = append(errs, r.pruneKind(ctx, kind, map[string]bool{}, func(client.Object) bool { return true },
 			client.MatchingLabels{cp.LabelOwnerNamespace: mcp.Namespace, cp.LabelOwnerName: mcp.Name}))
