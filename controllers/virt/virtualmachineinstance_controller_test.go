@@ -328,7 +328,7 @@ func TestWaitsForInjectionSnapshot(t *testing.T) {
 	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), canary) })
 
 	waitPhase(t, ns, "early", virtv1alpha1.Pending)
-	c = waitCondition(t, ns, "early", virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, ReasonWaitingForMesh)
+	c = waitCondition(t, ns, "early", virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, ReasonWaitingSnapshot)
 	if !strings.Contains(c.Message, "has not published") {
 		t.Errorf("message = %q", c.Message)
 	}

@@ -19,7 +19,8 @@ const (
 	ReasonPodReady            = "PodReady"
 	ReasonPodNotReady         = "PodNotReady"
 	ReasonNoLauncherPod       = "NoLauncherPod"
-	ReasonWaitingForMesh      = "WaitingForInjectionSnapshot"
+	ReasonWaitingForMesh      = "WaitingForMesh"
+	ReasonWaitingSnapshot     = "WaitingForInjectionSnapshot"
 	ReasonRenderFailed        = "RenderFailed"
 	ReasonPodScheduled        = "PodScheduled"
 	ReasonPodPending          = "PodPending"
@@ -136,7 +137,7 @@ func setMeshNoPod(set setFunc, obs observed) {
 	d := obs.Decision
 	switch {
 	case d.Enrolled && obs.Waiting != "":
-		set(virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, ReasonWaitingForMesh, obs.Waiting)
+		set(virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, ReasonWaitingSnapshot, obs.Waiting)
 	case d.Unresolved() && obs.Waiting != "":
 		set(virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, d.Reason, obs.Waiting)
 	case d.Enrolled:

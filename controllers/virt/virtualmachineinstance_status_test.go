@@ -74,11 +74,11 @@ func TestComputeStatus(t *testing.T) {
 		},
 		"waiting for the mesh snapshot": {
 			obs:  observed{Decision: member, Waiting: "MeshControlPlane istio-system/basic has not published"},
-			want: want{phase: virtv1alpha1.Pending, conditions: map[string]string{"Ready": "False/WaitingForInjectionSnapshot", "MeshEnrolled": "False/WaitingForInjectionSnapshot"}, msg: map[string]string{"MeshEnrolled": "has not published"}},
+			want: want{phase: virtv1alpha1.Pending, conditions: map[string]string{"Ready": "False/WaitingForMesh", "MeshEnrolled": "False/WaitingForInjectionSnapshot"}, msg: map[string]string{"MeshEnrolled": "has not published"}},
 		},
 		"no single control plane answers": {
 			obs: observed{Decision: enrollment.Decision{Reason: enrollment.ReasonAmbiguous, Message: "2 MeshControlPlanes match"}, Waiting: "2 MeshControlPlanes match; the launcher pod is created once"},
-			want: want{phase: virtv1alpha1.Pending, conditions: map[string]string{"Ready": "False/WaitingForInjectionSnapshot", "MeshEnrolled": "False/AmbiguousControlPlane"},
+			want: want{phase: virtv1alpha1.Pending, conditions: map[string]string{"Ready": "False/WaitingForMesh", "MeshEnrolled": "False/AmbiguousControlPlane"},
 				msg: map[string]string{"MeshEnrolled": "created once"}},
 		},
 		"render failed": {
