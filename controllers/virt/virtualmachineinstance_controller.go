@@ -97,7 +97,6 @@ var _ reconcile.Reconciler = &VirtualMachineInstanceReconciler{}
 // Reconcile gets the VMI, makes sure its launcher pod exists (or is gone when
 // the VMI is), and patches the status once, only when it changed.
 func (r *VirtualMachineInstanceReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	log := log.FromContext(ctx)
 	vmi := &virtv1alpha1.VirtualMachineInstance{}
 	if err := r.Client.Get(ctx, req.NamespacedName, vmi); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -117,9 +116,7 @@ func (r *VirtualMachineInstanceReconciler) Reconcile(ctx context.Context, req re
 		// The VMI changed under us; compute the status again from the new one.
 		result.RequeueAfter = time.Second
 	}
-	if recErr != nil {
-		log.Error(recErr, "Reconcile failed", "vmi", klog.KObj(vmi))
-	}
+	// controller-runtime logs a returned error and retries with backoff.
 	return result, errors.Join(recErr, statusErr)
 }
 
@@ -132,7 +129,7 @@ func (r *VirtualMachineInstanceReconciler) now() time.Time {
 
 // doReconcile observes the launcher pod and creates it when due.
 func (r *VirtualMachineInstanceReconciler) doReconcile(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance) (observed, reconcile.Result, error) {
-	log := log.FromContext(ctx)
+	logger := log.FromContext(ctx)
 	var obs observed
 
 	decision, mcp, err := r.decide(ctx, vmi)
@@ -165,7 +162,7 @@ func (r *VirtualMachineInstanceReconciler) doReconcile(ctx context.Context, vmi 
 			return obs, reconcile.Result{}, nil
 		}
 		obs.PodLost = true
-		log.Info("Launcher pod lost, failing the VMI", "vmi", klog.KObj(vmi), "pod", klog.KRef(vmi.Namespace, vmi.Status.LauncherPod), "phase", vmi.Status.Phase)
+		logger.Info("Launcher pod lost, failing the VMI", "vmi", klog.KObj(vmi), "pod", klog.KRef(vmi.Namespace, vmi.Status.LauncherPod), "phase", vmi.Status.Phase)
 		r.Recorder.Eventf(vmi, nil, corev1.EventTypeWarning, EventPodLost, "Fail", "Launcher pod %s was deleted or lost while the VMI was %s; the VMI is not restarted", vmi.Status.LauncherPod, vmi.Status.Phase)
 		return obs, reconcile.Result{}, nil
 	}
@@ -185,7 +182,7 @@ func (r *VirtualMachineInstanceReconciler) doReconcile(ctx context.Context, vmi 
 		}
 		if waiting != "" {
 			obs.Waiting = waiting
-			log.V(1).Info("Waiting for the mesh injection snapshot", "vmi", klog.KObj(vmi), "meshControlPlane", klog.KObj(mcp))
+			logger.V(1).Info("Waiting for the mesh injection snapshot", "vmi", klog.KObj(vmi), "meshControlPlane", klog.KObj(mcp))
 			// The MeshControlPlane watch brings the VMI back when the
 			// snapshot is published; retry only when the status names one
 			// the API server does not have yet.
@@ -222,7 +219,7 @@ func (r *VirtualMachineInstanceReconciler) doReconcile(ctx context.Context, vmi 
 				return obs, reconcile.Result{}, getErr
 			}
 			if existing != nil {
-				log.Info("Launcher pod already exists, adopting it", "vmi", klog.KObj(vmi), "pod", klog.KObj(existing))
+				logger.Info("Launcher pod already exists, adopting it", "vmi", klog.KObj(vmi), "pod", klog.KObj(existing))
 				obs.Pod = existing
 				return obs, reconcile.Result{}, nil
 			}
@@ -240,7 +237,7 @@ func (r *VirtualMachineInstanceReconciler) doReconcile(ctx context.Context, vmi 
 		}
 		return obs, reconcile.Result{}, fmt.Errorf("create launcher pod %s: %w", pod.Name, err)
 	}
-	log.Info("Created launcher pod", "vmi", klog.KObj(vmi), "pod", klog.KObj(pod), "enrolled", settings != nil)
+	logger.Info("Created launcher pod", "vmi", klog.KObj(vmi), "pod", klog.KObj(pod), "enrolled", settings != nil)
 	r.Recorder.Eventf(vmi, pod, corev1.EventTypeNormal, EventCreated, "Create", "Created launcher pod %s", pod.Name)
 	obs.Pod = pod
 	return obs, reconcile.Result{}, nil
@@ -348,7 +345,7 @@ func (r *VirtualMachineInstanceReconciler) settings(ctx context.Context, mcp *me
 // whose controller is a VirtualMachineInstance other than keepUID, with their
 // own grace period (the VMI's plus the launcher's margin).
 func (r *VirtualMachineInstanceReconciler) deleteLauncherPods(ctx context.Context, key types.NamespacedName, keepUID types.UID) error {
-	log := log.FromContext(ctx)
+	logger := log.FromContext(ctx)
 	var list corev1.PodList
 	if err := r.Client.List(ctx, &list, client.InNamespace(key.Namespace), client.MatchingLabels{virtv1alpha1.LabelVMI: key.Name}); err != nil {
 		return fmt.Errorf("list launcher pods: %w", err)
@@ -368,7 +365,7 @@ func (r *VirtualMachineInstanceReconciler) deleteLauncherPods(ctx context.Contex
 			errs = append(errs, fmt.Errorf("delete launcher pod %s: %w", pod.Name, err))
 			continue
 		}
-		log.Info("Deleted launcher pod of a deleted VMI", "vmi", klog.KRef(key.Namespace, key.Name), "pod", klog.KObj(pod))
+		logger.Info("Deleted launcher pod of a deleted VMI", "vmi", klog.KRef(key.Namespace, key.Name), "pod", klog.KObj(pod))
 		r.Recorder.Eventf(pod, nil, corev1.EventTypeNormal, EventDeleted, "Delete", "Deleted launcher pod %s: VirtualMachineInstance %s was deleted", pod.Name, key.Name)
 	}
 	return errors.Join(errs...)
@@ -459,7 +456,7 @@ func (r *VirtualMachineInstanceReconciler) vmisOfControlPlane(ctx context.Contex
 	if !ok {
 		return nil
 	}
-	log := log.FromContext(ctx)
+	logger := log.FromContext(ctx)
 	selectors := []client.MatchingLabels{{meshv1alpha1.LabelMemberOf: enrollment.MemberOfValue(types.NamespacedName{Namespace: mcp.Namespace, Name: mcp.Name})}}
 	if mcp.Spec.Revision == "" {
 		selectors = append(selectors, client.MatchingLabels{meshv1alpha1.LabelInjection: "enabled"}, client.MatchingLabels{meshv1alpha1.LabelRevision: "default"})
@@ -471,7 +468,7 @@ func (r *VirtualMachineInstanceReconciler) vmisOfControlPlane(ctx context.Contex
 	for _, sel := range selectors {
 		var nss corev1.NamespaceList
 		if err := r.Client.List(ctx, &nss, sel); err != nil {
-			log.Error(err, "Cannot list member namespaces", "meshControlPlane", klog.KObj(mcp))
+			logger.Error(err, "Cannot list member namespaces", "meshControlPlane", klog.KObj(mcp))
 			continue
 		}
 		for _, ns := range nss.Items {
