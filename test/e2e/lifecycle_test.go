@@ -169,7 +169,9 @@ spec:
     namespaces:
       - %s
 `, mcp, meshNS, member), "apply", "-f", "-")
+	start := time.Now()
 	kubectl(t, "wait", "--for=condition=Ready", "mcp/"+mcp, "-n", meshNS, "--timeout=120s")
+	t.Logf("mcp %s/%s Ready after %s", meshNS, mcp, time.Since(start).Round(100*time.Millisecond))
 
 	checkControlPlaneDeployments(t, meshNS, mcp, []string{"istiod"})
 	memberOf := meshNS + "." + mcp
@@ -200,7 +202,9 @@ spec:
 		t.Logf("no cluster-scoped ClusterRoles labelled %s (nothing cluster-scoped to check)", ownerSel)
 	}
 
+	start = time.Now()
 	kubectl(t, "delete", "mcp", mcp, "-n", meshNS, "--timeout=90s")
+	t.Logf("kubectl delete mcp returned after %s", time.Since(start).Round(100*time.Millisecond))
 
 	eventually(t, 90*time.Second, "everything of the deleted MeshControlPlane gone", func() error {
 		var deps appsv1.DeploymentList
@@ -242,6 +246,7 @@ spec:
 		}
 		return nil
 	})
+	t.Logf("everything gone %s after the delete", time.Since(start).Round(100*time.Millisecond))
 }
 
 // TestOperatorRestart kills the operator (SIGKILL) while it is creating

@@ -96,10 +96,10 @@ func run(m *testing.M) int {
 		}
 		scriptEnv = []string{"VIRTMESH_LOCAL_DIR=" + stateDir, "VIRTMESH_CLUSTER_NAME=" + clusterName}
 	} else {
-		stateDir, err = filepath.Abs(reuse)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "e2e:", err)
-			return 1
+		// Relative to the repository root, like the Makefile's paths.
+		stateDir = reuse
+		if !filepath.IsAbs(stateDir) {
+			stateDir = filepath.Join(repoRoot, stateDir)
 		}
 		scriptEnv = []string{"VIRTMESH_LOCAL_DIR=" + stateDir}
 		if n := os.Getenv("VIRTMESH_CLUSTER_NAME"); n != "" {
@@ -292,13 +292,19 @@ func getJSON(args []string, v any) error {
 // eventually polls f every interval until it returns nil or timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	start := time.Now()
+	deadline := start.Add(timeout)
 	interval := 250 * time.Millisecond
+	var last error
 	for {
 		err := f()
 		if err == nil {
+			if d := time.Since(start); d > 10*time.Second {
+				t.Logf("%s: took %s; last seen before: %v", what, d.Round(100*time.Millisecond), last)
+			}
 			return
 		}
+		last = err
 		if time.Now().After(deadline) {
 			t.Fatalf("after %s: %s: %v", timeout, what, err)
 		}
