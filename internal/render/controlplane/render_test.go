@@ -176,3 +176,43 @@ func TestInjectionDefaults(t *testing.T) {
 		t.Errorf("unexpected settings: %+v", s)
 	}
 }
+
+func TestResolveImages(t *testing.T) {
+	env := config.Images{Hub: "docker.io/istio", Istiod: "docker.io/istio/pilot:1.30.0", Proxy: "mirror.local/proxyv2@sha256:abc"}
+	cases := map[string]struct {
+		mcp                   *meshv1alpha1.MeshControlPlane
+		wantIstiod, wantProxy string
+	}{
+		"operator defaults for the default version": {
+			mcp:        mcpbuilder.Make("a", "ns").Obj(),
+			wantIstiod: "docker.io/istio/pilot:1.30.0", wantProxy: "mirror.local/proxyv2@sha256:abc",
+		},
+		"another version: tag-pinned default not used": {
+			mcp: func() *meshv1alpha1.MeshControlPlane {
+				m := mcpbuilder.Make("a", "ns").Obj()
+				m.Spec.Version = "1.29.1"
+				return m
+			}(),
+			wantIstiod: "docker.io/istio/pilot:1.29.1", wantProxy: "mirror.local/proxyv2@sha256:abc",
+		},
+		"hub and tag from the spec": {
+			mcp:        mcpbuilder.Make("a", "ns").Images(meshv1alpha1.ImagesSpec{Hub: "quay.io/maistra", Tag: "2.6.0"}).Obj(),
+			wantIstiod: "quay.io/maistra/pilot:2.6.0", wantProxy: "quay.io/maistra/proxyv2:2.6.0",
+		},
+		"explicit overrides": {
+			mcp:        mcpbuilder.Make("a", "ns").Images(meshv1alpha1.ImagesSpec{Istiod: "x/pilot:dev", Proxy: "x/proxy:dev"}).Obj(),
+			wantIstiod: "x/pilot:dev", wantProxy: "x/proxy:dev",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			v, problems := Resolve(tc.mcp, env)
+			if len(problems) > 0 {
+				t.Fatal(problems)
+			}
+			if v.IstiodImage != tc.wantIstiod || v.ProxyImage != tc.wantProxy {
+				t.Errorf("istiod=%s proxy=%s, want %s %s", v.IstiodImage, v.ProxyImage, tc.wantIstiod, tc.wantProxy)
+			}
+		})
+	}
+}

@@ -138,8 +138,8 @@ func Resolve(mcp *meshv1alpha1.MeshControlPlane, images config.Images) (Values, 
 	if len(v.IngressPorts) == 0 {
 		v.IngressPorts = []meshv1alpha1.GatewayPort{{Name: "http2", Port: 80, TargetPort: 8080}, {Name: "https", Port: 443, TargetPort: 8443}}
 	}
-	v.IstiodImage = firstNonEmpty(s.Images.Istiod, images.Istiod)
-	v.ProxyImage = firstNonEmpty(s.Images.Proxy, images.Proxy)
+	v.IstiodImage = firstNonEmpty(s.Images.Istiod, operandImage(images.Istiod, s))
+	v.ProxyImage = firstNonEmpty(s.Images.Proxy, operandImage(images.Proxy, s))
 	if v.IstiodImage == "" || v.ProxyImage == "" {
 		if hub == "" || tag == "" {
 			problems = append(problems, Problem{ComponentIstiod, "no image: set spec.images (hub and tag, or istiod and proxy) or the operator's MESH_HUB"})
@@ -167,6 +167,21 @@ func Resolve(mcp *meshv1alpha1.MeshControlPlane, images config.Images) (Values, 
 	v.Kiali = addon(ComponentKiali, s.Addons.Kiali, images.Kiali, "RELATED_IMAGE_KIALI")
 	v.Tracing = addon(ComponentTracing, s.Addons.Tracing, images.Jaeger, "RELATED_IMAGE_JAEGER")
 	return v, problems
+}
+
+// operandImage is the operator's default image (RELATED_IMAGE_*) when the spec
+// does not ask for another build: no spec.images.hub/tag, and the image is the
+// spec's version (its tag equals spec.version) or pinned by digest (a mirror;
+// its version cannot be read, so it is trusted). Otherwise "" and the image is
+// <hub>/<name>:<tag>.
+func operandImage(envImage string, s meshv1alpha1.MeshControlPlaneSpec) string {
+	if envImage == "" || s.Images.Hub != "" || s.Images.Tag != "" {
+		return ""
+	}
+	if strings.Contains(envImage, "@sha256:") || strings.HasSuffix(envImage, ":"+s.Version) {
+		return envImage
+	}
+	return ""
 }
 
 func image(hub, name, tag string) string {
