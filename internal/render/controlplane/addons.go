@@ -46,15 +46,14 @@ func PrometheusConfig(v Values) (string, error) {
 					keep("__meta_kubernetes_pod_container_port_number", "15090"),
 				},
 			},
+			// The operator's pods (config/manager) serve plain-HTTP metrics on
+			// the container port named "metrics"; no Service is needed.
 			map[string]any{
 				"job_name":              "virtmesh-operator",
-				"scheme":                "https",
-				"tls_config":            map[string]any{"insecure_skip_verify": true},
-				"authorization":         map[string]any{"credentials_file": "/var/run/secrets/kubernetes.io/serviceaccount/token"},
-				"kubernetes_sd_configs": []any{map[string]any{"role": "endpoints"}},
+				"kubernetes_sd_configs": []any{map[string]any{"role": "pod"}},
 				"relabel_configs": []any{
-					keep("__meta_kubernetes_service_label_app_kubernetes_io_name", "virtmesh-operator"),
-					keep("__meta_kubernetes_endpoint_port_name", "https|metrics"),
+					keep("__meta_kubernetes_pod_label_app_kubernetes_io_name", "virtmesh-operator"),
+					keep("__meta_kubernetes_pod_container_port_name", "metrics"),
 				},
 			},
 		},
