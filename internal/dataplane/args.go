@@ -17,6 +17,7 @@ const (
 	flagVMCIDR              = "--vm-cidr"
 	flagVMIPv6CIDR          = "--vm-ipv6-cidr"
 	flagTapOwnerUID         = "--tap-owner-uid"
+	flagTunDevice           = "--tun-device"
 	flagPort                = "--port"
 	flagMesh                = "--mesh"
 	flagProxyUID            = "--proxy-uid"
@@ -43,6 +44,7 @@ func (c Config) Args() []string {
 		flagVMCIDR + "=" + c.VMCIDR.String(),
 		flagVMIPv6CIDR + "=" + c.VMIPv6CIDR.String(),
 		flagTapOwnerUID + "=" + strconv.FormatInt(c.TapOwnerUID, 10),
+		flagTunDevice + "=" + c.TunDevice,
 	}
 	for _, p := range c.Ports {
 		a = append(a, fmt.Sprintf("%s=%s:%d", flagPort, strings.ToLower(p.Protocol), p.Port))
@@ -117,6 +119,8 @@ func parseFlag(c *Config, name, value string) error {
 		c.VMIPv6CIDR, err = netip.ParsePrefix(value)
 	case flagTapOwnerUID:
 		c.TapOwnerUID, err = strconv.ParseInt(value, 10, 64)
+	case flagTunDevice:
+		c.TunDevice = value
 	case flagPort:
 		var p Port
 		p, err = parsePort(value)

@@ -12,6 +12,9 @@ import (
 func TestArgsRoundTrip(t *testing.T) {
 	configs := goldenScenarios()
 	configs["include-star"] = withMesh(DefaultConfig(), func(m *Mesh) { m.IncludeOutboundCIDRs = []string{"*"} })
+	tun := withMesh(withPorts(DefaultConfig()), func(*Mesh) {})
+	tun.TunDevice = "/var/run/virtmesh/tun/tun"
+	configs["tun-device"] = tun
 	for name, cfg := range configs {
 		t.Run(name, func(t *testing.T) {
 			got, err := ParseArgs(cfg.Args())
@@ -38,7 +41,7 @@ func TestArgsExact(t *testing.T) {
 		m.ExcludeOutboundCIDRs = []netip.Prefix{netip.MustParsePrefix("10.96.0.0/12")}
 	})
 	want := "--pod-interface=eth0 --bridge=k6t-eth0 --tap=tap0 --vm-cidr=10.0.2.0/24 --vm-ipv6-cidr=fd10:0:2::/120 " +
-		"--tap-owner-uid=107 --port=tcp:9080 --port=udp:5353 --port=tcp:22 --mesh --proxy-uid=1337 --proxy-gid=1337 " +
+		"--tap-owner-uid=107 --tun-device= --port=tcp:9080 --port=udp:5353 --port=tcp:22 --mesh --proxy-uid=1337 --proxy-gid=1337 " +
 		"--inbound-capture-port=15006 --outbound-capture-port=15001 --include-outbound-cidrs= " +
 		"--exclude-outbound-cidr=10.96.0.0/12 --unproxied-port=22"
 	if diff := cmp.Diff(want, strings.Join(cfg.Args(), " ")); diff != "" {
@@ -53,6 +56,10 @@ func TestParseArgsDefaults(t *testing.T) {
 	}
 	if diff := cmp.Diff(DefaultConfig(), got, cmpopts.EquateComparable(netip.Prefix{})); diff != "" {
 		t.Errorf("ParseArgs(nil) (-want +got):\n%s", diff)
+	}
+	got, err = ParseArgs([]string{"--tun-device=/run/t/tun"})
+	if err != nil || got.TunDevice != "/run/t/tun" {
+		t.Errorf("ParseArgs(--tun-device=/run/t/tun) = %+v, %v", got, err)
 	}
 	got, err = ParseArgs([]string{"--mesh"})
 	if err != nil {

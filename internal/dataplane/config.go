@@ -37,6 +37,12 @@ type Config struct {
 	// VMIPv6CIDR is used only when the pod has an IPv6 address.
 	VMIPv6CIDR  netip.Prefix
 	TapOwnerUID int64
+	// TunDevice, when set, is where net-setup creates a tun character
+	// device node (c 10:200) owned by TapOwnerUID:TapOwnerUID, mode 0600,
+	// in a volume shared with compute. Container runtimes give containers
+	// no /dev/net/tun, so this node is how QEMU's process reaches the tap
+	// without a device plugin. Empty: no node is created.
+	TunDevice string
 	// Ports are the VM's declared ports; empty means all ports.
 	Ports []Port
 	Mesh  *Mesh
@@ -59,6 +65,13 @@ const (
 	DefaultProxyUID            = 1337
 	DefaultInboundCapturePort  = 15006
 	DefaultOutboundCapturePort = 15001
+)
+
+// Tun's character device numbers (Documentation/admin-guide/devices.txt:
+// 10 char, 200 = /dev/net/tun).
+const (
+	TunDeviceMajor = 10
+	TunDeviceMinor = 200
 )
 
 // BridgeMAC is the fixed MAC of the bridge (the guest's gateway), as KubeVirt uses.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -40,6 +41,9 @@ func (c Config) Validate() error {
 	}
 	if c.TapOwnerUID < 0 || c.TapOwnerUID > 1<<32-2 {
 		add("tapOwnerUID %d is not a valid uid", c.TapOwnerUID)
+	}
+	if c.TunDevice != "" && (!filepath.IsAbs(c.TunDevice) || filepath.Clean(c.TunDevice) != c.TunDevice || c.TunDevice == "/") {
+		add("tunDevice %q must be a clean absolute file path", c.TunDevice)
 	}
 
 	seen := map[Port]bool{}

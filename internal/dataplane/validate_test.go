@@ -30,6 +30,9 @@ func TestValidate(t *testing.T) {
 		{"unproxied not declared", withMesh(withPorts(DefaultConfig()), func(m *Mesh) { m.UnproxiedPorts = []uint16{2222} }), "not one of the VM's declared TCP ports"},
 		{"star with cidrs", withMesh(DefaultConfig(), func(m *Mesh) { m.IncludeOutboundCIDRs = []string{"*", "10.0.0.0/8"} }), "must be the only entry"},
 		{"bad include", withMesh(DefaultConfig(), func(m *Mesh) { m.IncludeOutboundCIDRs = []string{"10.0.0.0"} }), "includeOutboundCIDRs"},
+		{"tun device", func() Config { c := DefaultConfig(); c.TunDevice = "/var/run/virtmesh/tun/tun"; return c }(), ""},
+		{"relative tun device", func() Config { c := DefaultConfig(); c.TunDevice = "tun/tun"; return c }(), "clean absolute file path"},
+		{"unclean tun device", func() Config { c := DefaultConfig(); c.TunDevice = "/run/../tun"; return c }(), "clean absolute file path"},
 		{"same capture ports", withMesh(DefaultConfig(), func(m *Mesh) { m.OutboundCapturePort = 15006 }), "must differ"},
 	}
 	for _, tt := range tests {

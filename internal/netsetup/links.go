@@ -99,27 +99,19 @@ func ensureAddress(link netlink.Link, cidr netip.Prefix) (netip.Prefix, error) {
 	return gw, nil
 }
 
-// ensureTap creates the persistent tap QEMU opens, owned by QEMU's uid so
+// ensureTap creates the persistent tap QEMU uses, owned by QEMU's uid so
 // the compute container needs no privilege to attach, and enslaves it.
+// tunDevice is the tun node to create it through (see createTap).
 // An existing tap is reused; only its master, MTU and state are repaired
 // (the owner of a persistent tap cannot be changed without recreating it,
 // which would break a QEMU that already holds it).
-func ensureTap(name string, owner int64, mtu int, bridge netlink.Link) (netlink.Link, error) {
+func ensureTap(tunDevice, name string, owner int64, mtu int, bridge netlink.Link) (netlink.Link, error) {
 	link, err := netlink.LinkByName(name)
 	var notFound netlink.LinkNotFoundError
 	switch {
 	case errors.As(err, &notFound):
-		tap := &netlink.Tuntap{
-			LinkAttrs: netlink.LinkAttrs{Name: name, MTU: mtu},
-			Mode:      netlink.TUNTAP_MODE_TAP,
-			Flags:     netlink.TUNTAP_NO_PI | netlink.TUNTAP_VNET_HDR,
-			Owner:     uint32(owner),
-			// The kernel has no "no group" value for TUNSETGROUP; QEMU's
-			// image user has the same uid and gid (107:107).
-			Group: uint32(owner),
-		}
-		if err := netlink.LinkAdd(tap); err != nil {
-			return nil, fmt.Errorf("creating tap %s (is /dev/net/tun available in the container?): %w", name, err)
+		if err := createTap(tunDevice, name, owner); err != nil {
+			return nil, err
 		}
 		if link, err = netlink.LinkByName(name); err != nil {
 			return nil, fmt.Errorf("finding new tap %s: %w", name, err)

@@ -19,8 +19,12 @@ type Report struct {
 	PodIPs   []netip.Addr
 	Gateways []netip.Prefix
 	Sysctls  []Sysctl
-	Rules    map[dataplane.Family]string
-	Warnings []string
+	// TunNode is the tun device node made for compute ("" when none) and
+	// whether this run created it (false: an existing one was kept).
+	TunNode        string
+	TunNodeCreated bool
+	Rules          map[dataplane.Family]string
+	Warnings       []string
 }
 
 // Run plumbs the current network namespace for cfg and applies the nat
@@ -60,7 +64,16 @@ func Run(ctx context.Context, cfg dataplane.Config) (Report, error) {
 		}
 		r.Gateways = append(r.Gateways, gw)
 	}
-	if _, err := ensureTap(cfg.Tap, cfg.TapOwnerUID, pod.mtu, br); err != nil {
+	// The tun node first: the tap is created through it, as the
+	// container has no /dev/net/tun either.
+	if cfg.TunDevice != "" {
+		created, err := ensureTunNode(cfg.TunDevice, cfg.TapOwnerUID)
+		if err != nil {
+			return r, err
+		}
+		r.TunNode, r.TunNodeCreated = cfg.TunDevice, created
+	}
+	if _, err := ensureTap(tunDevicePath(cfg.TunDevice), cfg.Tap, cfg.TapOwnerUID, pod.mtu, br); err != nil {
 		return r, err
 	}
 
@@ -120,6 +133,13 @@ func Run(ctx context.Context, cfg dataplane.Config) (Report, error) {
 func (r Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "Pod interface: mtu=%d ips=%v\n", r.MTU, r.PodIPs)
 	fmt.Fprintf(w, "Bridge gateway addresses: %v\n", r.Gateways)
+	if r.TunNode != "" {
+		verb := "kept"
+		if r.TunNodeCreated {
+			verb = "created"
+		}
+		fmt.Fprintf(w, "Tun device node %s (c %d:%d, owner uid/gid of the tap, mode 0600): %s\n", r.TunNode, dataplane.TunDeviceMajor, dataplane.TunDeviceMinor, verb)
+	}
 	for _, s := range r.Sysctls {
 		fmt.Fprintf(w, "Sysctl %s=%s (via %s)\n", s.Key, s.Value, s.Method)
 	}
