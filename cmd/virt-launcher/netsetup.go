@@ -7,12 +7,14 @@ import (
 	"syscall"
 
 	"virtmesh.io/virtmesh/internal/dataplane"
+	"virtmesh.io/virtmesh/internal/launcher"
 	"virtmesh.io/virtmesh/internal/netsetup"
 )
 
-func init() { register("net-setup", runNetSetup) }
+func init() { register(launcher.NetSetupSubcommand, runNetSetup) }
 
-// runNetSetup is the init container: plumbing plus both nat tables. Its
+// runNetSetup is the init container: plumbing (bridge, tap and, with
+// --tun-device, the tun node compute attaches through) plus both nat tables. Its
 // flags are exactly dataplane.Config.Args(), so the pod spec is the record
 // of what was applied.
 func runNetSetup(args []string) error {

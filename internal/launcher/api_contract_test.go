@@ -67,7 +67,7 @@ func TestTypedVMIMatchesFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	argsFor := func(v *VMI) string {
-		m, err := BuildMachine(v, PlanInput{Accel: AccelKVM, Disks: preparedFor(v, "/d"), SerialLog: "/s", QMPSocket: "/q", Tap: "tap0"})
+		m, err := BuildMachine(v, PlanInput{Accel: AccelKVM, Disks: preparedFor(v, "/d"), SerialLog: "/s", QMPSocket: "/q", Tap: "tap0", TapFD: 3 + countFDs(preparedFor(v, "/d"))})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -45,8 +45,13 @@ type MachineDisk struct {
 // MachineNIC is one virtio-net interface backed by an existing tap device.
 type MachineNIC struct {
 	Name string
-	Tap  string
-	MAC  string
+	// Tap names the tap (for logs and the network setup); QEMU does not
+	// open it by name.
+	Tap string
+	// TapFD is the descriptor, already attached to Tap, that QEMU inherits
+	// (3 + its ExtraFiles index).
+	TapFD int
+	MAC   string
 }
 
 // VCPUs is the number of virtual CPUs of m.

@@ -50,6 +50,10 @@ type ComputeOptions struct {
 	QEMUImgBinary string
 	// Tap is the tap device QEMU attaches virtio-net to.
 	Tap string
+	// TunDevice is the tun node the launcher opens to attach to Tap; QEMU
+	// gets the attached descriptor and never opens a tun node itself.
+	// Empty: HostTunDevice.
+	TunDevice string
 	// Bridge is where the launcher's DHCP server answers the guest.
 	Bridge string
 	// DHCP turns the launcher's DHCP server on.
@@ -74,6 +78,7 @@ func DefaultComputeOptions() ComputeOptions {
 		QEMUBinary:      DefaultQEMUBinary,
 		QEMUImgBinary:   DefaultQEMUImgBinary,
 		Tap:             DefaultTap,
+		TunDevice:       TunDevicePath,
 		Bridge:          DefaultBridge,
 		DHCP:            true,
 	}
@@ -96,6 +101,7 @@ func (o *ComputeOptions) flags() []flagSpec {
 		{name: "qemu", str: &o.QEMUBinary, usage: "QEMU system emulator"},
 		{name: "qemu-img", str: &o.QEMUImgBinary, usage: "qemu-img binary"},
 		{name: "tap", str: &o.Tap, usage: "tap device for the VM's interface"},
+		{name: "tun-device", str: &o.TunDevice, usage: "tun node to attach to the tap through (empty: " + HostTunDevice + ")"},
 		{name: "bridge", str: &o.Bridge, usage: "bridge the DHCP server listens on"},
 		{name: "dhcp", bool: &o.DHCP, usage: "serve DHCP to the guest on the bridge"},
 	}

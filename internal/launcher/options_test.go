@@ -16,7 +16,10 @@ func TestComputeArgsRoundTrip(t *testing.T) {
 	custom.Accel = AccelTCG
 	custom.DHCP = false
 	custom.SerialLog = "/run/with,comma=and space"
-	for name, o := range map[string]ComputeOptions{"defaults": DefaultComputeOptions(), "custom": custom} {
+	custom.TunDevice = "/tmp/x/tun"
+	hostTun := DefaultComputeOptions()
+	hostTun.TunDevice = ""
+	for name, o := range map[string]ComputeOptions{"defaults": DefaultComputeOptions(), "custom": custom, "host tun": hostTun} {
 		t.Run(name, func(t *testing.T) {
 			got, err := ParseComputeArgs(o.Args())
 			if err != nil {

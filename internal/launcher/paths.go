@@ -15,6 +15,9 @@ import (
 const (
 	// ComputeSubcommand is the virt-launcher subcommand the compute container runs.
 	ComputeSubcommand = "compute"
+	// NetSetupSubcommand is the virt-launcher subcommand the net-setup init
+	// container runs: bridge, tap, tun node and nat rules (package netsetup).
+	NetSetupSubcommand = "net-setup"
 	// ComputeReadySubcommand is the subcommand the compute container's
 	// readinessProbe execs; it succeeds once the guest is running.
 	ComputeReadySubcommand = "compute-ready"
@@ -60,6 +63,18 @@ const (
 	// RunMountPath is where RunVolumeName is mounted in compute.
 	RunMountPath = "/var/run/virtmesh/run"
 
+	// TunVolumeName is the emptyDir net-setup creates the tun device node
+	// in (rw there) and compute opens it from: container runtimes give no
+	// container /dev/net/tun, and this avoids a device plugin.
+	TunVolumeName = "virtmesh-tun"
+	// TunMountPath is where TunVolumeName is mounted.
+	TunMountPath = "/var/run/virtmesh/tun"
+	// TunNodeName is the tun node's file name inside TunMountPath.
+	TunNodeName = "tun"
+	// HostTunDevice is the kernel's usual tun node; compute falls back to it
+	// only when --tun-device is empty.
+	HostTunDevice = "/dev/net/tun"
+
 	// DefaultContainerDiskPath is where a containerDisk image keeps its disk
 	// when the VMI names no path (KubeVirt's convention): a directory with
 	// exactly one image file in it, or the file itself.
@@ -100,6 +115,10 @@ func PodGracePeriodSeconds(vmiGrace int64) int64 { return vmiGrace + GracePeriod
 
 // VMIFile is the full path of the VMI JSON inside compute.
 var VMIFile = filepath.Join(VMIMountPath, VMIFileName)
+
+// TunDevicePath is the tun node net-setup creates (dataplane TunDevice)
+// and compute opens (ComputeOptions.TunDevice).
+var TunDevicePath = filepath.Join(TunMountPath, TunNodeName)
 
 // HelperBinaryPath is where the helper-install init container copies the
 // static virt-launcher binary; volume containers exec it from there.

@@ -25,6 +25,10 @@ type PlanInput struct {
 	SerialLog string
 	QMPSocket string
 	Tap       string
+	// TapFD is the descriptor number, in QEMU's process, of the tap the
+	// launcher attached to (see OpenTap). Required when the VMI has an
+	// interface: QEMU never opens a tun node itself.
+	TapFD int
 }
 
 // defaultMemoryMiB is used when the VMI sets neither memory.guest nor
@@ -98,10 +102,13 @@ func BuildMachine(v *VMI, in PlanInput) (Machine, error) {
 		if _, err := net.ParseMAC(mac); err != nil {
 			return Machine{}, fmt.Errorf("interface %q: %w", ifc.Name, err)
 		}
-		m.NICs = append(m.NICs, MachineNIC{Name: ifc.Name, Tap: in.Tap, MAC: mac})
+		m.NICs = append(m.NICs, MachineNIC{Name: ifc.Name, Tap: in.Tap, TapFD: in.TapFD, MAC: mac})
 	}
 	if len(m.NICs) > 1 {
 		return Machine{}, fmt.Errorf("%d interfaces: only one (on %s) is supported", len(m.NICs), in.Tap)
+	}
+	if len(m.NICs) == 1 && in.TapFD < 3 {
+		return Machine{}, fmt.Errorf("interface %q: no tap descriptor (fd %d): the launcher must attach to %s and pass it", m.NICs[0].Name, in.TapFD, in.Tap)
 	}
 	return m, nil
 }

@@ -25,6 +25,9 @@ import (
 //   - -blockdev/-device pairs: the node names are stable, so QMP can name them.
 //   - virtio-net with romfile= (no iPXE option ROM): nothing network-boots
 //     and the firmware has one ROM less to load.
+//   - -netdev tap,fd=N: the launcher attached to the tap through the tun
+//     node net-setup made (see OpenTap) and QEMU inherits the descriptor,
+//     so QEMU never opens /dev/net/tun, which containers do not have.
 //   - vhost=off: /dev/vhost-net is not available to an unprivileged pod.
 //   - no -no-reboot: a guest reboot restarts the guest inside the same
 //     launcher, as with KubeVirt; a guest poweroff ends QEMU and the pod.
@@ -76,7 +79,7 @@ func QEMUArgs(m Machine) []string {
 	for i, n := range m.NICs {
 		netdev := "hostnet" + strconv.Itoa(i)
 		a = append(a,
-			"-netdev", "tap,id="+netdev+",ifname="+esc(n.Tap)+",script=no,downscript=no,vhost=off",
+			"-netdev", "tap,id="+netdev+",fd="+strconv.Itoa(n.TapFD)+",vhost=off",
 			"-device", "virtio-net-pci,id=ua-"+n.Name+",netdev="+netdev+",mac="+n.MAC+",romfile=",
 		)
 	}

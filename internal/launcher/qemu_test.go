@@ -48,6 +48,17 @@ func preparedFor(v *VMI, dir string) map[string]PreparedDisk {
 	return out
 }
 
+// countFDs is how many descriptors the disks pass: the tap's comes next.
+func countFDs(disks map[string]PreparedDisk) int {
+	n := 0
+	for _, d := range disks {
+		if d.FD != nil {
+			n++
+		}
+	}
+	return n
+}
+
 func TestQEMUArgsGolden(t *testing.T) {
 	for _, tc := range []struct {
 		fixture, accel, dir string
@@ -66,11 +77,20 @@ func TestQEMUArgsGolden(t *testing.T) {
 				SerialLog: DefaultSerialLog,
 				QMPSocket: DefaultQMPSocket,
 				Tap:       DefaultTap,
+				TapFD:     3 + countFDs(preparedFor(v, tc.dir)),
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.fixture+".args", strings.Join(QEMUArgs(m), "\n")+"\n")
+			args := QEMUArgs(m)
+			golden(t, tc.fixture+".args", strings.Join(args, "\n")+"\n")
+			// QEMU must get the tap by descriptor, never open it by name
+			// (that would need a /dev/net/tun in the container).
+			for _, a := range args {
+				if strings.HasPrefix(a, "tap,") && (!strings.Contains(a, ",fd=") || strings.Contains(a, "ifname=")) {
+					t.Errorf("netdev %q: want fd= and no ifname=", a)
+				}
+			}
 		})
 	}
 }
@@ -83,7 +103,7 @@ func TestBuildMachineErrors(t *testing.T) {
 		}
 		return v
 	}
-	in := PlanInput{Accel: AccelTCG, Tap: "tap0", Disks: map[string]PreparedDisk{"rootdisk": {Path: "/r", Format: "qcow2"}}}
+	in := PlanInput{Accel: AccelTCG, Tap: "tap0", TapFD: 4, Disks: map[string]PreparedDisk{"rootdisk": {Path: "/r", Format: "qcow2"}}}
 	for name, mutate := range map[string]func(v *VMI, in *PlanInput){
 		"sata bus": func(v *VMI, _ *PlanInput) {
 			v.Spec.Domain.Devices.Disks[0].Disk = &struct {
@@ -93,6 +113,7 @@ func TestBuildMachineErrors(t *testing.T) {
 		"unprepared volume": func(_ *VMI, in *PlanInput) { in.Disks = nil },
 		"not masquerade":    func(v *VMI, _ *PlanInput) { v.Spec.Domain.Devices.Interfaces[0].Masquerade = nil },
 		"bad mac":           func(v *VMI, _ *PlanInput) { v.Spec.Domain.Devices.Interfaces[0].MacAddress = "zz" },
+		"no tap fd":         func(_ *VMI, in *PlanInput) { in.TapFD = 0 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			v, in := base(), in

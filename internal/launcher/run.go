@@ -109,7 +109,20 @@ func (r *Runner) run(ctx context.Context) (string, error) {
 	for _, p := range []string{o.QMPSocket, o.SerialLog, o.ReadyFile} {
 		_ = os.Remove(p)
 	}
-	m, err := BuildMachine(v, PlanInput{Accel: accel, Disks: disks.byVolume, SerialLog: o.SerialLog, QMPSocket: o.QMPSocket, Tap: o.Tap})
+	// The tap's descriptor follows the disks' in QEMU's ExtraFiles.
+	files := disks.files
+	tapFD := 0
+	if len(v.Spec.Domain.Devices.Interfaces) > 0 {
+		tap, err := OpenTap(o.TunDevice, o.Tap)
+		if err != nil {
+			return "", fmt.Errorf("guest network: %w", err)
+		}
+		defer tap.Close()
+		tapFD = 3 + len(files)
+		files = append(append([]*os.File{}, files...), tap)
+		r.logf("attached to tap %s through %s; QEMU gets it as fd %d", o.Tap, tap.Name(), tapFD)
+	}
+	m, err := BuildMachine(v, PlanInput{Accel: accel, Disks: disks.byVolume, SerialLog: o.SerialLog, QMPSocket: o.QMPSocket, Tap: o.Tap, TapFD: tapFD})
 	if err != nil {
 		return "", err
 	}
@@ -130,7 +143,7 @@ func (r *Runner) run(ctx context.Context) (string, error) {
 	r.logf("starting %s %s", o.QEMUBinary, strings.Join(args, " "))
 	// Not CommandContext: SIGTERM must become an ACPI power-down, not a kill.
 	cmd := exec.Command(o.QEMUBinary, args...)
-	cmd.ExtraFiles = disks.files
+	cmd.ExtraFiles = files
 	tail := &lastLines{n: 20}
 	cmd.Stdout = r.Stderr
 	cmd.Stderr = io.MultiWriter(r.Stderr, tail)
