@@ -8,6 +8,8 @@
 # runs no VMs. It only marks pods bound to its fake nodes Running and Ready and
 # gives them an IP. So a launcher pod being Running here means "the operator
 # rendered it and Kubernetes accepted and scheduled it", not "QEMU booted".
+# Node leases and node status heartbeats run 5x slower than a kubelet's
+# (kwokctl --heartbeat-factor 5), so an idle cluster keeps a small machine quiet.
 #
 # Usage: hack/local-cluster.sh <command> [flags]
 #   up [--no-samples]   build, create the cluster (or reuse it), install CRDs and
