@@ -8,8 +8,9 @@
 // The pod, in start order:
 //
 //	init  helper-install  copies the static virt-launcher binary into an emptyDir
-//	init  net-setup       bridge k6t-eth0, tap0, masquerade NAT and, in the mesh,
-//	                      the proxy redirection (the only container with NET_ADMIN/NET_RAW)
+//	init  net-setup       bridge k6t-eth0, tap0, the tun node compute attaches
+//	                      through, masquerade NAT and, in the mesh, the proxy
+//	                      redirection (the only container with NET_ADMIN/NET_RAW/MKNOD/CHOWN)
 //	init  istio-proxy     mesh only: native sidecar (restartPolicy Always)
 //	      compute         virt-launcher compute: QEMU, DHCP, QMP (uid 107)
 //	      volume<name>    one per containerDisk: the user's image, running the
@@ -50,10 +51,6 @@ const (
 	// LauncherBinary is the multi-call binary in the launcher image, found in
 	// its PATH (the image's entrypoint is not relied upon).
 	LauncherBinary = "virt-launcher"
-	// netSetupSubcommand is the launcher subcommand that plumbs the pod's
-	// network. internal/launcher has no constant for it yet.
-	netSetupSubcommand = "net-setup"
-
 	// PodNamePrefix starts every launcher pod's name.
 	PodNamePrefix = "virt-launcher-"
 
@@ -214,6 +211,7 @@ func NetworkConfig(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection.Set
 	cfg.Bridge = launcher.DefaultBridge
 	cfg.Tap = launcher.DefaultTap
 	cfg.TapOwnerUID = launcher.QEMUUID
+	cfg.TunDevice = launcher.TunDevicePath
 	for _, n := range vmi.Spec.Networks {
 		if n.Pod == nil {
 			continue
@@ -400,6 +398,10 @@ func baseVolumes() []corev1.Volume {
 		{Name: launcher.HelperVolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		{Name: launcher.SocketsVolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		{Name: launcher.RunVolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		// Disk-backed, not Medium: Memory: the kubelet's emptyDir directory
+		// is on a filesystem that allows device nodes, a tmpfs it mounts
+		// may not.
+		{Name: launcher.TunVolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		{Name: launcher.VMIVolumeName, VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{
 			Items: []corev1.DownwardAPIVolumeFile{{
 				Path:     launcher.VMIFileName,
@@ -446,22 +448,26 @@ func netSetupContainer(cfg dataplane.Config, opts Options) corev1.Container {
 		Name:      ContainerNetSetup,
 		Image:     opts.LauncherImage,
 		Command:   []string{LauncherBinary},
-		Args:      append([]string{netSetupSubcommand}, cfg.Args()...),
+		Args:      append([]string{launcher.NetSetupSubcommand}, cfg.Args()...),
 		Resources: smallResources(),
 		// The only container with NET_ADMIN/NET_RAW: it creates the bridge
 		// and tap and programs NAT in the pod's network namespace, as root
 		// (tap ownership and sysctls over rtnetlink), then exits before the
-		// VM and the proxy start.
+		// VM and the proxy start. MKNOD and CHOWN (also only here) make the
+		// tun node in the tun emptyDir, owned by QEMU's uid: the runtime
+		// gives no container /dev/net/tun, and compute must not need a
+		// device plugin or any capability to reach the tap.
 		SecurityContext: &corev1.SecurityContext{
 			RunAsUser:                ptr.To[int64](0),
 			RunAsNonRoot:             ptr.To(false),
 			AllowPrivilegeEscalation: ptr.To(false),
 			ReadOnlyRootFilesystem:   ptr.To(true),
 			Capabilities: &corev1.Capabilities{
-				Add:  []corev1.Capability{"NET_ADMIN", "NET_RAW"},
+				Add:  []corev1.Capability{"NET_ADMIN", "NET_RAW", "MKNOD", "CHOWN"},
 				Drop: []corev1.Capability{"ALL"},
 			},
 		},
+		VolumeMounts:             []corev1.VolumeMount{{Name: launcher.TunVolumeName, MountPath: launcher.TunMountPath}},
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
 }
@@ -514,6 +520,9 @@ func computeContainer(vmi *virtv1alpha1.VirtualMachineInstance, opts Options) (c
 			{Name: launcher.SocketsVolumeName, MountPath: launcher.SocketsMountPath},
 			{Name: launcher.RunVolumeName, MountPath: launcher.RunMountPath},
 			{Name: launcher.VMIVolumeName, MountPath: launcher.VMIMountPath, ReadOnly: true},
+			// Read-only is enough: opening a device node for writing does
+			// not write to the filesystem it is on.
+			{Name: launcher.TunVolumeName, MountPath: launcher.TunMountPath, ReadOnly: true},
 		},
 		TerminationMessagePath:   o.TerminationLog,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,

@@ -129,7 +129,7 @@ func checkInvariants(t *testing.T, pod *corev1.Pod, enrolled bool) {
 			t.Errorf("%s has no capabilities set", c.Name)
 		}
 		for _, cp := range caps {
-			if (cp == "NET_ADMIN" || cp == "NET_RAW") && c.Name != ContainerNetSetup {
+			if (cp == "NET_ADMIN" || cp == "NET_RAW" || cp == "MKNOD" || cp == "CHOWN") && c.Name != ContainerNetSetup {
 				t.Errorf("%s has %s; only net-setup may", c.Name, cp)
 			}
 		}
@@ -139,6 +139,29 @@ func checkInvariants(t *testing.T, pod *corev1.Pod, enrolled bool) {
 	cfg, err := dataplane.ParseArgs(ns.Args[1:])
 	if err != nil {
 		t.Fatalf("net-setup args do not parse: %v", err)
+	}
+	// compute opens the tun node net-setup makes, through the shared
+	// volume: writable in net-setup, mounted in both.
+	co, err := launcher.ParseComputeArgs(pod.Spec.Containers[0].Args[1:])
+	if err != nil {
+		t.Fatalf("compute args do not parse: %v", err)
+	}
+	if cfg.TunDevice == "" || co.TunDevice != cfg.TunDevice {
+		t.Errorf("net-setup --tun-device=%q, compute --tun-device=%q: want the same node", cfg.TunDevice, co.TunDevice)
+	}
+	for _, c := range []corev1.Container{ns, pod.Spec.Containers[0]} {
+		mounted := false
+		for _, m := range c.VolumeMounts {
+			if m.Name == launcher.TunVolumeName && strings.HasPrefix(cfg.TunDevice, m.MountPath+"/") {
+				mounted = true
+				if c.Name == ContainerNetSetup && m.ReadOnly {
+					t.Errorf("net-setup mounts %s read-only", m.Name)
+				}
+			}
+		}
+		if !mounted {
+			t.Errorf("%s does not mount %s at the directory of %s", c.Name, launcher.TunVolumeName, cfg.TunDevice)
+		}
 	}
 	if (cfg.Mesh != nil) != enrolled {
 		t.Errorf("net-setup mesh = %v, want enrolled=%v", cfg.Mesh != nil, enrolled)
