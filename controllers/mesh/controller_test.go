@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -220,6 +221,23 @@ func TestCreateOwnershipDriftReadyAndPrune(t *testing.T) {
 	if diff := cmp.Diff(meshv1alpha1.ComponentReadiness{Ready: []string{"istiod", "ingressgateway", "prometheus"}}, got.Status.Readiness.Components); diff != "" || got.Status.ComponentsReady != "3/3" {
 		t.Errorf("readiness (-want +got):\n%s componentsReady=%s", diff, got.Status.ComponentsReady)
 	}
+	// kubectl describe shows the transitions as Events: Normal when reached.
+	eventually(t, "Normal events for Reconciled and Ready", func() error {
+		list := &eventsv1.EventList{}
+		if err := k8s.List(ctx, list, client.InNamespace("cp-create")); err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, e := range list.Items {
+			if e.Regarding.Kind == "MeshControlPlane" && e.Regarding.Name == mcp.Name && e.Type == corev1.EventTypeNormal {
+				seen[e.Action] = true
+			}
+		}
+		if !seen[meshv1alpha1.ConditionReconciled] || !seen[meshv1alpha1.ConditionReady] {
+			return fmt.Errorf("normal events by action: %v", seen)
+		}
+		return nil
+	})
 	if got.Status.Version != "1.30.0" || got.Status.ObservedGeneration != got.Generation {
 		t.Errorf("version=%s observedGeneration=%d generation=%d", got.Status.Version, got.Status.ObservedGeneration, got.Generation)
 	}

@@ -390,16 +390,24 @@ func (r *MeshControlPlaneReconciler) finalize(ctx context.Context, mcp *meshv1al
 	return client.IgnoreNotFound(r.Client.Patch(ctx, mcp, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})))
 }
 
-// recordTransition emits an event when the Reconciled condition turns to a new
-// failure reason, not on every reconcile.
+// recordTransition emits an event when the Reconciled or Ready condition
+// changes status or reason — what a user reading `kubectl describe` needs to
+// see — and not on every reconcile. Failures are Warnings; reaching True is
+// Normal.
 func (r *MeshControlPlaneReconciler) recordTransition(mcp *meshv1alpha1.MeshControlPlane, status meshv1alpha1.MeshControlPlaneStatus) {
 	if r.Recorder == nil {
 		return
 	}
-	old := meta.FindStatusCondition(mcp.Status.Conditions, meshv1alpha1.ConditionReconciled)
-	cur := meta.FindStatusCondition(status.Conditions, meshv1alpha1.ConditionReconciled)
-	if cur == nil || cur.Status == metav1.ConditionTrue || (old != nil && old.Reason == cur.Reason) {
-		return
+	for _, condType := range []string{meshv1alpha1.ConditionReconciled, meshv1alpha1.ConditionReady} {
+		old := meta.FindStatusCondition(mcp.Status.Conditions, condType)
+		cur := meta.FindStatusCondition(status.Conditions, condType)
+		if cur == nil || (old != nil && old.Status == cur.Status && old.Reason == cur.Reason) {
+			continue
+		}
+		eventType := corev1.EventTypeWarning
+		if cur.Status == metav1.ConditionTrue {
+			eventType = corev1.EventTypeNormal
+		}
+		r.Recorder.Eventf(mcp, nil, eventType, cur.Reason, condType, "%s", cur.Message)
 	}
-	r.Recorder.Eventf(mcp, nil, corev1.EventTypeWarning, cur.Reason, "Reconcile", "%s", cur.Message)
 }
