@@ -10,10 +10,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -207,6 +209,43 @@ func TestReservedPortsInCEL(t *testing.T) {
 		// YAML folds long rules, so compare with all white space removed.
 		if !strings.Contains(strings.Join(strings.Fields(string(b)), ""), strings.ReplaceAll(want, " ", "")) {
 			t.Errorf("%s: no CEL rule lists the reserved proxy ports %s", crd, want)
+		}
+	}
+}
+
+// TestKubectlExplain runs the real kubectl against the API server: the CRDs
+// publish their field documentation, so `kubectl explain` teaches the API.
+func TestKubectlExplain(t *testing.T) {
+	kubectl := filepath.Join(testenv.RepoRoot(), "bin", "kubectl")
+	if _, err := os.Stat(kubectl); err != nil {
+		t.Fatalf("bin/kubectl missing (make bins builds it): %v", err)
+	}
+	kubeconfig, err := env.Kubeconfig(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ resource, want string }{
+		{"virtualmachineinstances.virt.virtmesh.io.spec.domain.devices.interfaces.masquerade", "puts the VM behind NAT inside the launcher pod"},
+		{"virtualmachineinstances.virt.virtmesh.io.spec.networks.pod.vmNetworkCIDR", "the gateway"},
+		{"meshcontrolplanes.spec.security.mtls", "mesh-wide mutual TLS mode"},
+		{"mcp.spec.proxy.includeOutboundIPRanges", "destinations whose outbound traffic is"},
+	} {
+		// The API server publishes a new CRD's OpenAPI a little after the CRD
+		// is established; poll until kubectl finds it.
+		var out []byte
+		var err error
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Second) {
+			out, err = exec.Command(kubectl, "--kubeconfig", kubeconfig, "explain", tc.resource).CombinedOutput()
+			if err == nil || time.Now().After(deadline) {
+				break
+			}
+		}
+		if err != nil {
+			t.Errorf("kubectl explain %s: %v\n%s", tc.resource, err, out)
+			continue
+		}
+		if !strings.Contains(strings.Join(strings.Fields(string(out)), " "), tc.want) {
+			t.Errorf("kubectl explain %s does not document %q:\n%s", tc.resource, tc.want, out)
 		}
 	}
 }
