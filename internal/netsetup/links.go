@@ -101,7 +101,7 @@ func ensureAddress(link netlink.Link, cidr netip.Prefix) (netip.Prefix, error) {
 
 // ensureTap creates the persistent tap QEMU uses, owned by QEMU's uid so
 // the compute container needs no privilege to attach, and enslaves it.
-// tunDevice is the tun node to create it through (see createTap).
+// tunDevice is the configured tun node ("" for /dev/net/tun; see createTap).
 // An existing tap is reused; only its master, MTU and state are repaired
 // (the owner of a persistent tap cannot be changed without recreating it,
 // which would break a QEMU that already holds it).

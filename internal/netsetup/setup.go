@@ -73,7 +73,7 @@ func Run(ctx context.Context, cfg dataplane.Config) (Report, error) {
 		}
 		r.TunNode, r.TunNodeCreated = cfg.TunDevice, created
 	}
-	if _, err := ensureTap(tunDevicePath(cfg.TunDevice), cfg.Tap, cfg.TapOwnerUID, pod.mtu, br); err != nil {
+	if _, err := ensureTap(cfg.TunDevice, cfg.Tap, cfg.TapOwnerUID, pod.mtu, br); err != nil {
 		return r, err
 	}
 

@@ -46,14 +46,15 @@ func ensureTunNode(path string, owner int64) (created bool, err error) {
 	if err := unix.Mknod(tmp, unix.S_IFCHR|tunNodeMode, int(want)); err != nil {
 		return false, fmt.Errorf("mknod %s c %d %d (needs CAP_MKNOD): %w", tmp, dataplane.TunDeviceMajor, dataplane.TunDeviceMinor, err)
 	}
-	if err := os.Lchown(tmp, int(owner), int(owner)); err != nil {
-		os.Remove(tmp)
-		return false, fmt.Errorf("chown %s to %d:%d (needs CAP_CHOWN): %w", tmp, owner, owner, err)
-	}
-	// mknod's mode is subject to the umask: set it exactly.
+	// mknod's mode is subject to the umask: set it exactly, while root
+	// still owns the node (afterwards chmod would need CAP_FOWNER).
 	if err := unix.Fchmodat(unix.AT_FDCWD, tmp, tunNodeMode, 0); err != nil {
 		os.Remove(tmp)
 		return false, fmt.Errorf("chmod %s: %w", tmp, err)
+	}
+	if err := os.Lchown(tmp, int(owner), int(owner)); err != nil {
+		os.Remove(tmp)
+		return false, fmt.Errorf("chown %s to %d:%d (needs CAP_CHOWN): %w", tmp, owner, owner, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
@@ -66,11 +67,24 @@ func ensureTunNode(path string, owner int64) (created bool, err error) {
 // asked to make one (a host or a privileged container has it).
 const hostTunDevice = "/dev/net/tun"
 
-func tunDevicePath(configured string) string {
+// openTun opens a tun descriptor for creating the tap. Without a
+// configured node it opens /dev/net/tun. With one, it cannot open that node:
+// it belongs to QEMU's uid with mode 0600 and net-setup has no
+// CAP_DAC_OVERRIDE. It makes a private root-owned node next to it instead,
+// opens it and unlinks it at once.
+func openTun(configured string) (int, string, error) {
 	if configured == "" {
-		return hostTunDevice
+		fd, err := unix.Open(hostTunDevice, unix.O_RDWR|unix.O_CLOEXEC, 0)
+		return fd, hostTunDevice, err
 	}
-	return configured
+	path := filepath.Join(filepath.Dir(configured), ".net-setup-tun")
+	_ = os.Remove(path)
+	if err := unix.Mknod(path, unix.S_IFCHR|tunNodeMode, int(unix.Mkdev(dataplane.TunDeviceMajor, dataplane.TunDeviceMinor))); err != nil {
+		return -1, path, fmt.Errorf("mknod (needs CAP_MKNOD): %w", err)
+	}
+	defer os.Remove(path)
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	return fd, path, err
 }
 
 // tapFlags are the tap's features: ethernet frames, no packet-info header,
@@ -79,13 +93,13 @@ func tunDevicePath(configured string) string {
 // applies the attaching process's feature flags to the device.
 const tapFlags = unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR
 
-// createTap creates the persistent tap name through the tun node at
-// tunDevice, owned by owner:owner, as `ip tuntap add` would. It does not
+// createTap creates the persistent tap name through a tun node (see
+// openTun), owned by owner:owner, as `ip tuntap add` would. It does not
 // use netlink.Tuntap because that opens /dev/net/tun by its fixed path.
 // The kernel has no "no group" value for TUNSETGROUP; QEMU's image user has
 // the same uid and gid (107:107).
-func createTap(tunDevice, name string, owner int64) error {
-	fd, err := unix.Open(tunDevice, unix.O_RDWR|unix.O_CLOEXEC, 0)
+func createTap(configured, name string, owner int64) error {
+	fd, tunDevice, err := openTun(configured)
 	if err != nil {
 		return fmt.Errorf("creating tap %s: opening %s: %w", name, tunDevice, err)
 	}

@@ -5,10 +5,13 @@
 //	client ns  192.0.2.10 (the caller), 10.244.1.1 the pod's gateway; routes
 //	           to the upstream ns (198.51.100.20).
 //	pod ns     eth0 10.244.1.5 plus everything `virt-launcher net-setup`
-//	           creates (k6t-eth0, tap0 owned by uid 107, the mesh nat rules);
+//	           creates (k6t-eth0, tap0 owned by uid 107, the mesh nat rules,
+//	           and the tun node, in a temp dir standing in for the tun emptyDir,
+//	           that tap0 is created and attached through: /dev/net is hidden
+//	           from net-setup and compute, as in a container);
 //	           the proxy stand-in runs as uid 1337; `virt-launcher compute`
 //	           runs as uid 107 with only CAP_NET_BIND_SERVICE (for DHCP) and
-//	           starts QEMU on tap0; `virt-launcher disk-helper` runs as uid
+//	           starts QEMU with tap0 as an inherited fd (-netdev tap,fd=N); `virt-launcher disk-helper` runs as uid
 //	           1000 (the "user's image") and is the only one allowed to read
 //	           the disk image file.
 //

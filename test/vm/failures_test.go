@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,17 +100,10 @@ func TestMissingDiskIsReported(t *testing.T) {
 	}
 }
 
-// TestQEMUCrashIsReported: when QEMU itself fails, compute exits non-zero
-// with QEMU's own last words in the termination message.
-func TestQEMUCrashIsReported(t *testing.T) {
-	for _, tool := range []string{"qemu-system-x86_64", "qemu-img"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("SKIP: %s is not installed; run: %s", tool, setupHint)
-		}
-	}
-	dir, o := failureSetup(t)
-	// "/" is never valid in an interface name: TUNSETIFF fails, as root or not.
-	o.Tap = "bad/tap"
+// startBlankDiskHelper serves a blank 1 MiB raw disk for rootdisk; the
+// returned channel gets the helper's exit.
+func startBlankDiskHelper(t *testing.T, dir string, o launcher.ComputeOptions) chan error {
+	t.Helper()
 	img := filepath.Join(dir, "image", "disk.img")
 	if err := os.MkdirAll(filepath.Dir(img), 0o755); err != nil {
 		t.Fatal(err)
@@ -129,6 +123,28 @@ func TestQEMUCrashIsReported(t *testing.T) {
 		_ = helper.Process.Kill()
 		<-helperDone
 	})
+	return helperDone
+}
+
+// TestQEMUCrashIsReported: when QEMU itself fails, compute exits non-zero
+// with QEMU's own last words in the termination message.
+func TestQEMUCrashIsReported(t *testing.T) {
+	for _, tool := range []string{"qemu-system-x86_64", "qemu-img"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("SKIP: %s is not installed; run: %s", tool, setupHint)
+		}
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("SKIP: the launcher must attach to a tap before QEMU starts; without net-setup only root can create one")
+	}
+	dir, o := failureSetup(t)
+	// The launcher attaches (as root, TUNSETIFF creates a transient tap,
+	// gone when the launcher exits) through the host's node; QEMU then
+	// fails: the QMP socket's directory does not exist.
+	o.TunDevice = ""
+	o.Tap = fmt.Sprintf("vmqc%d", os.Getpid()%100000)
+	o.QMPSocket = filepath.Join(dir, "missing", "qmp.sock")
+	helperDone := startBlankDiskHelper(t, dir, o)
 
 	code, out := runBin(t, 60*time.Second, append([]string{launcher.ComputeSubcommand}, o.Args()...)...)
 	if code == 0 {
@@ -145,7 +161,32 @@ func TestQEMUCrashIsReported(t *testing.T) {
 	}
 	msg, _ := os.ReadFile(o.TerminationLog)
 	t.Logf("compute termination message: %s", msg)
-	if !strings.HasPrefix(string(msg), "QEMU crashed (exit status 1, accel=tcg): ") || !strings.Contains(string(msg), o.Tap) {
-		t.Errorf("termination message %q, want QEMU's exit status and its complaint about the tap", msg)
+	if !strings.HasPrefix(string(msg), "QEMU crashed (exit status 1, accel=tcg): ") || !strings.Contains(string(msg), o.QMPSocket) {
+		t.Errorf("termination message %q, want QEMU's exit status and its complaint about the QMP socket", msg)
+	}
+}
+
+// TestBadTapIsReported: when the launcher cannot attach to the tap, compute
+// fails before QEMU starts, naming the tap and the tun node.
+func TestBadTapIsReported(t *testing.T) {
+	if _, err := os.Stat(launcher.HostTunDevice); err != nil {
+		t.Skipf("SKIP: %v", err)
+	}
+	dir, o := failureSetup(t)
+	startBlankDiskHelper(t, dir, o)
+	o.TunDevice = ""
+	// "/" is never valid in an interface name: TUNSETIFF fails, as root or not.
+	o.Tap = "bad/tap"
+	code, out := runBin(t, 20*time.Second, append([]string{launcher.ComputeSubcommand}, o.Args()...)...)
+	if code != 1 {
+		t.Fatalf("compute exit code %d, want 1:\n%s", code, out)
+	}
+	msg, _ := os.ReadFile(o.TerminationLog)
+	t.Logf("compute termination message: %s", msg)
+	if !strings.HasPrefix(string(msg), "guest network: attaching to tap bad/tap through "+launcher.HostTunDevice) {
+		t.Errorf("termination message %q, want the tap attach failure", msg)
+	}
+	if strings.Contains(out, "starting qemu") {
+		t.Errorf("QEMU was started:\n%s", out)
 	}
 }

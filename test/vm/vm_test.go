@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"virtmesh.io/virtmesh/internal/dataplane"
 	"virtmesh.io/virtmesh/internal/launcher"
 )
@@ -107,6 +105,8 @@ type world struct {
 	client, upstream, pod string
 	launcher, proxyBin    string
 	proxy                 *proc
+	// tunDevice is the tun node net-setup made (the pod's tun emptyDir).
+	tunDevice string
 }
 
 // newWorld builds client, upstream and pod namespaces, runs the real
@@ -135,16 +135,28 @@ func newWorld(t *testing.T) *world {
 	}
 	writeSysctl(t, w.client, "net.ipv4.ip_forward", "1")
 
+	// The pod's tun emptyDir (0777 like the kubelet's).
+	tunDir, err := os.MkdirTemp("", "virtmesh-vm-tun-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tunDir) })
+	mkdir(t, tunDir, 0, 0o777)
+	w.tunDevice = filepath.Join(tunDir, launcher.TunNodeName)
+
 	cfg := dataplane.DefaultConfig()
 	cfg.Mesh = dataplane.DefaultMesh()
 	cfg.TapOwnerUID = qemuUID
-	// As the init container: root with only NET_ADMIN and NET_RAW, and a
-	// read-only /proc/sys (copied from test/dataplane's netSetup).
-	caps := "-all,+net_admin,+net_raw"
-	script := `mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec "$@"`
+	cfg.TunDevice = w.tunDevice
+	// As the init container: root with only NET_ADMIN, NET_RAW, MKNOD and
+	// CHOWN, a read-only /proc/sys (copied from test/dataplane's netSetup)
+	// and, as in a container, no /dev/net/tun: the tap is created through
+	// the node net-setup makes.
+	caps := "-all,+net_admin,+net_raw,+mknod,+chown"
+	script := `mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && ` + hideHostTun + ` && exec "$@"`
 	args := append([]string{"unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
 		"setpriv", "--inh-caps=" + caps, "--ambient-caps=" + caps, "--bounding-set=" + caps, "--",
-		w.launcher, "net-setup"}, cfg.Args()...)
+		w.launcher, launcher.NetSetupSubcommand}, cfg.Args()...)
 	t.Logf("net-setup:\n%s", nsExec(t, w.pod, args...))
 
 	serveTCP(t, w.upstream, 8080, "UPSTREAM")
@@ -157,6 +169,11 @@ func (w *world) startProxy(t *testing.T) {
 	w.proxy = startInNS(t, w.pod, "proxy", 1337, nil, []string{helperEnv + "=proxy"}, w.proxyBin)
 	w.proxy.waitFor(t, "READY", 10*time.Second)
 }
+
+// hideHostTun covers the host's /dev/net with an empty tmpfs (in a private
+// mount namespace), so a process that opened /dev/net/tun by name would
+// fail as it does in a real container.
+const hideHostTun = `mount -t tmpfs -o mode=0755 tmpfs /dev/net`
 
 // vm is one run of the launcher: a disk helper and the compute process.
 type vm struct {
@@ -281,10 +298,18 @@ func (w *world) startVM(t *testing.T, name string, grace int64, format string) *
 	o.ReadyFile = filepath.Join(runDir, "ready")
 	o.TerminationLog = filepath.Join(runDir, "termination-log")
 	o.StopProxyOnExit = true
+	o.TunDevice = w.tunDevice
 	v.termLog = o.TerminationLog
 	v.started = time.Now()
-	v.compute = startInNS(t, w.pod, "compute", qemuUID, []uintptr{unix.CAP_NET_BIND_SERVICE}, nil,
-		append([]string{w.launcher, launcher.ComputeSubcommand}, o.Args()...)...)
+	// compute: uid 107 with only CAP_NET_BIND_SERVICE, and no /dev/net/tun
+	// (hidden in its own mount namespace, as a container has none): QEMU
+	// must get the tap by descriptor from the launcher.
+	caps := "-all,+net_bind_service"
+	v.compute = startInNS(t, w.pod, "compute", 0, nil, nil,
+		append([]string{"unshare", "--mount", "--propagation", "private", "sh", "-c", hideHostTun + ` && exec "$@"`, "sh",
+			"setpriv", fmt.Sprintf("--reuid=%d", qemuUID), fmt.Sprintf("--regid=%d", qemuUID), "--clear-groups",
+			"--inh-caps=" + caps, "--ambient-caps=" + caps, "--bounding-set=" + caps, "--",
+			w.launcher, launcher.ComputeSubcommand}, o.Args()...)...)
 
 	v.compute.waitFor(t, "accelerator ", 30*time.Second)
 	for _, l := range strings.Split(v.compute.errText(), "\n") {
@@ -294,6 +319,7 @@ func (w *world) startVM(t *testing.T, name string, grace int64, format string) *
 	}
 	t.Logf("ACCELERATOR: %s", v.accelMsg)
 	v.compute.waitFor(t, "guest running", 60*time.Second)
+	checkTapByFD(t, v.compute, w.tunDevice)
 	// The readiness probe, exactly as the pod execs it.
 	if out, err := exec.Command(w.launcher, launcher.ReadinessProbeArgs(o.ReadyFile)...).CombinedOutput(); err != nil {
 		t.Fatalf("readiness probe failed while the guest runs: %v: %s", err, out)
@@ -472,4 +498,56 @@ func serveTCP(t *testing.T, ns string, port int, banner string) {
 			c.Close()
 		}
 	}()
+}
+
+// checkTapByFD asserts that QEMU got the tap as an inherited descriptor of
+// the tun node net-setup made, and never opened a tun node by name: its
+// -netdev has fd= and no ifname=, and the descriptor it holds is tunDevice.
+func checkTapByFD(t *testing.T, compute *proc, tunDevice string) {
+	t.Helper()
+	var argv string
+	for _, l := range strings.Split(compute.errText(), "\n") {
+		if i := strings.Index(l, "starting "); i >= 0 && strings.Contains(l, "-netdev") {
+			argv = l[i:]
+		}
+	}
+	f := strings.Fields(argv)
+	netdev := ""
+	for i := range f {
+		if f[i] == "-netdev" && i+1 < len(f) {
+			netdev = f[i+1]
+		}
+	}
+	if !strings.HasPrefix(netdev, "tap,") || !strings.Contains(netdev, ",fd=") || strings.Contains(netdev, "ifname=") {
+		t.Fatalf("QEMU -netdev %q (from %q): want tap,...,fd=N and no ifname=", netdev, argv)
+	}
+	fd := ""
+	for _, kv := range strings.Split(netdev, ",") {
+		if v, ok := strings.CutPrefix(kv, "fd="); ok {
+			fd = v
+		}
+	}
+	// QEMU is the launcher's only child (forked by any of its threads).
+	pid := compute.cmd.Process.Pid
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var children []string
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		children = append(children, strings.Fields(string(b))...)
+	}
+	if len(children) != 1 {
+		t.Fatalf("QEMU process: children of %d = %q", pid, children)
+	}
+	qemu := children[0]
+	target, err := os.Readlink(fmt.Sprintf("/proc/%s/fd/%s", qemu, fd))
+	if err != nil || target != tunDevice {
+		t.Errorf("QEMU's fd %s is %q (%v), want the tun node %s", fd, target, err, tunDevice)
+	}
+	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%s/fd", qemu))
+	for _, e := range ents {
+		if l, _ := os.Readlink(fmt.Sprintf("/proc/%s/fd/%s", qemu, e.Name())); l == "/dev/net/tun" {
+			t.Errorf("QEMU holds /dev/net/tun as fd %s", e.Name())
+		}
+	}
+	t.Logf("QEMU attached by descriptor: -netdev %s, fd %s -> %s", netdev, fd, target)
 }
