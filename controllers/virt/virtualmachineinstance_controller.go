@@ -30,6 +30,7 @@ import (
 	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
 	"virtmesh.io/virtmesh/internal/enrollment"
 	"virtmesh.io/virtmesh/internal/injection"
+	"virtmesh.io/virtmesh/internal/membership"
 	"virtmesh.io/virtmesh/internal/render/launcherpod"
 )
 
@@ -132,7 +133,7 @@ func (r *VirtualMachineInstanceReconciler) doReconcile(ctx context.Context, vmi 
 	logger := log.FromContext(ctx)
 	var obs observed
 
-	decision, mcp, err := r.decide(ctx, vmi)
+	decision, mcp, err := r.decide(ctx, r.Client, vmi)
 	if err != nil {
 		return obs, reconcile.Result{}, err
 	}
@@ -166,6 +167,16 @@ func (r *VirtualMachineInstanceReconciler) doReconcile(ctx context.Context, vmi 
 		r.Recorder.Eventf(vmi, nil, corev1.EventTypeWarning, EventPodLost, "Fail", "Launcher pod %s was deleted or lost while the VMI was %s; the VMI is not restarted", vmi.Status.LauncherPod, vmi.Status.Phase)
 		return obs, reconcile.Result{}, nil
 	}
+
+	// The pod is about to be created, and only once: decide again from the
+	// API server. A VMI applied together with its MeshControlPlane and member
+	// namespace can reach us before the cache has either; deciding from the
+	// cache would run it outside the mesh for good.
+	decision, mcp, err = r.decide(ctx, r.APIReader, vmi)
+	if err != nil {
+		return obs, reconcile.Result{}, err
+	}
+	obs.Decision = decision
 
 	if decision.Unresolved() {
 		// The namespace (or the VMI) asks for the mesh but no single control
@@ -297,17 +308,18 @@ func (r *VirtualMachineInstanceReconciler) livePod(ctx context.Context, vmi *vir
 	return pod, nil
 }
 
-// decide evaluates mesh enrollment from the cached namespace and control planes.
-func (r *VirtualMachineInstanceReconciler) decide(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance) (enrollment.Decision, *meshv1alpha1.MeshControlPlane, error) {
+// decide evaluates mesh enrollment from the namespace and the control planes
+// that reader (the cache, or the API server before a pod is created) has.
+func (r *VirtualMachineInstanceReconciler) decide(ctx context.Context, reader client.Reader, vmi *virtv1alpha1.VirtualMachineInstance) (enrollment.Decision, *meshv1alpha1.MeshControlPlane, error) {
 	ns := &corev1.Namespace{}
-	if err := r.Client.Get(ctx, types.NamespacedName{Name: vmi.Namespace}, ns); err != nil {
+	if err := reader.Get(ctx, types.NamespacedName{Name: vmi.Namespace}, ns); err != nil {
 		if !apierrors.IsNotFound(err) {
 			return enrollment.Decision{}, nil, fmt.Errorf("get namespace %s: %w", vmi.Namespace, err)
 		}
 		ns = nil
 	}
 	var mcps meshv1alpha1.MeshControlPlaneList
-	if err := r.Client.List(ctx, &mcps); err != nil {
+	if err := reader.List(ctx, &mcps); err != nil {
 		return enrollment.Decision{}, nil, fmt.Errorf("list MeshControlPlanes: %w", err)
 	}
 	d := enrollment.Decide(vmi, ns, mcps.Items)
@@ -448,9 +460,11 @@ func (r *VirtualMachineInstanceReconciler) vmisInNamespace(ctx context.Context, 
 }
 
 // vmisOfControlPlane enqueues the VMIs that a MeshControlPlane can enroll:
-// those in namespaces labelled for it (member-of, or the injection/revision
-// label it answers to) and, for a default-revision control plane, VMIs that
-// opt in anywhere.
+// those in the namespaces its spec claims (listed, whether or not they exist
+// yet, or selected), those in namespaces labelled for it (member-of, or the
+// injection/revision label it answers to) and, for a default-revision control
+// plane, VMIs that opt in anywhere. Update events map the old object too, so
+// namespaces a spec change releases are enqueued as well.
 func (r *VirtualMachineInstanceReconciler) vmisOfControlPlane(ctx context.Context, obj client.Object) []reconcile.Request {
 	mcp, ok := obj.(*meshv1alpha1.MeshControlPlane)
 	if !ok {
@@ -465,6 +479,28 @@ func (r *VirtualMachineInstanceReconciler) vmisOfControlPlane(ctx context.Contex
 	}
 	seen := map[string]bool{}
 	var out []reconcile.Request
+	// Declared members: a namespace created together with the control plane
+	// is not labelled yet.
+	for _, n := range mcp.Spec.Members.Namespaces {
+		if !seen[n] && !membership.Excluded(n, mcp.Namespace) {
+			seen[n] = true
+			out = append(out, r.vmisIn(ctx, n, nil)...)
+		}
+	}
+	if mcp.Spec.Members.Selector != nil {
+		if sel, err := metav1.LabelSelectorAsSelector(mcp.Spec.Members.Selector); err == nil && !sel.Empty() {
+			var nss corev1.NamespaceList
+			if err := r.Client.List(ctx, &nss, client.MatchingLabelsSelector{Selector: sel}); err != nil {
+				logger.Error(err, "Cannot list selected member namespaces", "meshControlPlane", klog.KObj(mcp))
+			}
+			for _, ns := range nss.Items {
+				if !seen[ns.Name] && !membership.Excluded(ns.Name, mcp.Namespace) {
+					seen[ns.Name] = true
+					out = append(out, r.vmisIn(ctx, ns.Name, nil)...)
+				}
+			}
+		}
+	}
 	for _, sel := range selectors {
 		var nss corev1.NamespaceList
 		if err := r.Client.List(ctx, &nss, sel); err != nil {

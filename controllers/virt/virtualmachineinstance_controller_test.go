@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -416,4 +417,65 @@ func TestKubectl(t *testing.T) {
 		t.Errorf("row = %v\n%s", row, out)
 	}
 	t.Logf("kubectl get mvmi:\n%s", out)
+}
+
+// TestDeclaredMemberCreatedWithVMI is the `kubectl apply` of a
+// MeshControlPlane, its member namespaces and a VMI in each at once: no mesh
+// controller labels the namespaces (none runs here), yet the VMIs are
+// enrolled because the control plane's spec declares the membership. They
+// wait for the injection snapshot and are created with the proxy.
+func TestDeclaredMemberCreatedWithVMI(t *testing.T) {
+	counter := startController(t)
+	cpNS := newNamespace(t, nil)
+	id := utilrand.String(6)
+	listed, selected := "declared-"+id, "selected-"+id
+	mcp := mcpbuilder.Make("declared", cpNS).Members(listed).MemberSelector(map[string]string{"declared-test": id}).Obj()
+	create(t, mcp)
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), mcp) })
+	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: listed}})
+	create(t, vb.MakeVMI("vm").Namespace(listed).Obj())
+	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: selected, Labels: map[string]string{"declared-test": id}}})
+	create(t, vb.MakeVMI("vm").Namespace(selected).Obj())
+
+	for _, ns := range []string{listed, selected} {
+		c := waitCondition(t, ns, "vm", virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, ReasonWaitingSnapshot)
+		if !strings.Contains(c.Message, "has not published") {
+			t.Errorf("%s: message = %q", ns, c.Message)
+		}
+	}
+	assertSettles(t, counter)
+	for _, ns := range []string{listed, selected} {
+		if n := len(launcherPods(t, ns, "vm")); n != 0 {
+			t.Fatalf("%s: %d pods created before the snapshot", ns, n)
+		}
+	}
+
+	// Publishing the snapshot updates the MeshControlPlane, whose watch
+	// maps to the namespaces its spec claims (they carry no mesh label).
+	snapshot := publishSnapshot(t, mcp)
+	for _, ns := range []string{listed, selected} {
+		pod := waitOnePod(t, ns, "vm")
+		hasProxy := false
+		for _, c := range pod.Spec.InitContainers {
+			hasProxy = hasProxy || c.Name == launcherpod.ContainerProxy
+		}
+		if !hasProxy {
+			t.Errorf("%s: launcher pod %s has no %s sidecar", ns, pod.Name, launcherpod.ContainerProxy)
+		}
+		c := waitCondition(t, ns, "vm", virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionTrue, "NamespaceMember")
+		if !strings.Contains(c.Message, cpNS+"/declared") {
+			t.Errorf("%s: MeshEnrolled message = %q", ns, c.Message)
+		}
+		if v := getVMI(t, ns, "vm"); v.Status.MeshSnapshot != cpNS+"/"+snapshot {
+			t.Errorf("%s: meshSnapshot = %q, want %s/%s", ns, v.Status.MeshSnapshot, cpNS, snapshot)
+		}
+	}
+	nsObj := &corev1.Namespace{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Name: listed}, nsObj); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := nsObj.Labels[meshv1alpha1.LabelMemberOf]; ok {
+		t.Fatalf("namespace %s got labelled (%v): the test no longer covers unlabelled members", listed, nsObj.Labels)
+	}
+	assertSettles(t, counter)
 }

@@ -12,7 +12,17 @@
 //     the one control plane without a revision; else istio.io/rev=<r> selects
 //     the one control plane with revision r (istio-injection wins over
 //     istio.io/rev, as in Istio).
-//  4. Outside member namespaces, sidecar.istio.io/inject: "true" opts a VMI in
+//  4. A namespace that a MeshControlPlane's spec claims (spec.members lists or
+//     selects it; see package membership for the exclusions and the
+//     earliest-wins conflict rule) enrolls its VMIs in that control plane
+//     even before the mesh controller labels it: the labels are only the
+//     effect of the declared membership, and a VMI created together with its
+//     namespace must not miss the mesh. Where the mesh controller would leave
+//     a user's conflicting label in place (istio-injection on a namespace
+//     claimed by a revisioned control plane, or another istio.io/rev value),
+//     the label decides as in rule 3; a member-of label naming a control
+//     plane that no longer exists gives way to the declared owner.
+//  5. Outside member namespaces, sidecar.istio.io/inject: "true" opts a VMI in
 //     to the single default-revision control plane.
 package enrollment
 
@@ -26,6 +36,7 @@ import (
 
 	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
 	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
+	"virtmesh.io/virtmesh/internal/membership"
 )
 
 // Reasons of the MeshEnrolled condition.
@@ -68,6 +79,9 @@ func Decide(vmi *virtv1alpha1.VirtualMachineInstance, ns *corev1.Namespace, mcps
 		return Decision{Reason: ReasonInjectionDisabled, Message: fmt.Sprintf("namespace %s is labelled %s=disabled, which keeps its workloads out of the mesh", nsName, meshv1alpha1.LabelInjection)}
 	}
 
+	// The control plane whose spec claims the namespace, if any.
+	owner, how := membership.Owner(nsName, ns, mcps)
+
 	if member := labels[meshv1alpha1.LabelMemberOf]; member != "" {
 		cpNS, cpName, _ := strings.Cut(member, ".")
 		for i := range mcps {
@@ -75,20 +89,31 @@ func Decide(vmi *virtv1alpha1.VirtualMachineInstance, ns *corev1.Namespace, mcps
 				return enrolled(&mcps[i], ReasonNamespaceMember, fmt.Sprintf("namespace %s is a member of MeshControlPlane %s/%s (label %s)", nsName, cpNS, cpName, meshv1alpha1.LabelMemberOf))
 			}
 		}
+		if owner != nil {
+			// The mesh controller relabels it for the owner.
+			return declared(nsName, owner, how)
+		}
 		return Decision{Reason: ReasonNoControlPlane, Message: fmt.Sprintf("namespace %s is labelled %s=%s but that MeshControlPlane does not exist", nsName, meshv1alpha1.LabelMemberOf, member)}
 	}
 	if labels[meshv1alpha1.LabelInjection] == "enabled" {
-		return pick(defaultRevision(mcps), ReasonNamespaceMember, fmt.Sprintf("namespace %s is labelled %s=enabled", nsName, meshv1alpha1.LabelInjection), "without a revision")
+		return pick(defaultRevision(mcps), owner, ReasonNamespaceMember, fmt.Sprintf("namespace %s is labelled %s=enabled", nsName, meshv1alpha1.LabelInjection), "without a revision")
 	}
-	if rev := labels[meshv1alpha1.LabelRevision]; rev != "" {
+	rev := labels[meshv1alpha1.LabelRevision]
+	if owner != nil && (owner.Spec.Revision == "" || rev == "" || rev == owner.Spec.Revision) {
+		// A default-revision owner labels istio-injection=enabled, which wins
+		// over any istio.io/rev; a revisioned owner leaves another
+		// istio.io/rev value alone (a conflict) and the label decides below.
+		return declared(nsName, owner, how)
+	}
+	if rev != "" {
 		cands := withRevision(mcps, rev)
 		if len(cands) == 0 && rev == "default" {
 			cands = defaultRevision(mcps)
 		}
-		return pick(cands, ReasonNamespaceMember, fmt.Sprintf("namespace %s is labelled %s=%s", nsName, meshv1alpha1.LabelRevision, rev), "with revision "+rev)
+		return pick(cands, nil, ReasonNamespaceMember, fmt.Sprintf("namespace %s is labelled %s=%s", nsName, meshv1alpha1.LabelRevision, rev), "with revision "+rev)
 	}
 	if inject == "true" {
-		return pick(defaultRevision(mcps), ReasonOptedIn, fmt.Sprintf("the VMI opts in with the annotation %s: \"true\"", virtv1alpha1.AnnotationInject), "without a revision")
+		return pick(defaultRevision(mcps), nil, ReasonOptedIn, fmt.Sprintf("the VMI opts in with the annotation %s: \"true\"", virtv1alpha1.AnnotationInject), "without a revision")
 	}
 	return Decision{Reason: ReasonNotMember, Message: fmt.Sprintf("namespace %s is not a member of any MeshControlPlane and the VMI does not opt in with the annotation %s: \"true\"", nsName, virtv1alpha1.AnnotationInject)}
 }
@@ -97,7 +122,25 @@ func enrolled(mcp *meshv1alpha1.MeshControlPlane, reason, message string) Decisi
 	return Decision{Enrolled: true, ControlPlane: types.NamespacedName{Namespace: mcp.Namespace, Name: mcp.Name}, Reason: reason, Message: message}
 }
 
-func pick(cands []*meshv1alpha1.MeshControlPlane, reason, why, which string) Decision {
+// declared enrolls a VMI in the control plane whose spec claims its namespace.
+func declared(nsName string, owner *meshv1alpha1.MeshControlPlane, how membership.Claim) Decision {
+	by := "listed in its spec.members.namespaces"
+	if how == membership.Selected {
+		by = "selected by its spec.members.selector"
+	}
+	return enrolled(owner, ReasonNamespaceMember, fmt.Sprintf("namespace %s is a member of MeshControlPlane %s/%s (%s)", nsName, owner.Namespace, owner.Name, by))
+}
+
+// pick enrolls in the one candidate; among several, in preferred (the
+// control plane whose spec claims the namespace) when it is one of them.
+func pick(cands []*meshv1alpha1.MeshControlPlane, preferred *meshv1alpha1.MeshControlPlane, reason, why, which string) Decision {
+	if len(cands) > 1 && preferred != nil {
+		for _, c := range cands {
+			if c.Namespace == preferred.Namespace && c.Name == preferred.Name {
+				return enrolled(c, reason, fmt.Sprintf("%s and is a member of MeshControlPlane %s/%s: enrolled in it", why, c.Namespace, c.Name))
+			}
+		}
+	}
 	switch len(cands) {
 	case 1:
 		return enrolled(cands[0], reason, fmt.Sprintf("%s: enrolled in MeshControlPlane %s/%s", why, cands[0].Namespace, cands[0].Name))

@@ -3,6 +3,7 @@ package enrollment
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -23,6 +24,27 @@ func nsWith(labels map[string]string) *corev1.Namespace {
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default", Labels: labels}}
 }
 
+func created(m meshv1alpha1.MeshControlPlane, sec int) meshv1alpha1.MeshControlPlane {
+	m.CreationTimestamp = metav1.NewTime(time.Unix(int64(sec), 0))
+	return m
+}
+
+func members(m meshv1alpha1.MeshControlPlane, ns ...string) meshv1alpha1.MeshControlPlane {
+	m.Spec.Members.Namespaces = ns
+	return m
+}
+
+func selecting(m meshv1alpha1.MeshControlPlane, labels map[string]string) meshv1alpha1.MeshControlPlane {
+	m.Spec.Members.Selector = &metav1.LabelSelector{MatchLabels: labels}
+	return m
+}
+
+func deleting(m meshv1alpha1.MeshControlPlane) meshv1alpha1.MeshControlPlane {
+	m.DeletionTimestamp = &metav1.Time{Time: time.Unix(100, 0)}
+	m.Finalizers = []string{"mesh.virtmesh.io/finalizer"}
+	return m
+}
+
 func TestDecide(t *testing.T) {
 	basic := mcp("istio-system", "basic", "")
 	canary := mcp("istio-canary", "canary", "canary")
@@ -30,8 +52,19 @@ func TestDecide(t *testing.T) {
 	basicNN := types.NamespacedName{Namespace: "istio-system", Name: "basic"}
 	canaryNN := types.NamespacedName{Namespace: "istio-canary", Name: "canary"}
 
+	// Declared membership (spec.members), the bookinfo race: no labels yet.
+	listsDefault := created(members(basic, "default"), 1)
+	selectsDefault := created(selecting(basic, map[string]string{"team": "a"}), 1)
+	canaryLists := created(members(canary, "default"), 1)
+	otherLater := created(members(other, "default"), 2)
+	mesh2NN := types.NamespacedName{Namespace: "mesh2", Name: "other"}
+	inDefault := created(members(mcp("default", "own", ""), "default"), 1)
+	listsKube := created(members(mcp("istio-system", "kube", ""), "kube-system", "kube-public"), 1)
+
 	cases := map[string]struct {
 		inject       string
+		nsName       string // the VMI's namespace; "default" when empty
+		noNamespace  bool   // the namespace is not known (nil)
 		labels       map[string]string
 		mcps         []meshv1alpha1.MeshControlPlane
 		wantEnrolled bool
@@ -89,6 +122,70 @@ func TestDecide(t *testing.T) {
 		"not a member": {
 			mcps: []meshv1alpha1.MeshControlPlane{basic}, wantReason: ReasonNotMember, wantMsg: "not a member",
 		},
+
+		"spec lists the unlabelled namespace": {
+			mcps: []meshv1alpha1.MeshControlPlane{listsDefault, other}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+			wantMsg: "member of MeshControlPlane istio-system/basic (listed in its spec.members.namespaces)",
+		},
+		"spec lists a namespace not in the cache yet": {
+			noNamespace: true, mcps: []meshv1alpha1.MeshControlPlane{listsDefault}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+		},
+		"spec selector matches the namespace": {
+			labels: map[string]string{"team": "a"}, mcps: []meshv1alpha1.MeshControlPlane{selectsDefault}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+			wantMsg: "selected by its spec.members.selector",
+		},
+		"spec selector does not match": {
+			labels: map[string]string{"team": "b"}, mcps: []meshv1alpha1.MeshControlPlane{selectsDefault}, wantReason: ReasonNotMember,
+		},
+		"spec lists a revisioned control plane": {
+			mcps: []meshv1alpha1.MeshControlPlane{basic, canaryLists}, wantEnrolled: true, wantCP: canaryNN, wantReason: ReasonNamespaceMember,
+		},
+		"the control plane's own namespace is never a member": {
+			mcps: []meshv1alpha1.MeshControlPlane{inDefault}, wantReason: ReasonNotMember,
+		},
+		"kube-system is never a member": {
+			nsName: "kube-system", mcps: []meshv1alpha1.MeshControlPlane{listsKube}, wantReason: ReasonNotMember,
+		},
+		"kube-* is never a member": {
+			nsName: "kube-public", mcps: []meshv1alpha1.MeshControlPlane{listsKube}, wantReason: ReasonNotMember,
+		},
+		"two control planes list it: the earliest wins": {
+			mcps: []meshv1alpha1.MeshControlPlane{otherLater, listsDefault}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+		},
+		"same creation time: namespace/name order wins": {
+			mcps: []meshv1alpha1.MeshControlPlane{created(members(other, "default"), 1), listsDefault}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+		},
+		"a control plane being deleted claims nothing": {
+			mcps: []meshv1alpha1.MeshControlPlane{deleting(listsDefault), otherLater}, wantEnrolled: true, wantCP: mesh2NN, wantReason: ReasonNamespaceMember,
+		},
+		"only a control plane being deleted lists it": {
+			mcps: []meshv1alpha1.MeshControlPlane{deleting(listsDefault)}, wantReason: ReasonNotMember,
+		},
+		"opt-out wins over spec membership": {
+			inject: "false", mcps: []meshv1alpha1.MeshControlPlane{listsDefault}, wantReason: ReasonOptedOut,
+		},
+		"istio-injection=disabled wins over spec membership": {
+			labels: map[string]string{meshv1alpha1.LabelInjection: "disabled"}, mcps: []meshv1alpha1.MeshControlPlane{listsDefault}, wantReason: ReasonInjectionDisabled,
+		},
+		"member-of an existing control plane wins over the spec owner": {
+			labels: map[string]string{meshv1alpha1.LabelMemberOf: "mesh2.other"}, mcps: []meshv1alpha1.MeshControlPlane{listsDefault, other}, wantEnrolled: true, wantCP: mesh2NN, wantReason: ReasonNamespaceMember,
+		},
+		"member-of a missing control plane gives way to the spec owner": {
+			labels: map[string]string{meshv1alpha1.LabelMemberOf: "istio-system.gone"}, mcps: []meshv1alpha1.MeshControlPlane{listsDefault}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+		},
+		"istio-injection=enabled with two defaults: the spec owner": {
+			labels: map[string]string{meshv1alpha1.LabelInjection: "enabled"}, mcps: []meshv1alpha1.MeshControlPlane{otherLater, listsDefault}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+		},
+		"user istio-injection on a namespace a revisioned control plane lists: the label decides": {
+			labels: map[string]string{meshv1alpha1.LabelInjection: "enabled"}, mcps: []meshv1alpha1.MeshControlPlane{basic, canaryLists}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+		},
+		"user istio.io/rev of another revision: the label decides": {
+			labels: map[string]string{meshv1alpha1.LabelRevision: "blue"}, mcps: []meshv1alpha1.MeshControlPlane{canaryLists, mcp("istio-blue", "blue", "blue")}, wantEnrolled: true,
+			wantCP: types.NamespacedName{Namespace: "istio-blue", Name: "blue"}, wantReason: ReasonNamespaceMember,
+		},
+		"user istio.io/rev under a default-revision owner: the owner": {
+			labels: map[string]string{meshv1alpha1.LabelRevision: "canary"}, mcps: []meshv1alpha1.MeshControlPlane{listsDefault, canary}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -96,7 +193,15 @@ func TestDecide(t *testing.T) {
 			if tc.inject != "" {
 				w.Annotation("sidecar.istio.io/inject", tc.inject)
 			}
-			got := Decide(w.Obj(), nsWith(tc.labels), tc.mcps)
+			ns := nsWith(tc.labels)
+			if tc.nsName != "" {
+				ns.Name = tc.nsName
+				w.Namespace(tc.nsName)
+			}
+			if tc.noNamespace {
+				ns = nil
+			}
+			got := Decide(w.Obj(), ns, tc.mcps)
 			if diff := cmp.Diff(tc.wantEnrolled, got.Enrolled); diff != "" {
 				t.Errorf("enrolled (-want +got): %s (%s)", diff, got.Message)
 			}
