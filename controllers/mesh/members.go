@@ -3,23 +3,12 @@ package mesh
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
+	"virtmesh.io/virtmesh/internal/membership"
 )
-
-// excludedNamespace reports namespaces that are never mesh members.
-func excludedNamespace(ns, controlPlaneNamespace string) bool {
-	return ns == controlPlaneNamespace || ns == "kube-system" ||
-		strings.HasPrefix(ns, "kube-") || strings.HasPrefix(ns, "openshift-")
-}
-
-// memberKey is the LabelMemberOf value of a MeshControlPlane.
-func memberKey(mcp *meshv1alpha1.MeshControlPlane) string { return mcp.Namespace + "." + mcp.Name }
 
 // membershipLabel is the label (key, value) a MeshControlPlane puts on members.
 func membershipLabel(mcp *meshv1alpha1.MeshControlPlane) (string, string) {
@@ -27,47 +16,6 @@ func membershipLabel(mcp *meshv1alpha1.MeshControlPlane) (string, string) {
 		return meshv1alpha1.LabelRevision, mcp.Spec.Revision
 	}
 	return meshv1alpha1.LabelInjection, "enabled"
-}
-
-// claims returns the namespaces an MCP claims among existing ones, plus the
-// listed namespaces that do not exist. A selector that does not parse claims
-// nothing by selector (the owning MCP reports InvalidSpec).
-func claims(mcp *meshv1alpha1.MeshControlPlane, namespaces []corev1.Namespace) (existing map[string]bool, missing []string) {
-	existing = map[string]bool{}
-	byName := map[string]*corev1.Namespace{}
-	for i := range namespaces {
-		byName[namespaces[i].Name] = &namespaces[i]
-	}
-	for _, n := range mcp.Spec.Members.Namespaces {
-		if excludedNamespace(n, mcp.Namespace) {
-			continue
-		}
-		if ns, ok := byName[n]; ok && ns.DeletionTimestamp == nil {
-			existing[n] = true
-		} else if !ok {
-			missing = append(missing, n)
-		}
-	}
-	if mcp.Spec.Members.Selector != nil {
-		if sel, err := metav1.LabelSelectorAsSelector(mcp.Spec.Members.Selector); err == nil && !sel.Empty() {
-			for i := range namespaces {
-				ns := &namespaces[i]
-				if !excludedNamespace(ns.Name, mcp.Namespace) && ns.DeletionTimestamp == nil && sel.Matches(labels.Set(ns.Labels)) {
-					existing[ns.Name] = true
-				}
-			}
-		}
-	}
-	sort.Strings(missing)
-	return existing, missing
-}
-
-// earlier orders MeshControlPlanes by creationTimestamp, then namespace/name.
-func earlier(a, b *meshv1alpha1.MeshControlPlane) bool {
-	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-		return a.CreationTimestamp.Before(&b.CreationTimestamp)
-	}
-	return memberKey(a) < memberKey(b)
 }
 
 // labelChange is a patch of one namespace's labels: set keys to values, and
@@ -89,20 +37,20 @@ type memberPlan struct {
 // labels the operator added and nothing else.
 func planMembers(self *meshv1alpha1.MeshControlPlane, all []meshv1alpha1.MeshControlPlane, namespaces []corev1.Namespace) memberPlan {
 	plan := memberPlan{Changes: map[string]labelChange{}}
-	key := memberKey(self)
+	key := membership.Key(self)
 	labelKey, labelValue := membershipLabel(self)
 
 	owned := map[string]bool{}
 	if self.DeletionTimestamp == nil {
-		mine, missing := claims(self, namespaces)
+		mine, missing := membership.ClaimsAmong(self, namespaces)
 		plan.Status.Pending = missing
 		otherClaims := map[string][]*meshv1alpha1.MeshControlPlane{}
 		for i := range all {
 			o := &all[i]
-			if memberKey(o) == key || o.DeletionTimestamp != nil {
+			if membership.Key(o) == key || o.DeletionTimestamp != nil {
 				continue
 			}
-			oc, _ := claims(o, namespaces)
+			oc, _ := membership.ClaimsAmong(o, namespaces)
 			for n := range oc {
 				if mine[n] {
 					otherClaims[n] = append(otherClaims[n], o)
@@ -112,7 +60,7 @@ func planMembers(self *meshv1alpha1.MeshControlPlane, all []meshv1alpha1.MeshCon
 		for n := range mine {
 			var winner *meshv1alpha1.MeshControlPlane
 			for _, o := range otherClaims[n] {
-				if earlier(o, self) && (winner == nil || earlier(o, winner)) {
+				if membership.Earlier(o, self) && (winner == nil || membership.Earlier(o, winner)) {
 					winner = o
 				}
 			}
@@ -127,7 +75,7 @@ func planMembers(self *meshv1alpha1.MeshControlPlane, all []meshv1alpha1.MeshCon
 
 	holder := map[string]*meshv1alpha1.MeshControlPlane{}
 	for i := range all {
-		holder[memberKey(&all[i])] = &all[i]
+		holder[membership.Key(&all[i])] = &all[i]
 	}
 	for i := range namespaces {
 		ns := &namespaces[i]

@@ -28,6 +28,7 @@ import (
 
 	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
 	"virtmesh.io/virtmesh/internal/config"
+	"virtmesh.io/virtmesh/internal/membership"
 	cp "virtmesh.io/virtmesh/internal/render/controlplane"
 )
 
@@ -368,7 +369,7 @@ func (r *MeshControlPlaneReconciler) finalize(ctx context.Context, mcp *meshv1al
 		return nil
 	}
 	nsList := &corev1.NamespaceList{}
-	if err := r.Client.List(ctx, nsList, client.MatchingLabels{meshv1alpha1.LabelMemberOf: memberKey(mcp)}); err != nil {
+	if err := r.Client.List(ctx, nsList, client.MatchingLabels{meshv1alpha1.LabelMemberOf: membership.Key(mcp)}); err != nil {
 		return fmt.Errorf("list member namespaces: %w", err)
 	}
 	plan := planMembers(mcp, nil, nsList.Items) // deleting: owns nothing
