@@ -8,6 +8,8 @@ import (
 
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
+
+	"virtmesh.io/virtmesh/internal/testing/podnet"
 )
 
 // pingAndCapture sends one ICMP echo from ns to dst and returns the source
@@ -17,12 +19,12 @@ import (
 func pingAndCapture(t *testing.T, ns, dstNS, dst string) string {
 	t.Helper()
 	var sniff, ping *icmp.PacketConn
-	mustInNS(t, dstNS, func() (err error) {
+	podnet.MustInNS(t, dstNS, func() (err error) {
 		sniff, err = icmp.ListenPacket("ip4:icmp", "0.0.0.0") // sees every ICMP packet arriving
 		return err
 	})
 	defer sniff.Close()
-	mustInNS(t, ns, func() (err error) {
+	podnet.MustInNS(t, ns, func() (err error) {
 		ping, err = icmp.ListenPacket("ip4:icmp", "0.0.0.0")
 		return err
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"virtmesh.io/virtmesh/internal/dataplane"
+	"virtmesh.io/virtmesh/internal/testing/podnet"
 )
 
 func meshConfig() dataplane.Config {
@@ -45,15 +46,15 @@ func TestMeshVM(t *testing.T) {
 	t.Logf("net-setup output:\n%s", w.setupOutput)
 
 	t.Run("plumbing: bridge, tap and sysctls as the init container left them", func(t *testing.T) {
-		br := nsExec(t, w.pod, "ip", "-d", "-o", "link", "show", "dev", "k6t-eth0")
-		tap := nsExec(t, w.pod, "ip", "-d", "-o", "link", "show", "dev", "tap0")
+		br := podnet.NSExec(t, w.pod, "ip", "-d", "-o", "link", "show", "dev", "k6t-eth0")
+		tap := podnet.NSExec(t, w.pod, "ip", "-d", "-o", "link", "show", "dev", "tap0")
 		for _, c := range []struct{ what, text, want string }{
 			{"bridge MAC", br, "link/ether 02:00:00:00:00:00"},
 			{"bridge MTU", br, "mtu 1450"},
 			{"tap master", tap, "master k6t-eth0"},
 			{"tap MTU", tap, "mtu 1450"},
 			{"tap kind", tap, "tun type tap pi off vnet_hdr on persist on user 107"},
-			{"bridge IPv4", nsExec(t, w.pod, "ip", "-br", "addr", "show", "dev", "k6t-eth0"), "10.0.2.1/24"},
+			{"bridge IPv4", podnet.NSExec(t, w.pod, "ip", "-br", "addr", "show", "dev", "k6t-eth0"), "10.0.2.1/24"},
 		} {
 			if !strings.Contains(c.text, c.want) {
 				t.Errorf("%s: %q not in %q", c.what, c.want, c.text)
@@ -65,7 +66,7 @@ func TestMeshVM(t *testing.T) {
 			// Not needed: forwarding is decided per input device.
 			"net/ipv4/ip_forward": "0",
 		} {
-			if got := strings.TrimSpace(nsExec(t, w.pod, "cat", "/proc/sys/"+key)); got != want {
+			if got := strings.TrimSpace(podnet.NSExec(t, w.pod, "cat", "/proc/sys/"+key)); got != want {
 				t.Errorf("%s = %s, want %s", key, got, want)
 			}
 		}
@@ -140,8 +141,8 @@ func TestMeshWithoutVMInterfaceRules(t *testing.T) {
 		"PROXY outbound orig="+upstreamIP+":8080", "UPSTREAM port=8080 saw="+podIP+":*")
 
 	br := w.cfg.Bridge
-	nsExec(t, w.pod, "iptables", "-t", "nat", "-D", "PREROUTING", "-i", br, "-p", "tcp", "-j", dataplane.ChainVMOutboundRedir)
-	nsExec(t, w.pod, "iptables", "-t", "nat", "-D", "PREROUTING", "-i", br, "-j", "RETURN")
+	podnet.NSExec(t, w.pod, "iptables", "-t", "nat", "-D", "PREROUTING", "-i", br, "-p", "tcp", "-j", dataplane.ChainVMOutboundRedir)
+	podnet.NSExec(t, w.pod, "iptables", "-t", "nat", "-D", "PREROUTING", "-i", br, "-j", "RETURN")
 
 	got := talk(t, w.vm, "", net.JoinHostPort(upstreamIP, "8081"))
 	if len(got) == 0 || got[0] != "PROXY inbound orig="+upstreamIP+":8081" {

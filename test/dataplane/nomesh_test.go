@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"virtmesh.io/virtmesh/internal/dataplane"
+	"virtmesh.io/virtmesh/internal/testing/podnet"
 )
 
 // TestNonMeshVM: a VMI outside the mesh is reached by plain DNAT and keeps
@@ -20,7 +21,7 @@ func TestNonMeshVM(t *testing.T) {
 	})
 	t.Run("5 undeclared port is not forwarded", func(t *testing.T) {
 		var err error
-		mustInNS(t, w.client, func() error {
+		podnet.MustInNS(t, w.client, func() error {
 			var c net.Conn
 			c, err = net.Dial("tcp", net.JoinHostPort(podIP, "15021"))
 			if err == nil {

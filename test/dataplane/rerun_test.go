@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"virtmesh.io/virtmesh/internal/dataplane"
+	"virtmesh.io/virtmesh/internal/testing/podnet"
 )
 
 // TestRerunIsIdempotent: the kubelet may re-run the init container. A
@@ -54,7 +55,7 @@ func (w *world) state(t *testing.T) map[string]string {
 	s := map[string]string{}
 	for _, tool := range []string{"iptables", "ip6tables"} {
 		var lines []string
-		for _, l := range strings.Split(nsExec(t, w.pod, tool+"-save", "-t", "nat"), "\n") {
+		for _, l := range strings.Split(podnet.NSExec(t, w.pod, tool+"-save", "-t", "nat"), "\n") {
 			if strings.HasPrefix(l, "#") || l == "" {
 				continue // timestamps
 			}
@@ -62,10 +63,10 @@ func (w *world) state(t *testing.T) map[string]string {
 		}
 		s[tool] = strings.Join(lines, "\n")
 	}
-	s["bridge"] = nsExec(t, w.pod, "ip", "-br", "addr", "show", "dev", w.cfg.Bridge)
-	s["tap"] = nsExec(t, w.pod, "ip", "-d", "-o", "link", "show", "dev", w.cfg.Tap)
-	s["lo"] = nsExec(t, w.pod, "ip", "-br", "addr", "show", "dev", "lo")
-	s["links"] = nsExec(t, w.pod, "ip", "-br", "link")
+	s["bridge"] = podnet.NSExec(t, w.pod, "ip", "-br", "addr", "show", "dev", w.cfg.Bridge)
+	s["tap"] = podnet.NSExec(t, w.pod, "ip", "-d", "-o", "link", "show", "dev", w.cfg.Tap)
+	s["lo"] = podnet.NSExec(t, w.pod, "ip", "-br", "addr", "show", "dev", "lo")
+	s["links"] = podnet.NSExec(t, w.pod, "ip", "-br", "link")
 	return s
 }
 

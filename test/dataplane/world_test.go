@@ -19,16 +19,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"virtmesh.io/virtmesh/internal/dataplane"
+	"virtmesh.io/virtmesh/internal/testing/podnet"
 )
 
 // Addresses. Only documentation and private ranges, and only inside the
 // namespaces the tests create.
 const (
-	podIP       = "10.244.1.5"
-	podGW       = "10.244.1.1"
-	clientIP    = "192.0.2.10"
-	upstreamIP  = "198.51.100.20"
-	upstreamGW  = "198.51.100.1"
+	podIP       = podnet.PodIP
+	clientIP    = podnet.ClientIP
+	upstreamIP  = podnet.UpstreamIP
 	podIP6      = "fd00:10:244:1::5"
 	podGW6      = "fd00:10:244:1::1"
 	clientIP6   = "2001:db8:1::10"
@@ -56,7 +55,7 @@ type world struct {
 func newWorld(t *testing.T, cfg dataplane.Config, ipv6 bool) *world {
 	t.Helper()
 	requireEnv(t)
-	launcher, proxyBin := binaries(t)
+	launcher, proxyBin := bins.Get(t)
 	w := &world{
 		client: newNS(t, "client"), upstream: newNS(t, "up"), pod: newNS(t, "pod"), vm: newNS(t, "vm"),
 		cfg: cfg, launcher: launcher,
@@ -64,29 +63,12 @@ func newWorld(t *testing.T, cfg dataplane.Config, ipv6 bool) *world {
 	for _, ns := range []string{w.client, w.upstream, w.pod, w.vm} {
 		// No duplicate address detection: addresses are usable at once, so
 		// nothing has to wait for them.
-		writeSysctl(t, ns, "net.ipv6.conf.all.accept_dad", "0")
-		writeSysctl(t, ns, "net.ipv6.conf.default.accept_dad", "0")
+		podnet.WriteSysctl(t, ns, "net.ipv6.conf.all.accept_dad", "0")
+		podnet.WriteSysctl(t, ns, "net.ipv6.conf.default.accept_dad", "0")
 	}
 
 	// client <-> pod eth0, client <-> upstream; the client routes between.
-	run(t, "ip", "link", "add", "eth0", "netns", w.pod, "mtu", strconv.Itoa(podMTU), "type", "veth", "peer", "name", "topod", "netns", w.client, "mtu", strconv.Itoa(podMTU))
-	run(t, "ip", "link", "add", "eth0", "netns", w.upstream, "type", "veth", "peer", "name", "toup", "netns", w.client)
-	for _, c := range [][]string{
-		{w.client, "addr", "add", podGW + "/24", "dev", "topod"},
-		{w.client, "addr", "add", upstreamGW + "/24", "dev", "toup"},
-		{w.client, "addr", "add", clientIP + "/32", "dev", "lo"},
-		{w.client, "link", "set", "topod", "up"},
-		{w.client, "link", "set", "toup", "up"},
-		{w.pod, "addr", "add", podIP + "/24", "dev", "eth0"},
-		{w.pod, "link", "set", "eth0", "up"},
-		{w.pod, "route", "add", "default", "via", podGW},
-		{w.upstream, "addr", "add", upstreamIP + "/24", "dev", "eth0"},
-		{w.upstream, "link", "set", "eth0", "up"},
-		{w.upstream, "route", "add", "default", "via", upstreamGW},
-	} {
-		run(t, append([]string{"ip", "-n"}, c...)...)
-	}
-	writeSysctl(t, w.client, "net.ipv4.ip_forward", "1")
+	podnet.Wire(t, podnet.Topology{Client: w.client, Upstream: w.upstream, Pod: w.pod, PodMTU: podMTU})
 	if ipv6 {
 		for _, c := range [][]string{
 			{w.client, "addr", "add", podGW6 + "/64", "dev", "topod", "nodad"},
@@ -97,31 +79,31 @@ func newWorld(t *testing.T, cfg dataplane.Config, ipv6 bool) *world {
 			{w.upstream, "addr", "add", upstreamIP6 + "/64", "dev", "eth0", "nodad"},
 			{w.upstream, "-6", "route", "add", "default", "via", upstreamGW6},
 		} {
-			run(t, append([]string{"ip", "-n"}, c...)...)
+			podnet.Run(t, append([]string{"ip", "-n"}, c...)...)
 		}
-		writeSysctl(t, w.client, "net.ipv6.conf.all.forwarding", "1")
+		podnet.WriteSysctl(t, w.client, "net.ipv6.conf.all.forwarding", "1")
 	}
 
 	w.setupOutput = w.netSetup(t)
 
 	// The guest: a veth in place of tap0 (see the package doc).
-	run(t, "ip", "link", "add", "vmport0", "netns", w.pod, "mtu", strconv.Itoa(podMTU), "type", "veth", "peer", "name", "eth0", "netns", w.vm, "address", vmMAC)
-	run(t, "ip", "-n", w.pod, "link", "set", "vmport0", "master", cfg.Bridge, "up")
-	run(t, "ip", "-n", w.vm, "link", "set", "eth0", "up")
+	podnet.Run(t, "ip", "link", "add", "vmport0", "netns", w.pod, "mtu", strconv.Itoa(podMTU), "type", "veth", "peer", "name", "eth0", "netns", w.vm, "address", vmMAC)
+	podnet.Run(t, "ip", "-n", w.pod, "link", "set", "vmport0", "master", cfg.Bridge, "up")
+	podnet.Run(t, "ip", "-n", w.vm, "link", "set", "eth0", "up")
 
 	w.startDHCP(t)
 	w.configureGuest(t, ipv6)
 
 	if cfg.Mesh != nil {
-		p := startInNS(t, w.pod, uint32(cfg.Mesh.ProxyUID), nil, []string{helperEnv + "=proxy"}, proxyBin)
-		p.waitLine(t, "READY", 10*time.Second)
+		p := podnet.StartInNS(t, w.pod, "proxy-standin", uint32(cfg.Mesh.ProxyUID), nil, []string{helperEnv + "=proxy"}, proxyBin)
+		p.WaitLine(t, "READY", 10*time.Second)
 	}
 	// The guest's servers, including ones on the proxy's ports: if traffic
 	// for those ever reached the guest, the answer would say "VM".
 	for _, port := range []int{2222, 9080, 15000, 15021} {
-		serveTCP(t, w.vm, port, "VM")
+		podnet.ServeTCP(t, w.vm, port, "VM")
 	}
-	serveTCP(t, w.upstream, 8080, "UPSTREAM")
+	podnet.ServeTCP(t, w.upstream, 8080, "UPSTREAM")
 	serveUDP(t, w.upstream, 5353, "UPSTREAM-UDP")
 	return w
 }
@@ -131,12 +113,8 @@ func newWorld(t *testing.T, cfg dataplane.Config, ipv6 bool) *world {
 // the container runtime mounts it. Returns its output.
 func (w *world) netSetup(t *testing.T) string {
 	t.Helper()
-	caps := "-all,+net_admin,+net_raw"
-	script := `mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec "$@"`
-	args := append([]string{"unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
-		"setpriv", "--inh-caps=" + caps, "--ambient-caps=" + caps, "--bounding-set=" + caps, "--",
-		w.launcher, "net-setup"}, w.cfg.Args()...)
-	return nsExec(t, w.pod, args...)
+	c := podnet.Container{Setup: []string{podnet.ReadOnlyProcSys}, Caps: "-all,+net_admin,+net_raw"}
+	return podnet.NSExec(t, w.pod, c.Command(append([]string{w.launcher, "net-setup"}, w.cfg.Args()...)...)...)
 }
 
 func (w *world) startDHCP(t *testing.T) {
@@ -150,8 +128,8 @@ func (w *world) startDHCP(t *testing.T) {
 	// The compute container: uid 107, CAP_NET_BIND_SERVICE only.
 	args := append([]string{w.launcher, "dhcp-server"}, w.cfg.Args()...)
 	args = append(args, "--resolv-conf="+rc, "--hostname=testvm")
-	p := startInNS(t, w.pod, 107, []uintptr{unix.CAP_NET_BIND_SERVICE}, nil, args...)
-	p.waitStderr(t, "Serving DHCP", 10*time.Second)
+	p := podnet.StartInNS(t, w.pod, "virt-launcher", 107, []uintptr{unix.CAP_NET_BIND_SERVICE}, nil, args...)
+	p.WaitStderr(t, "Serving DHCP", 10*time.Second)
 }
 
 // configureGuest does what the guest's DHCP client would: it asks our
@@ -161,7 +139,7 @@ func (w *world) configureGuest(t *testing.T, ipv6 bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var client *nclient4.Client
-	mustInNS(t, w.vm, func() (err error) {
+	podnet.MustInNS(t, w.vm, func() (err error) {
 		client, err = nclient4.New("eth0", nclient4.WithTimeout(2*time.Second), nclient4.WithRetry(5))
 		return err
 	})
@@ -177,16 +155,16 @@ func (w *world) configureGuest(t *testing.T, ipv6 bool) {
 	if b := ack.Options.Get(dhcpv4.OptionInterfaceMTU); len(b) == 2 {
 		mtu = strconv.Itoa(int(b[0])<<8 | int(b[1]))
 	}
-	run(t, "ip", "-n", w.vm, "link", "set", "eth0", "mtu", mtu)
-	run(t, "ip", "-n", w.vm, "addr", "add", fmt.Sprintf("%s/%d", ack.YourIPAddr, ones), "dev", "eth0")
+	podnet.Run(t, "ip", "-n", w.vm, "link", "set", "eth0", "mtu", mtu)
+	podnet.Run(t, "ip", "-n", w.vm, "addr", "add", fmt.Sprintf("%s/%d", ack.YourIPAddr, ones), "dev", "eth0")
 	if r := ack.Router(); len(r) > 0 {
-		run(t, "ip", "-n", w.vm, "route", "add", "default", "via", r[0].String())
+		podnet.Run(t, "ip", "-n", w.vm, "route", "add", "default", "via", r[0].String())
 	}
 	if !ipv6 {
 		return
 	}
 	var c6 *nclient6.Client
-	mustInNS(t, w.vm, func() (err error) {
+	podnet.MustInNS(t, w.vm, func() (err error) {
 		c6, err = nclient6.New("eth0", nclient6.WithTimeout(2*time.Second), nclient6.WithRetry(5))
 		return err
 	})
@@ -208,37 +186,16 @@ func (w *world) configureGuest(t *testing.T, ipv6 bool) {
 	// on-link prefix and default route are what an RA from the bridge
 	// would give the guest.
 	gw := dataplane.Gateway(w.cfg.VMIPv6CIDR)
-	run(t, "ip", "-n", w.vm, "addr", "add", ia.Options.OneAddress().IPv6Addr.String()+"/128", "dev", "eth0", "nodad")
-	run(t, "ip", "-n", w.vm, "-6", "route", "add", w.cfg.VMIPv6CIDR.String(), "dev", "eth0")
-	run(t, "ip", "-n", w.vm, "-6", "route", "add", "default", "via", gw.String())
-}
-
-// serveTCP answers every connection with "<banner> port=<p> saw=<peer>".
-func serveTCP(t *testing.T, ns string, port int, banner string) {
-	t.Helper()
-	var ln net.Listener
-	mustInNS(t, ns, func() (err error) {
-		ln, err = net.Listen("tcp", ":"+strconv.Itoa(port))
-		return err
-	})
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			fmt.Fprintf(c, "%s port=%d saw=%s\n", banner, port, c.RemoteAddr())
-			c.Close()
-		}
-	}()
+	podnet.Run(t, "ip", "-n", w.vm, "addr", "add", ia.Options.OneAddress().IPv6Addr.String()+"/128", "dev", "eth0", "nodad")
+	podnet.Run(t, "ip", "-n", w.vm, "-6", "route", "add", w.cfg.VMIPv6CIDR.String(), "dev", "eth0")
+	podnet.Run(t, "ip", "-n", w.vm, "-6", "route", "add", "default", "via", gw.String())
 }
 
 // serveUDP answers every datagram with "<banner> saw=<peer>".
 func serveUDP(t *testing.T, ns string, port int, banner string) {
 	t.Helper()
 	var pc net.PacketConn
-	mustInNS(t, ns, func() (err error) {
+	podnet.MustInNS(t, ns, func() (err error) {
 		pc, err = net.ListenPacket("udp", ":"+strconv.Itoa(port))
 		return err
 	})
@@ -267,7 +224,7 @@ func (d dgramWriter) Write(b []byte) (int, error) { return d.pc.WriteTo(b, d.pee
 func talk(t *testing.T, ns, local, remote string) []string {
 	t.Helper()
 	var c net.Conn
-	mustInNS(t, ns, func() (err error) {
+	podnet.MustInNS(t, ns, func() (err error) {
 		d := net.Dialer{Timeout: 5 * time.Second}
 		if local != "" {
 			d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(local)}
@@ -292,7 +249,7 @@ func talk(t *testing.T, ns, local, remote string) []string {
 func udpAsk(t *testing.T, ns, remote string) string {
 	t.Helper()
 	var c net.Conn
-	mustInNS(t, ns, func() (err error) {
+	podnet.MustInNS(t, ns, func() (err error) {
 		c, err = net.Dial("udp", remote)
 		return err
 	})

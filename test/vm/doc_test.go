@@ -21,9 +21,9 @@
 // server on 9080 (busybox httpd) with CGI scripts to call the upstream and
 // to power off.
 //
-// The proxy stand-in, namespace and process helpers are copied (trimmed) from
-// test/dataplane, which is another package's test code and cannot be
-// imported; the stand-in additionally answers POST /quitquitquit on 15020.
+// The proxy stand-in, namespace and process helpers are shared with
+// test/dataplane in internal/testing/podnet; here the stand-in also answers
+// POST /quitquitquit on 15020.
 //
 // Needs root, iproute2, iptables, qemu-system-x86 and qemu-utils, and
 // bin/guest from hack/build-guest.sh; skips with the setup to run otherwise.

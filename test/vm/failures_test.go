@@ -43,7 +43,7 @@ func failureSetup(t *testing.T) (dir string, o launcher.ComputeOptions) {
 // combined output.
 func runBin(t *testing.T, timeout time.Duration, args ...string) (int, string) {
 	t.Helper()
-	launcherBin, _ := binaries(t)
+	launcherBin, _ := bins.Get(t)
 	cmd := exec.Command(launcherBin, args...)
 	done := make(chan struct{})
 	var out []byte
@@ -111,7 +111,7 @@ func startBlankDiskHelper(t *testing.T, dir string, o launcher.ComputeOptions) c
 	if err := os.WriteFile(img, make([]byte, 1<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	launcherBin, _ := binaries(t)
+	launcherBin, _ := bins.Get(t)
 	h := launcher.DiskHelperOptions{DiskPath: img, Socket: launcher.DiskSocketPath(o.HelperSocketDir, "rootdisk"), TerminationLog: filepath.Join(dir, "helper-termination-log")}
 	helper := exec.Command(launcherBin, append([]string{launcher.DiskHelperSubcommand}, h.Args()...)...)
 	if err := helper.Start(); err != nil {

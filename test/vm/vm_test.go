@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,16 +16,15 @@ import (
 
 	"virtmesh.io/virtmesh/internal/dataplane"
 	"virtmesh.io/virtmesh/internal/launcher"
+	"virtmesh.io/virtmesh/internal/testing/podnet"
 )
 
 // Addresses: documentation and private ranges, only inside the namespaces
 // the test creates.
 const (
-	podIP      = "10.244.1.5"
-	podGW      = "10.244.1.1"
-	clientIP   = "192.0.2.10"
-	upstreamIP = "198.51.100.20"
-	upstreamGW = "198.51.100.1"
+	podIP      = podnet.PodIP
+	clientIP   = podnet.ClientIP
+	upstreamIP = podnet.UpstreamIP
 
 	guestHostname = "testvm"
 	// qemuUID is the compute container's uid (launcher.QEMUUID); diskUID
@@ -104,7 +102,7 @@ func ensureGuest(t *testing.T) {
 type world struct {
 	client, upstream, pod string
 	launcher, proxyBin    string
-	proxy                 *proc
+	proxy                 *podnet.Proc
 	// tunDevice is the tun node net-setup made (the pod's tun emptyDir).
 	tunDevice string
 }
@@ -114,26 +112,9 @@ type world struct {
 // and the upstream server.
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	launcherBin, proxyBin := binaries(t)
+	launcherBin, proxyBin := bins.Get(t)
 	w := &world{client: newNS(t, "client"), upstream: newNS(t, "up"), pod: newNS(t, "pod"), launcher: launcherBin, proxyBin: proxyBin}
-	run(t, "ip", "link", "add", "eth0", "netns", w.pod, "type", "veth", "peer", "name", "topod", "netns", w.client)
-	run(t, "ip", "link", "add", "eth0", "netns", w.upstream, "type", "veth", "peer", "name", "toup", "netns", w.client)
-	for _, c := range [][]string{
-		{w.client, "addr", "add", podGW + "/24", "dev", "topod"},
-		{w.client, "addr", "add", upstreamGW + "/24", "dev", "toup"},
-		{w.client, "addr", "add", clientIP + "/32", "dev", "lo"},
-		{w.client, "link", "set", "topod", "up"},
-		{w.client, "link", "set", "toup", "up"},
-		{w.pod, "addr", "add", podIP + "/24", "dev", "eth0"},
-		{w.pod, "link", "set", "eth0", "up"},
-		{w.pod, "route", "add", "default", "via", podGW},
-		{w.upstream, "addr", "add", upstreamIP + "/24", "dev", "eth0"},
-		{w.upstream, "link", "set", "eth0", "up"},
-		{w.upstream, "route", "add", "default", "via", upstreamGW},
-	} {
-		run(t, append([]string{"ip", "-n"}, c...)...)
-	}
-	writeSysctl(t, w.client, "net.ipv4.ip_forward", "1")
+	podnet.Wire(t, podnet.Topology{Client: w.client, Upstream: w.upstream, Pod: w.pod})
 
 	// The pod's tun emptyDir (0777 like the kubelet's).
 	tunDir, err := os.MkdirTemp("", "virtmesh-vm-tun-")
@@ -149,37 +130,28 @@ func newWorld(t *testing.T) *world {
 	cfg.TapOwnerUID = qemuUID
 	cfg.TunDevice = w.tunDevice
 	// As the init container: root with only NET_ADMIN, NET_RAW, MKNOD and
-	// CHOWN, a read-only /proc/sys (copied from test/dataplane's netSetup)
+	// CHOWN, a read-only /proc/sys (as test/dataplane's netSetup)
 	// and, as in a container, no /dev/net/tun: the tap is created through
 	// the node net-setup makes.
-	caps := "-all,+net_admin,+net_raw,+mknod,+chown"
-	script := `mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && ` + hideHostTun + ` && exec "$@"`
-	args := append([]string{"unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
-		"setpriv", "--inh-caps=" + caps, "--ambient-caps=" + caps, "--bounding-set=" + caps, "--",
-		w.launcher, launcher.NetSetupSubcommand}, cfg.Args()...)
-	t.Logf("net-setup:\n%s", nsExec(t, w.pod, args...))
+	c := podnet.Container{Setup: []string{podnet.ReadOnlyProcSys, podnet.HideHostTun}, Caps: "-all,+net_admin,+net_raw,+mknod,+chown"}
+	t.Logf("net-setup:\n%s", podnet.NSExec(t, w.pod, c.Command(append([]string{w.launcher, launcher.NetSetupSubcommand}, cfg.Args()...)...)...))
 
-	serveTCP(t, w.upstream, 8080, "UPSTREAM")
+	podnet.ServeTCP(t, w.upstream, 8080, "UPSTREAM")
 	w.startProxy(t)
 	return w
 }
 
 func (w *world) startProxy(t *testing.T) {
 	t.Helper()
-	w.proxy = startInNS(t, w.pod, "proxy", 1337, nil, []string{helperEnv + "=proxy"}, w.proxyBin)
-	w.proxy.waitFor(t, "READY", 10*time.Second)
+	w.proxy = podnet.StartInNS(t, w.pod, "proxy", podnet.ProxyUID, nil, []string{helperEnv + "=proxy"}, w.proxyBin)
+	w.proxy.WaitFor(t, "READY", 10*time.Second)
 }
-
-// hideHostTun covers the host's /dev/net with an empty tmpfs (in a private
-// mount namespace), so a process that opened /dev/net/tun by name would
-// fail as it does in a real container.
-const hideHostTun = `mount -t tmpfs -o mode=0755 tmpfs /dev/net`
 
 // vm is one run of the launcher: a disk helper and the compute process.
 type vm struct {
 	dir      string
-	compute  *proc
-	helper   *proc
+	compute  *podnet.Proc
+	helper   *podnet.Proc
 	termLog  string
 	started  time.Time
 	accelMsg string
@@ -261,13 +233,13 @@ func (w *world) startVM(t *testing.T, name string, grace int64, format string) *
 	diskPath := diskDir
 	switch format {
 	case "raw":
-		if err := copyFile(filepath.Join(guestDir(), "disk.img"), img, 0o400); err != nil {
+		if err := podnet.CopyFile(filepath.Join(guestDir(), "disk.img"), img, 0o400); err != nil {
 			t.Fatal(err)
 		}
 	case "qcow2":
 		img = filepath.Join(diskDir, "disk.qcow2")
 		diskPath = img
-		run(t, "qemu-img", "convert", "-O", "qcow2", filepath.Join(guestDir(), "disk.img"), img)
+		podnet.Run(t, "qemu-img", "convert", "-O", "qcow2", filepath.Join(guestDir(), "disk.img"), img)
 		if err := os.Chmod(img, 0o400); err != nil {
 			t.Fatal(err)
 		}
@@ -287,7 +259,7 @@ func (w *world) startVM(t *testing.T, name string, grace int64, format string) *
 	}
 
 	helperOpts := launcher.DiskHelperOptions{DiskPath: diskPath, Socket: launcher.DiskSocketPath(sockets, "rootdisk"), TerminationLog: filepath.Join(base, "helper-termination-log")}
-	v.helper = startInNS(t, "", "disk-helper", diskUID, nil, nil, append([]string{w.launcher, launcher.DiskHelperSubcommand}, helperOpts.Args()...)...)
+	v.helper = podnet.StartInNS(t, "", "disk-helper", diskUID, nil, nil, append([]string{w.launcher, launcher.DiskHelperSubcommand}, helperOpts.Args()...)...)
 
 	o := launcher.DefaultComputeOptions()
 	o.VMIFile = vmiFile
@@ -304,28 +276,26 @@ func (w *world) startVM(t *testing.T, name string, grace int64, format string) *
 	// compute: uid 107 with only CAP_NET_BIND_SERVICE, and no /dev/net/tun
 	// (hidden in its own mount namespace, as a container has none): QEMU
 	// must get the tap by descriptor from the launcher.
-	caps := "-all,+net_bind_service"
-	v.compute = startInNS(t, w.pod, "compute", 0, nil, nil,
-		append([]string{"unshare", "--mount", "--propagation", "private", "sh", "-c", hideHostTun + ` && exec "$@"`, "sh",
-			"setpriv", fmt.Sprintf("--reuid=%d", qemuUID), fmt.Sprintf("--regid=%d", qemuUID), "--clear-groups",
-			"--inh-caps=" + caps, "--ambient-caps=" + caps, "--bounding-set=" + caps, "--",
-			w.launcher, launcher.ComputeSubcommand}, o.Args()...)...)
+	uid := qemuUID
+	c := podnet.Container{Setup: []string{podnet.HideHostTun}, UID: &uid, Caps: "-all,+net_bind_service"}
+	v.compute = podnet.StartInNS(t, w.pod, "compute", 0, nil, nil,
+		c.Command(append([]string{w.launcher, launcher.ComputeSubcommand}, o.Args()...)...)...)
 
-	v.compute.waitFor(t, "accelerator ", 30*time.Second)
-	for _, l := range strings.Split(v.compute.errText(), "\n") {
+	v.compute.WaitFor(t, "accelerator ", 30*time.Second)
+	for _, l := range strings.Split(v.compute.Stderr(), "\n") {
 		if strings.Contains(l, "accelerator ") {
 			v.accelMsg = l[strings.Index(l, "accelerator "):]
 		}
 	}
 	t.Logf("ACCELERATOR: %s", v.accelMsg)
-	v.compute.waitFor(t, "guest running", 60*time.Second)
+	v.compute.WaitFor(t, "guest running", 60*time.Second)
 	checkTapByFD(t, v.compute, w.tunDevice)
 	// The readiness probe, exactly as the pod execs it.
 	if out, err := exec.Command(w.launcher, launcher.ReadinessProbeArgs(o.ReadyFile)...).CombinedOutput(); err != nil {
 		t.Fatalf("readiness probe failed while the guest runs: %v: %s", err, out)
 	}
 	// Boot: firmware, SYSLINUX, kernel, our init, DHCP, user-data.
-	v.compute.waitFor(t, "user-data: httpd serving 9080", 4*time.Minute)
+	v.compute.WaitFor(t, "user-data: httpd serving 9080", 4*time.Minute)
 	t.Logf("guest booted and serves 9080 %s after start", time.Since(v.started).Round(time.Second))
 	return v
 }
@@ -336,7 +306,7 @@ func (w *world) startVM(t *testing.T, name string, grace int64, format string) *
 func (w *world) httpGet(t *testing.T, path string) []string {
 	t.Helper()
 	var c net.Conn
-	mustInNS(t, w.client, func() (err error) {
+	podnet.MustInNS(t, w.client, func() (err error) {
 		d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(clientIP)}}
 		c, err = d.Dial("tcp", net.JoinHostPort(podIP, "9080"))
 		return err
@@ -389,15 +359,15 @@ func TestGuestBehindMesh(t *testing.T) {
 	})
 	t.Run("3a SIGTERM powers the guest down gracefully within the grace period", func(t *testing.T) {
 		start := time.Now()
-		if err := v.compute.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		if err := v.compute.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
-		code := v.compute.wait(t, 90*time.Second)
+		code := v.compute.Wait(t, 90*time.Second)
 		t.Logf("launcher exited %d %s after SIGTERM", code, time.Since(start).Round(100*time.Millisecond))
 		if code != 0 {
 			t.Fatalf("exit code %d, want 0", code)
 		}
-		if !strings.Contains(v.compute.out(), "ACPI power button") {
+		if !strings.Contains(v.compute.Stdout(), "ACPI power button") {
 			t.Error("the guest never saw the ACPI power button")
 		}
 		msg, _ := os.ReadFile(v.termLog)
@@ -407,8 +377,8 @@ func TestGuestBehindMesh(t *testing.T) {
 		if out, err := exec.Command(w.launcher, launcher.ReadinessProbeArgs(filepath.Join(v.dir, "run", "ready"))...).CombinedOutput(); err == nil {
 			t.Errorf("readiness probe still succeeds after exit: %s", out)
 		}
-		w.proxy.waitFor(t, "QUIT", 10*time.Second)
-		if code := v.helper.wait(t, 10*time.Second); code != 0 {
+		w.proxy.WaitFor(t, "QUIT", 10*time.Second)
+		if code := v.helper.Wait(t, 10*time.Second); code != 0 {
 			t.Errorf("disk helper exit code %d, want 0 once compute is gone", code)
 		}
 	})
@@ -420,11 +390,11 @@ func TestGuestBehindMesh(t *testing.T) {
 	// A real pod never hosts a second guest; here one with another MAC
 	// (StableMAC of another VMI) takes 10.0.2.2, so forget the first one's
 	// neighbour entry instead of waiting for it to go stale.
-	run(t, "ip", "-n", w.pod, "neigh", "flush", "dev", dataplane.DefaultBridge)
+	podnet.Run(t, "ip", "-n", w.pod, "neigh", "flush", "dev", dataplane.DefaultBridge)
 	v2 := w.startVM(t, "vm-poweroff", 90, "qcow2")
 	t.Run("3b guest poweroff ends the launcher with 0 (qcow2 container disk)", func(t *testing.T) {
-		if !strings.Contains(v2.compute.errText(), `container disk "rootdisk": qcow2 image disk.qcow2`) {
-			t.Errorf("the qcow2 container disk was not detected as qcow2:\n%s", v2.compute.errText())
+		if !strings.Contains(v2.compute.Stderr(), `container disk "rootdisk": qcow2 image disk.qcow2`) {
+			t.Errorf("the qcow2 container disk was not detected as qcow2:\n%s", v2.compute.Stderr())
 		}
 		start := time.Now()
 		got := w.httpGet(t, "/cgi-bin/poweroff")
@@ -432,7 +402,7 @@ func TestGuestBehindMesh(t *testing.T) {
 			t.Fatalf("got %q", got)
 		}
 		t.Logf("poweroff requested in %s", time.Since(start).Round(100*time.Millisecond))
-		code := v2.compute.wait(t, 90*time.Second)
+		code := v2.compute.Wait(t, 90*time.Second)
 		t.Logf("launcher exited %d %s after the request", code, time.Since(start).Round(100*time.Millisecond))
 		if code != 0 {
 			t.Fatalf("exit code %d, want 0", code)
@@ -441,28 +411,28 @@ func TestGuestBehindMesh(t *testing.T) {
 		if !strings.Contains(string(msg), "guest powered off") {
 			t.Errorf("termination message %q", msg)
 		}
-		w.proxy.waitFor(t, "QUIT", 10*time.Second)
-		if code := v2.helper.wait(t, 10*time.Second); code != 0 {
+		w.proxy.WaitFor(t, "QUIT", 10*time.Second)
+		if code := v2.helper.Wait(t, 10*time.Second); code != 0 {
 			t.Errorf("disk helper exit code %d, want 0 once compute is gone", code)
 		}
-		v2.helper.waitFor(t, "disk-helper: compute released the disk, exiting", time.Second)
+		v2.helper.WaitFor(t, "disk-helper: compute released the disk, exiting", time.Second)
 	})
 	if t.Failed() {
 		return
 	}
 
 	w.startProxy(t)
-	run(t, "ip", "-n", w.pod, "neigh", "flush", "dev", dataplane.DefaultBridge)
+	podnet.Run(t, "ip", "-n", w.pod, "neigh", "flush", "dev", dataplane.DefaultBridge)
 	v3 := w.startVM(t, "vm-stuck", 3, "raw")
 	t.Run("3c a guest that ignores the power button is stopped hard when the grace period ends", func(t *testing.T) {
 		if got := w.httpGet(t, "/cgi-bin/ignore-power-button"); !contains(got, "acpid stopped") {
 			t.Fatalf("got %q", got)
 		}
 		start := time.Now()
-		if err := v3.compute.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		if err := v3.compute.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
-		code := v3.compute.wait(t, 30*time.Second)
+		code := v3.compute.Wait(t, 30*time.Second)
 		took := time.Since(start)
 		t.Logf("launcher exited %d %s after SIGTERM", code, took.Round(100*time.Millisecond))
 		if code == 0 {
@@ -479,34 +449,13 @@ func TestGuestBehindMesh(t *testing.T) {
 	t.Logf("SUITE: %s with %s", time.Since(suiteStart).Round(time.Second), v.accelMsg)
 }
 
-// serveTCP answers every connection with "<banner> port=<p> saw=<peer>".
-func serveTCP(t *testing.T, ns string, port int, banner string) {
-	t.Helper()
-	var ln net.Listener
-	mustInNS(t, ns, func() (err error) {
-		ln, err = net.Listen("tcp", ":"+strconv.Itoa(port))
-		return err
-	})
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			fmt.Fprintf(c, "%s port=%d saw=%s\n", banner, port, c.RemoteAddr())
-			c.Close()
-		}
-	}()
-}
-
 // checkTapByFD asserts that QEMU got the tap as an inherited descriptor of
 // the tun node net-setup made, and never opened a tun node by name: its
 // -netdev has fd= and no ifname=, and the descriptor it holds is tunDevice.
-func checkTapByFD(t *testing.T, compute *proc, tunDevice string) {
+func checkTapByFD(t *testing.T, compute *podnet.Proc, tunDevice string) {
 	t.Helper()
 	var argv string
-	for _, l := range strings.Split(compute.errText(), "\n") {
+	for _, l := range strings.Split(compute.Stderr(), "\n") {
 		if i := strings.Index(l, "starting "); i >= 0 && strings.Contains(l, "-netdev") {
 			argv = l[i:]
 		}
@@ -528,7 +477,7 @@ func checkTapByFD(t *testing.T, compute *proc, tunDevice string) {
 		}
 	}
 	// QEMU is the launcher's only child (forked by any of its threads).
-	pid := compute.cmd.Process.Pid
+	pid := compute.Cmd.Process.Pid
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
 	var children []string
 	for _, f := range tasks {

@@ -1,10 +1,11 @@
-package dataplane
+package podnet
 
 import (
 	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"unsafe"
@@ -12,15 +13,42 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The proxy stand-in behaves like Envoy in the launcher pod, as far as the
-// dataplane can tell: it runs as uid 1337, accepts captured connections on
-// 15001 (outbound) and 15006 (inbound), reads SO_ORIGINAL_DST and forwards.
-// Inbound connections are handed to the application from 127.0.0.6 (::6)
-// to podIP:port, as Envoy's inbound passthrough does. Before piping, it
-// tells the caller which listener took the connection and the original
-// destination: "PROXY outbound orig=198.51.100.20:8080". Port 15021
-// answers "PROXY health" and 15000 "PROXY admin".
-func runProxy() error {
+// ProxyUID is the uid the proxy stand-in runs as (Istio's proxy uid).
+const ProxyUID = 1337
+
+// ProxyOptions select the proxy stand-in's optional parts.
+type ProxyOptions struct {
+	// QuitQuitQuit serves pilot-agent's POST /quitquitquit on
+	// 127.0.0.1:15020: the stand-in answers "OK", prints "QUIT" and exits 0.
+	// Without it the stand-in runs until killed.
+	QuitQuitQuit bool
+}
+
+// ServeProxyIfHelper is called first thing in TestMain. When the
+// environment variable env is "proxy", this process is the proxy stand-in
+// (a copy of the test binary started by the suite, see [Binaries]): it runs
+// [RunProxy] and exits, 1 on error. Otherwise it returns at once.
+func ServeProxyIfHelper(env string, o ProxyOptions) {
+	if os.Getenv(env) != "proxy" {
+		return
+	}
+	if err := RunProxy(o); err != nil {
+		fmt.Fprintln(os.Stderr, "proxy:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// RunProxy is the proxy stand-in. It behaves like Envoy in the launcher
+// pod, as far as the dataplane can tell: it runs as uid 1337, accepts
+// captured connections on 15001 (outbound) and 15006 (inbound), over IPv4
+// and IPv6, reads SO_ORIGINAL_DST and forwards. Inbound connections are
+// handed to the application from 127.0.0.6 (::6) to podIP:port, as Envoy's
+// inbound passthrough does. Before piping, it tells the caller which
+// listener took the connection and the original destination: "PROXY
+// outbound orig=198.51.100.20:8080". Port 15021 answers "PROXY health" and
+// 15000 "PROXY admin". Once listening it prints "READY uid=<uid>".
+func RunProxy(o ProxyOptions) error {
 	type listener struct {
 		port   int
 		handle func(c *net.TCPConn, v6 bool)
@@ -54,8 +82,24 @@ func runProxy() error {
 			}()
 		}
 	}
+	var quit chan struct{} // nil: never closed
+	if o.QuitQuitQuit {
+		ln, err := net.Listen("tcp4", "127.0.0.1:15020")
+		if err != nil {
+			return err
+		}
+		quit = make(chan struct{})
+		mux := http.NewServeMux()
+		mux.HandleFunc("POST /quitquitquit", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintln(w, "OK")
+			close(quit)
+		})
+		go http.Serve(ln, mux)
+	}
 	fmt.Printf("READY uid=%d\n", os.Getuid())
-	select {}
+	<-quit
+	fmt.Println("QUIT")
+	return nil
 }
 
 func forward(c *net.TCPConn, listener string, src netip.Addr) {
