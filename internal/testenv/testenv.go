@@ -59,6 +59,9 @@ func Start() (*Env, error) {
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		// Start can fail after the control plane is up (e.g. a CRD the API
+		// server rejects); stop it so no kube-apiserver or etcd is left behind.
+		_ = env.Stop()
 		return nil, fmt.Errorf("start envtest: %w", err)
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
