@@ -56,6 +56,10 @@ run-local: ## Build everything, start a local cluster, run the operator and appl
 stop-local: ## Stop the operator and delete the local cluster.
 	hack/local-cluster.sh down
 
+.PHONY: scale
+scale: ## Scale run on a fresh local kwok cluster: N VMIs (plain and mesh) vs N plain Pods (ratios in docs/performance.md).
+	hack/scale-run.sh $(or $(N),100)
+
 ##@ Build and test
 
 .PHONY: build
