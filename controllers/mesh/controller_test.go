@@ -20,6 +20,7 @@ import (
 
 	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
 	cp "virtmesh.io/virtmesh/internal/render/controlplane"
+	"virtmesh.io/virtmesh/internal/testenv"
 	"virtmesh.io/virtmesh/internal/testing/mcpbuilder"
 )
 
@@ -27,15 +28,7 @@ const timeout = 30 * time.Second
 
 func eventually(t *testing.T, what string, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s: %v", what, err)
+	testenv.Eventually(t, timeout, 100*time.Millisecond, what, f)
 }
 
 func createNamespace(t *testing.T, name string, labels map[string]string) {

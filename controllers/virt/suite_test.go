@@ -105,15 +105,7 @@ func newNamespace(t *testing.T, labels map[string]string) string {
 
 func eventually(t *testing.T, what string, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s: %v", what, err)
+	testenv.Eventually(t, 20*time.Second, 100*time.Millisecond, what, f)
 }
 
 func getVMI(t *testing.T, ns, name string) *virtv1alpha1.VirtualMachineInstance {
