@@ -68,9 +68,11 @@ func computeNetwork(o launcher.ComputeOptions) launcher.NetworkFunc {
 // only then does the guest get DHCPv6.
 func podHasIPv6(ifname string) bool {
 	ifc, err := net.InterfaceByName(ifname)
-	if err != nil {
-		return false
-	}
+	return err == nil && hasGlobalIPv6(ifc)
+}
+
+// hasGlobalIPv6 reports whether ifc has a global unicast IPv6 address.
+func hasGlobalIPv6(ifc *net.Interface) bool {
 	addrs, err := ifc.Addrs()
 	if err != nil {
 		return false

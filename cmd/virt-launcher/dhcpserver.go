@@ -69,7 +69,8 @@ func runDHCPServer(args []string) error {
 	if mtu == 0 {
 		mtu = br.MTU
 	}
-	opts, err := dhcp.OptionsFor(cfg, bridgeHasIPv6(br), rc, hostname, mtu)
+	// net-setup gives the bridge an IPv6 gateway exactly when the pod has IPv6.
+	opts, err := dhcp.OptionsFor(cfg, hasGlobalIPv6(br), rc, hostname, mtu)
 	if err != nil {
 		return err
 	}
@@ -77,19 +78,4 @@ func runDHCPServer(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return dhcp.Serve(ctx, opts, log, nil)
-}
-
-// bridgeHasIPv6 tells whether net-setup gave the bridge an IPv6 gateway,
-// which it does exactly when the pod has IPv6.
-func bridgeHasIPv6(br *net.Interface) bool {
-	addrs, err := br.Addrs()
-	if err != nil {
-		return false
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() == nil && n.IP.IsGlobalUnicast() {
-			return true
-		}
-	}
-	return false
 }
