@@ -11,20 +11,21 @@ import (
 	"syscall"
 
 	"virtmesh.io/virtmesh/internal/launcher"
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 func init() {
-	register(launcher.ComputeSubcommand, runCompute)
-	register(launcher.ComputeReadySubcommand, runComputeReady)
+	register(podcontract.SubcommandCompute, runCompute)
+	register(podcontract.SubcommandComputeReady, runComputeReady)
 }
 
 // runCompute is the compute container: it runs the VMI's virtual machine
 // until the guest powers off (exit 0) or QEMU fails (exit 1, reason in the
 // termination log). SIGTERM becomes an ACPI power-down.
 func runCompute(args []string) error {
-	o, err := launcher.ParseComputeArgs(args)
+	o, err := podcontract.ParseComputeArgs(args)
 	if err != nil {
-		writeTermination(launcher.DefaultTerminationLog, err.Error())
+		writeTermination(podcontract.DefaultTerminationLog, err.Error())
 		return err
 	}
 	// The ISO writer stages files under TMPDIR; the root filesystem may be
@@ -46,9 +47,9 @@ func runCompute(args []string) error {
 // runComputeReady is the compute container's readinessProbe: ready while
 // the launcher's ready file exists (the guest is running).
 func runComputeReady(args []string) error {
-	fs := flag.NewFlagSet(launcher.ComputeReadySubcommand, flag.ContinueOnError)
+	fs := flag.NewFlagSet(podcontract.SubcommandComputeReady, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	ready := fs.String("ready-file", launcher.DefaultReadyFile, "ready file written by compute")
+	ready := fs.String("ready-file", podcontract.DefaultReadyFile, "ready file written by compute")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

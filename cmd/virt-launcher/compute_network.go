@@ -4,33 +4,22 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"time"
 
 	"github.com/go-logr/logr/funcr"
 
-	"virtmesh.io/virtmesh/internal/dataplane"
 	"virtmesh.io/virtmesh/internal/dhcp"
 	"virtmesh.io/virtmesh/internal/launcher"
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
-// computeNetwork starts the DHCP server on the bridge net-setup created, with
-// the same VM network the VMI's pod network names (and net-setup's NAT
-// uses), before QEMU boots the guest.
-func computeNetwork(o launcher.ComputeOptions) launcher.NetworkFunc {
+// computeNetwork starts the DHCP server on the bridge net-setup created
+// before QEMU boots the guest. The VM network comes from compute's own flags,
+// which the renderer wrote from the same value as net-setup's, so DHCP hands
+// out exactly the addresses the NAT expects.
+func computeNetwork(o podcontract.ComputeOptions) launcher.NetworkFunc {
 	return func(ctx context.Context, v *launcher.VMI, nic launcher.MachineNIC) (func(), error) {
-		cfg := dataplane.DefaultConfig()
-		cfg.Bridge, cfg.Tap = o.Bridge, o.Tap
-		for _, n := range v.Spec.Networks {
-			if n.Pod != nil && n.Pod.VMNetworkCIDR != "" {
-				p, err := netip.ParsePrefix(n.Pod.VMNetworkCIDR)
-				if err != nil {
-					return nil, fmt.Errorf("network %q: vmNetworkCIDR: %w", n.Name, err)
-				}
-				cfg.VMCIDR = p
-			}
-		}
 		br, err := net.InterfaceByName(o.Bridge)
 		if err != nil {
 			return nil, fmt.Errorf("bridge %s (did net-setup run?): %w", o.Bridge, err)
@@ -40,7 +29,7 @@ func computeNetwork(o launcher.ComputeOptions) launcher.NetworkFunc {
 			dns, _ = dhcp.ParseResolvConf(f)
 			f.Close()
 		}
-		opts, err := dhcp.OptionsFor(cfg, podHasIPv6(cfg.PodInterface), dns, v.Hostname(), br.MTU)
+		opts, err := dhcp.OptionsFor(o.VMNetwork, podHasIPv6(o.PodInterface), dns, v.Hostname(), br.MTU)
 		if err != nil {
 			return nil, err
 		}

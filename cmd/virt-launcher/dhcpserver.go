@@ -12,14 +12,14 @@ import (
 
 	"github.com/go-logr/logr/funcr"
 
-	"virtmesh.io/virtmesh/internal/dataplane"
 	"virtmesh.io/virtmesh/internal/dhcp"
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 func init() { register("dhcp-server", runDHCPServer) }
 
 // runDHCPServer serves the guest until SIGTERM/SIGINT. It takes the same
-// dataplane flags as net-setup (so both agree on the VM's address) plus:
+// flags as net-setup (so both agree on the VM's address) plus:
 //
 //	--resolv-conf=PATH  DNS servers and search domains (default /etc/resolv.conf)
 //	--hostname=NAME     the guest's hostname (default: the pod's)
@@ -44,7 +44,7 @@ func runDHCPServer(args []string) error {
 			rest = append(rest, a)
 		}
 	}
-	cfg, err := dataplane.ParseArgs(rest)
+	cfg, err := podcontract.ParseNetSetupArgs(rest)
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func runDHCPServer(args []string) error {
 		mtu = br.MTU
 	}
 	// net-setup gives the bridge an IPv6 gateway exactly when the pod has IPv6.
-	opts, err := dhcp.OptionsFor(cfg, hasGlobalIPv6(br), rc, hostname, mtu)
+	opts, err := dhcp.OptionsFor(cfg.VMNetwork, hasGlobalIPv6(br), rc, hostname, mtu)
 	if err != nil {
 		return err
 	}

@@ -11,12 +11,12 @@ import (
 	"syscall"
 
 	"virtmesh.io/virtmesh/internal/containerdisk"
-	"virtmesh.io/virtmesh/internal/launcher"
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 func init() {
-	register(launcher.DiskHelperSubcommand, runDiskHelper)
-	register(launcher.DiskHelperInstallSubcommand, runDiskHelperInstall)
+	register(podcontract.SubcommandDiskHelper, runDiskHelper)
+	register(podcontract.SubcommandDiskHelperInstall, runDiskHelperInstall)
 }
 
 // runDiskHelper is a containerDisk volume container: it runs inside the
@@ -24,9 +24,9 @@ func init() {
 // until compute is done with it (or SIGTERM), then exits 0. A missing or unreadable disk ends it with the reason
 // in its termination log (and next to its socket, for compute).
 func runDiskHelper(args []string) error {
-	o, err := launcher.ParseDiskHelperArgs(args)
+	o, err := podcontract.ParseDiskHelperArgs(args)
 	if err != nil {
-		writeTermination(launcher.DefaultTerminationLog, err.Error())
+		writeTermination(podcontract.DefaultTerminationLog, err.Error())
 		return err
 	}
 	_ = os.Remove(containerdisk.ErrorFile(o.Socket))
@@ -55,8 +55,8 @@ func runDiskHelper(args []string) error {
 // (static) binary into the shared helper volume, so volume containers can
 // run it inside images that have no VirtMesh code (nor a shell, nor cp).
 func runDiskHelperInstall(args []string) error {
-	fs := flag.NewFlagSet(launcher.DiskHelperInstallSubcommand, flag.ContinueOnError)
-	dest := fs.String("dest", launcher.HelperBinaryPath, "where to copy the helper binary")
+	fs := flag.NewFlagSet(podcontract.SubcommandDiskHelperInstall, flag.ContinueOnError)
+	dest := fs.String("dest", podcontract.HelperBinaryPath, "where to copy the helper binary")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

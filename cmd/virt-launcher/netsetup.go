@@ -6,19 +6,18 @@ import (
 	"os/signal"
 	"syscall"
 
-	"virtmesh.io/virtmesh/internal/dataplane"
-	"virtmesh.io/virtmesh/internal/launcher"
 	"virtmesh.io/virtmesh/internal/netsetup"
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
-func init() { register(launcher.NetSetupSubcommand, runNetSetup) }
+func init() { register(podcontract.SubcommandNetSetup, runNetSetup) }
 
 // runNetSetup is the init container: plumbing (bridge, tap and, with
 // --tun-device, the tun node compute attaches through) plus both nat tables. Its
-// flags are exactly dataplane.Config.Args(), so the pod spec is the record
+// flags are exactly podcontract.NetSetupOptions.Args(), so the pod spec is the record
 // of what was applied.
 func runNetSetup(args []string) error {
-	cfg, err := dataplane.ParseArgs(args)
+	cfg, err := podcontract.ParseNetSetupArgs(args)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ const (
 //
 // No finalizer: deleting a VMI deletes its pod by ownerReference garbage
 // collection; the reconciler also deletes the pods of a missing VMI itself
-// (with the pod's grace period, i.e. the VMI's plus launcherpod.TerminationGraceMargin)
+// (with the pod's grace period, i.e. the VMI's plus podcontract.TerminationGraceMargin)
 // so a cluster without the garbage collector (envtest) behaves the same. A
 // finalizer would add nothing but VMIs stuck in deletion while the operator
 // is down.

@@ -20,7 +20,7 @@ import (
 	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
 	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
 	"virtmesh.io/virtmesh/internal/injection"
-	"virtmesh.io/virtmesh/internal/render/launcherpod"
+	"virtmesh.io/virtmesh/internal/podcontract"
 	"virtmesh.io/virtmesh/internal/testenv"
 	"virtmesh.io/virtmesh/internal/testing/mcpbuilder"
 	vb "virtmesh.io/virtmesh/internal/testing/vmibuilder"
@@ -214,8 +214,8 @@ func TestDeleteVMIDeletesPod(t *testing.T) {
 		if p.DeletionTimestamp == nil {
 			return fmt.Errorf("pod not being deleted")
 		}
-		if g := p.DeletionGracePeriodSeconds; g == nil || *g != 45+launcherpod.TerminationGraceMargin {
-			return fmt.Errorf("deletion grace period %v, want %d", g, 45+launcherpod.TerminationGraceMargin)
+		if g := p.DeletionGracePeriodSeconds; g == nil || *g != 45+podcontract.TerminationGraceMargin {
+			return fmt.Errorf("deletion grace period %v, want %d", g, 45+podcontract.TerminationGraceMargin)
 		}
 		return nil
 	})
@@ -276,7 +276,7 @@ func TestMeshEnrollment(t *testing.T) {
 
 	create(t, vb.MakeVMI("details").Namespace(ns).Label("app", "details").Label("version", "v1").Port("http", 9080).Obj())
 	pod = waitOnePod(t, ns, "details")
-	if n := len(pod.Spec.InitContainers); n != 3 || pod.Spec.InitContainers[2].Name != launcherpod.ContainerProxy {
+	if n := len(pod.Spec.InitContainers); n != 3 || pod.Spec.InitContainers[2].Name != podcontract.ContainerProxy {
 		t.Fatalf("enrolled pod init containers: %d", n)
 	}
 	if pod.Labels["security.istio.io/tlsMode"] != "istio" || pod.Labels["service.istio.io/canonical-name"] != "details" {
@@ -457,10 +457,10 @@ func TestDeclaredMemberCreatedWithVMI(t *testing.T) {
 		pod := waitOnePod(t, ns, "vm")
 		hasProxy := false
 		for _, c := range pod.Spec.InitContainers {
-			hasProxy = hasProxy || c.Name == launcherpod.ContainerProxy
+			hasProxy = hasProxy || c.Name == podcontract.ContainerProxy
 		}
 		if !hasProxy {
-			t.Errorf("%s: launcher pod %s has no %s sidecar", ns, pod.Name, launcherpod.ContainerProxy)
+			t.Errorf("%s: launcher pod %s has no %s sidecar", ns, pod.Name, podcontract.ContainerProxy)
 		}
 		c := waitCondition(t, ns, "vm", virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionTrue, "NamespaceMember")
 		if !strings.Contains(c.Message, cpNS+"/declared") {

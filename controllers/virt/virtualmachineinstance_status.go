@@ -10,7 +10,7 @@ import (
 
 	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
 	"virtmesh.io/virtmesh/internal/enrollment"
-	"virtmesh.io/virtmesh/internal/launcher"
+	"virtmesh.io/virtmesh/internal/podcontract"
 	"virtmesh.io/virtmesh/internal/render/launcherpod"
 )
 
@@ -160,7 +160,7 @@ func podPhase(pod *corev1.Pod) virtv1alpha1.VirtualMachineInstancePhase {
 	if pod.Spec.NodeName == "" {
 		return virtv1alpha1.Scheduling
 	}
-	if cs := containerStatus(pod.Status.ContainerStatuses, launcherpod.ContainerCompute); cs != nil && cs.State.Running != nil {
+	if cs := containerStatus(pod.Status.ContainerStatuses, podcontract.ContainerCompute); cs != nil && cs.State.Running != nil {
 		return virtv1alpha1.Running
 	}
 	return virtv1alpha1.Scheduled
@@ -226,7 +226,7 @@ func setFromPod(set setFunc, pod *corev1.Pod, phase virtv1alpha1.VirtualMachineI
 			msg += "; the VMI would no longer be enrolled (" + d.Message + "): the running VM keeps its proxy until it is recreated"
 		}
 		set(virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionTrue, reason, msg)
-		if cs := containerStatus(pod.Status.InitContainerStatuses, launcherpod.ContainerProxy); cs != nil && cs.Ready {
+		if cs := containerStatus(pod.Status.InitContainerStatuses, podcontract.ContainerProxy); cs != nil && cs.Ready {
 			set(virtv1alpha1.ConditionProxyReady, metav1.ConditionTrue, ReasonProxyReady, "the istio-proxy sidecar is ready")
 		} else {
 			set(virtv1alpha1.ConditionProxyReady, metav1.ConditionFalse, ReasonProxyNotReady, "the istio-proxy sidecar is not ready")
@@ -246,7 +246,7 @@ func setFromPod(set setFunc, pod *corev1.Pod, phase virtv1alpha1.VirtualMachineI
 // message (the launcher writes its exit reason there) or the pod's reason.
 func podFailure(pod *corev1.Pod) string {
 	var parts []string
-	if cs := containerStatus(pod.Status.ContainerStatuses, launcherpod.ContainerCompute); cs != nil && cs.State.Terminated != nil {
+	if cs := containerStatus(pod.Status.ContainerStatuses, podcontract.ContainerCompute); cs != nil && cs.State.Terminated != nil {
 		t := cs.State.Terminated
 		parts = append(parts, fmt.Sprintf("compute exited with code %d", t.ExitCode))
 		if m := strings.TrimSpace(t.Message); m != "" {
@@ -277,7 +277,7 @@ func interfaces(vmi *virtv1alpha1.VirtualMachineInstance, pod *corev1.Pod) []vir
 	for _, ifc := range vmi.Spec.Domain.Devices.Interfaces {
 		mac := ifc.MacAddress
 		if mac == "" {
-			mac = launcher.StableMAC(vmi.Namespace, vmi.Name, string(vmi.UID), ifc.Name)
+			mac = podcontract.StableMAC(vmi.Namespace, vmi.Name, string(vmi.UID), ifc.Name)
 		}
 		i := virtv1alpha1.VirtualMachineInstanceNetworkInterface{Name: ifc.Name, MAC: mac, IP: pod.Status.PodIP}
 		for _, ip := range pod.Status.PodIPs {

@@ -1,6 +1,11 @@
 package dataplane
 
-import "testing"
+import (
+	"testing"
+
+	"virtmesh.io/virtmesh/internal/podcontract"
+	"virtmesh.io/virtmesh/internal/testing/netcfg"
+)
 
 // BenchmarkRenderRules measures RenderRules for one IPv4 nat table of a VM
 // with three ports, outside the mesh ("nomesh", the baseline) and in it with
@@ -12,13 +17,13 @@ import "testing"
 // net-setup renders each family once per pod start; the per-call cost is
 // what a benchmark can show, the per-pod cost is at most two calls.
 func BenchmarkRenderRules(b *testing.B) {
-	d := withPorts(DefaultConfig())
+	d := netcfg.WithPorts(podcontract.DefaultNetSetupOptions())
 	cases := []struct {
 		name string
-		cfg  Config
+		cfg  podcontract.NetSetupOptions
 	}{
 		{name: "nomesh", cfg: d},
-		{name: "mesh", cfg: withMesh(d, nil)},
+		{name: "mesh", cfg: netcfg.WithMesh(d, nil)},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

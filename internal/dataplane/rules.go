@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 // Family is an IP address family; each has its own nat table.
@@ -84,7 +86,7 @@ const (
 //	                {127.0.0.1, podIP} → VM.
 //	POSTROUTING  MASQUERADE from the VM; -o k6t-eth0 → KUBEVIRT_POSTINBOUND
 //	             (SNAT of 127.0.0.1 and 127.0.0.6 to the gateway).
-func RenderRules(c Config, family Family, podIPs ...netip.Addr) (string, error) {
+func RenderRules(c podcontract.NetSetupOptions, family Family, podIPs ...netip.Addr) (string, error) {
 	if family != IPv4 && family != IPv6 {
 		return "", fmt.Errorf("unknown address family %d", family)
 	}
@@ -100,15 +102,15 @@ func RenderRules(c Config, family Family, podIPs ...netip.Addr) (string, error) 
 	if c.Mesh != nil && len(ips) == 0 {
 		return "", fmt.Errorf("the mesh needs the pod's %s address to hand inbound connections to the VM, got %v", family, podIPs)
 	}
-	r := renderer{c: c, f: family, podIPs: ips, cidr: c.CIDRFor(family)}
-	r.vm = VMAddress(r.cidr).String()
-	r.gw = Gateway(r.cidr).String()
+	r := renderer{c: c, f: family, podIPs: ips, cidr: cidrFor(c.VMNetwork, family)}
+	r.vm = podcontract.VMAddress(r.cidr).String()
+	r.gw = podcontract.Gateway(r.cidr).String()
 	r.render()
 	return r.t.String(), nil
 }
 
 type renderer struct {
-	c      Config
+	c      podcontract.NetSetupOptions
 	f      Family
 	podIPs []netip.Addr
 	cidr   netip.Prefix
@@ -136,7 +138,7 @@ func (r *renderer) render() {
 	}
 	r.t.add("OUTPUT", "-j", ChainVMLocalOutput)
 	r.t.comment("POSTROUTING: the VM leaves as the pod; local clients reach it from the gateway.")
-	r.t.add("POSTROUTING", "-s", host(VMAddress(r.cidr)), "-j", "MASQUERADE")
+	r.t.add("POSTROUTING", "-s", host(podcontract.VMAddress(r.cidr)), "-j", "MASQUERADE")
 	r.t.add("POSTROUTING", "-o", c.Bridge, "-j", ChainPostInbound)
 
 	r.preInbound()
@@ -197,7 +199,7 @@ func (r *renderer) postInbound() {
 // meshInbound is Istio's inbound capture.
 func (r *renderer) meshInbound() {
 	m := r.c.Mesh
-	for _, p := range uniq(cat(AlwaysExcludedInboundPorts, m.ExcludeInboundPorts)) {
+	for _, p := range uniq(cat(podcontract.AlwaysExcludedInboundPorts, m.ExcludeInboundPorts)) {
 		r.t.add(ChainInbound, "-p", "tcp", "--dport", itoa(p), "-j", "RETURN")
 	}
 	r.t.add(ChainInbound, "-p", "tcp", "-j", ChainInRedirect)
@@ -274,7 +276,7 @@ func (r *renderer) portMatches() [][]string {
 // proxyPorts are never DNATed into the VM: the reserved ports plus the
 // configured capture ports.
 func (r *renderer) proxyPorts() []uint16 {
-	ps := cat(ReservedMeshPorts, []uint16{r.c.Mesh.InboundCapturePort, r.c.Mesh.OutboundCapturePort})
+	ps := cat(podcontract.ReservedMeshPorts, []uint16{r.c.Mesh.InboundCapturePort, r.c.Mesh.OutboundCapturePort})
 	slices.Sort(ps)
 	return slices.Compact(ps)
 }
@@ -310,4 +312,12 @@ func uniq(ps []uint16) []uint16 {
 		}
 	}
 	return out
+}
+
+// cidrFor returns the VM network of family f.
+func cidrFor(n podcontract.VMNetwork, f Family) netip.Prefix {
+	if f == IPv6 {
+		return n.VMIPv6CIDR
+	}
+	return n.VMCIDR
 }

@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"virtmesh.io/virtmesh/internal/podcontract"
+	"virtmesh.io/virtmesh/internal/testing/netcfg"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -18,55 +21,8 @@ var (
 	podIPv6 = netip.MustParseAddr("fd00:10:244:1::5")
 )
 
-func withMesh(c Config, edit func(m *Mesh)) Config {
-	c.Mesh = DefaultMesh()
-	if edit != nil {
-		edit(c.Mesh)
-	}
-	return c
-}
-
-func withPorts(c Config) Config {
-	c.Ports = []Port{{"TCP", 9080}, {"UDP", 5353}, {"TCP", 22}}
-	return c
-}
-
-func withVMCIDRs(c Config) Config {
-	c.VMCIDR = netip.MustParsePrefix("10.11.0.0/16")
-	c.VMIPv6CIDR = netip.MustParsePrefix("fd12:3456::/64")
-	return c
-}
-
-// goldenScenarios covers mesh/no mesh × ports/no ports × include CIDRs ×
-// IPv6 × custom VM CIDR. Each scenario has one golden file per family.
-func goldenScenarios() map[string]Config {
-	d := DefaultConfig()
-	includes := func(m *Mesh) { m.IncludeOutboundCIDRs = []string{"198.51.100.0/24", "2001:db8:3::/64"} }
-	return map[string]Config{
-		"nomesh-allports":             d,
-		"nomesh-ports":                withPorts(d),
-		"nomesh-ports-vmcidr":         withVMCIDRs(withPorts(d)),
-		"mesh-allports":               withMesh(d, nil),
-		"mesh-ports":                  withMesh(withPorts(d), nil),
-		"mesh-allports-vmcidr":        withMesh(withVMCIDRs(d), nil),
-		"mesh-ports-include-cidrs":    withMesh(withPorts(d), includes),
-		"mesh-allports-include-cidrs": withMesh(d, includes),
-		"mesh-ports-vmcidr":           withMesh(withVMCIDRs(withPorts(d)), nil),
-		"nomesh-allports-vmcidr":      withVMCIDRs(d),
-		"mesh-allports-include-none":  withMesh(d, func(m *Mesh) { m.IncludeOutboundCIDRs = []string{} }),
-		"mesh-ports-exclusions": withMesh(withPorts(d), func(m *Mesh) {
-			m.UnproxiedPorts = []uint16{22}
-			m.ExcludeInboundPorts = []uint16{8443, 15021}
-			m.ExcludeOutboundPorts = []uint16{3306}
-			m.ExcludeOutboundCIDRs = []netip.Prefix{netip.MustParsePrefix("169.254.169.254/32"), netip.MustParsePrefix("fd00:ec2::254/128")}
-			m.ProxyUID, m.ProxyGID = 1234, 5678
-			m.InboundCapturePort, m.OutboundCapturePort = 16006, 16001
-		}),
-	}
-}
-
 func TestRenderRulesGolden(t *testing.T) {
-	for name, cfg := range goldenScenarios() {
+	for name, cfg := range netcfg.Scenarios() {
 		for _, fam := range []Family{IPv4, IPv6} {
 			file := filepath.Join("testdata", name+"-"+strings.ToLower(fam.String())+".golden")
 			t.Run(filepath.Base(file), func(t *testing.T) {
@@ -95,15 +51,15 @@ func TestRenderRulesGolden(t *testing.T) {
 func TestRenderRulesErrors(t *testing.T) {
 	tests := []struct {
 		name   string
-		cfg    Config
+		cfg    podcontract.NetSetupOptions
 		family Family
 		ips    []netip.Addr
 		want   string
 	}{
-		{"mesh without pod IP", withMesh(DefaultConfig(), nil), IPv4, []netip.Addr{podIPv6}, "needs the pod's IPv4 address"},
-		{"mesh without pod IPv6", withMesh(DefaultConfig(), nil), IPv6, []netip.Addr{podIPv4}, "needs the pod's IPv6 address"},
-		{"invalid config", Config{}, IPv4, nil, "invalid dataplane config"},
-		{"unknown family", DefaultConfig(), Family(5), nil, "unknown address family"},
+		{"mesh without pod IP", netcfg.WithMesh(podcontract.DefaultNetSetupOptions(), nil), IPv4, []netip.Addr{podIPv6}, "needs the pod's IPv4 address"},
+		{"mesh without pod IPv6", netcfg.WithMesh(podcontract.DefaultNetSetupOptions(), nil), IPv6, []netip.Addr{podIPv4}, "needs the pod's IPv6 address"},
+		{"invalid config", podcontract.NetSetupOptions{}, IPv4, nil, "invalid dataplane config"},
+		{"unknown family", podcontract.DefaultNetSetupOptions(), Family(5), nil, "unknown address family"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,11 +74,11 @@ func TestRenderRulesErrors(t *testing.T) {
 // TestRenderRulesNoMeshNeedsNoPodIP: outside the mesh the rules do not
 // depend on the pod IP, so net-setup works before the CNI reports it.
 func TestRenderRulesNoMeshNeedsNoPodIP(t *testing.T) {
-	with, err := RenderRules(DefaultConfig(), IPv4, podIPv4)
+	with, err := RenderRules(podcontract.DefaultNetSetupOptions(), IPv4, podIPv4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	without, err := RenderRules(DefaultConfig(), IPv4)
+	without, err := RenderRules(podcontract.DefaultNetSetupOptions(), IPv4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +90,7 @@ func TestRenderRulesNoMeshNeedsNoPodIP(t *testing.T) {
 // TestMeshNeverDNATsProxyPorts: in the mesh, the proxy ports return before
 // any DNAT towards the VM and there is no catch-all DNAT in PREINBOUND.
 func TestMeshNeverDNATsProxyPorts(t *testing.T) {
-	for name, cfg := range goldenScenarios() {
+	for name, cfg := range netcfg.Scenarios() {
 		if cfg.Mesh == nil {
 			continue
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv6"
 
-	"virtmesh.io/virtmesh/internal/dataplane"
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 const kubeletResolvConf = `# written by kubelet
@@ -39,7 +39,7 @@ func TestParseResolvConf(t *testing.T) {
 func testOptions(t *testing.T) Options {
 	t.Helper()
 	rc, _ := ParseResolvConf(strings.NewReader(kubeletResolvConf))
-	o, err := OptionsFor(dataplane.DefaultConfig(), true, rc, "vm-a", 1450)
+	o, err := OptionsFor(podcontract.DefaultVMNetwork(), true, rc, "vm-a", 1450)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,8 +194,12 @@ func TestReply6(t *testing.T) {
 }
 
 func TestOptionsFor(t *testing.T) {
-	cfg := dataplane.DefaultConfig()
+	cfg := podcontract.DefaultVMNetwork()
 	cfg.VMCIDR = netip.MustParsePrefix("10.11.0.0/16")
+	cfg.VMIPv6CIDR = netip.MustParsePrefix("fd20:1::/120")
+	if o, err := OptionsFor(cfg, true, ResolvConf{}, "h", 9000); err != nil || o.VMAddressIPv6.String() != "fd20:1::2" || o.GatewayIPv6.String() != "fd20:1::1/120" {
+		t.Errorf("OptionsFor custom IPv6 CIDR: gateway %s vm %s, %v", o.GatewayIPv6, o.VMAddressIPv6, err)
+	}
 	o, err := OptionsFor(cfg, false, ResolvConf{}, "h", 9000)
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,7 @@ import (
 	"net"
 	"net/netip"
 
-	"virtmesh.io/virtmesh/internal/dataplane"
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 // InfiniteLease is DHCPv4's "infinite" lease time (RFC 2131 §3.3): the
@@ -27,28 +27,29 @@ type Options struct {
 	MTU           uint16
 }
 
-// OptionsFor derives the server's options from the same dataplane.Config
-// net-setup used, so DHCP and NAT agree on the VM's address.
-func OptionsFor(cfg dataplane.Config, withIPv6 bool, dns ResolvConf, hostname string, mtu int) (Options, error) {
+// OptionsFor derives the server's options from the VM network net-setup
+// plumbed (both get it from the pod's rendered flags), so DHCP and NAT agree
+// on the VM's address.
+func OptionsFor(cfg podcontract.VMNetwork, withIPv6 bool, dns ResolvConf, hostname string, mtu int) (Options, error) {
 	if err := cfg.Validate(); err != nil {
-		return Options{}, fmt.Errorf("invalid dataplane config: %w", err)
+		return Options{}, fmt.Errorf("invalid VM network: %w", err)
 	}
 	if mtu < 68 || mtu > 65535 {
 		return Options{}, fmt.Errorf("MTU %d is outside 68..65535", mtu)
 	}
-	mac, _ := net.ParseMAC(dataplane.BridgeMAC)
+	mac, _ := net.ParseMAC(podcontract.BridgeMAC)
 	o := Options{
 		Interface: cfg.Bridge,
 		ServerMAC: mac,
-		Gateway:   netip.PrefixFrom(dataplane.Gateway(cfg.VMCIDR), cfg.VMCIDR.Bits()),
-		VMAddress: dataplane.VMAddress(cfg.VMCIDR),
+		Gateway:   netip.PrefixFrom(podcontract.Gateway(cfg.VMCIDR), cfg.VMCIDR.Bits()),
+		VMAddress: podcontract.VMAddress(cfg.VMCIDR),
 		DNS:       dns,
 		Hostname:  hostname,
 		MTU:       uint16(mtu),
 	}
 	if withIPv6 {
-		o.GatewayIPv6 = netip.PrefixFrom(dataplane.Gateway(cfg.VMIPv6CIDR), cfg.VMIPv6CIDR.Bits())
-		o.VMAddressIPv6 = dataplane.VMAddress(cfg.VMIPv6CIDR)
+		o.GatewayIPv6 = netip.PrefixFrom(podcontract.Gateway(cfg.VMIPv6CIDR), cfg.VMIPv6CIDR.Bits())
+		o.VMAddressIPv6 = podcontract.VMAddress(cfg.VMIPv6CIDR)
 	}
 	return o, nil
 }

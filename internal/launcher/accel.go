@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 // kvmGetAPIVersion is the KVM_GET_API_VERSION ioctl; the stable KVM API
@@ -83,17 +85,17 @@ func kvmDevice(dev string) error {
 // termination message).
 func ChooseAccel(mode, dev string) (accel, why string, err error) {
 	switch mode {
-	case AccelTCG:
-		return AccelTCG, "tcg (software emulation, requested by --accel=tcg)", nil
-	case AccelKVM:
+	case podcontract.AccelTCG:
+		return podcontract.AccelTCG, "tcg (software emulation, requested by --accel=tcg)", nil
+	case podcontract.AccelKVM:
 		if err := KVMUsable(dev); err != nil {
 			return "", "", fmt.Errorf("--accel=kvm but KVM is not usable: %w", err)
 		}
-		return AccelKVM, "kvm (hardware virtualization via " + dev + ")", nil
+		return podcontract.AccelKVM, "kvm (hardware virtualization via " + dev + ")", nil
 	default:
 		if err := KVMUsable(dev); err != nil {
-			return AccelTCG, "tcg (software emulation: KVM not usable: " + err.Error() + ")", nil
+			return podcontract.AccelTCG, "tcg (software emulation: KVM not usable: " + err.Error() + ")", nil
 		}
-		return AccelKVM, "kvm (hardware virtualization via " + dev + ")", nil
+		return podcontract.AccelKVM, "kvm (hardware virtualization via " + dev + ")", nil
 	}
 }

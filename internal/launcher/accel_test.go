@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 func TestKVMBackend(t *testing.T) {
@@ -38,13 +40,13 @@ func TestKVMBackend(t *testing.T) {
 
 func TestChooseAccel(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "kvm")
-	if a, why, err := ChooseAccel(AccelAuto, missing); err != nil || a != AccelTCG || !strings.Contains(why, "KVM not usable") {
+	if a, why, err := ChooseAccel(podcontract.AccelAuto, missing); err != nil || a != podcontract.AccelTCG || !strings.Contains(why, "KVM not usable") {
 		t.Errorf("auto without KVM = %q, %q, %v", a, why, err)
 	}
-	if a, _, err := ChooseAccel(AccelTCG, DefaultKVMDevice); err != nil || a != AccelTCG {
+	if a, _, err := ChooseAccel(podcontract.AccelTCG, DefaultKVMDevice); err != nil || a != podcontract.AccelTCG {
 		t.Errorf("tcg = %q, %v", a, err)
 	}
-	if _, _, err := ChooseAccel(AccelKVM, missing); err == nil {
+	if _, _, err := ChooseAccel(podcontract.AccelKVM, missing); err == nil {
 		t.Error("kvm without KVM: want error")
 	}
 }

@@ -13,11 +13,12 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	virtv1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 // TestTypedVMIMatchesFixture pins the contract with the renderer: a VMI
 // built with the API's Go types and marshalled as the renderer does (into
-// VMIAnnotation) must decode into the same machine as the JSON fixture,
+// podcontract.VMIAnnotation) must decode into the same machine as the JSON fixture,
 // so the launcher's own decoding cannot drift from the API's JSON names.
 func TestTypedVMIMatchesFixture(t *testing.T) {
 	guest := resource.MustParse("1Gi")
@@ -54,7 +55,7 @@ func TestTypedVMIMatchesFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), VMIFileName)
+	path := filepath.Join(t.TempDir(), podcontract.VMIFileName)
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func TestTypedVMIMatchesFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	argsFor := func(v *VMI) string {
-		m, err := BuildMachine(v, PlanInput{Accel: AccelKVM, Disks: preparedFor(v, "/d"), SerialLog: "/s", QMPSocket: "/q", Tap: "tap0", TapFD: 3 + countFDs(preparedFor(v, "/d"))})
+		m, err := BuildMachine(v, PlanInput{Accel: podcontract.AccelKVM, Disks: preparedFor(v, "/d"), SerialLog: "/s", QMPSocket: "/q", Tap: "tap0", TapFD: 3 + countFDs(preparedFor(v, "/d"))})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,7 @@ type Machine struct {
 	Name string
 	// UUID is the SMBIOS system UUID (the VMI's uid); empty for none.
 	UUID string
-	// Accel is AccelKVM or AccelTCG.
+	// Accel is podcontract.AccelKVM or podcontract.AccelTCG.
 	Accel                   string
 	Sockets, Cores, Threads uint32
 	MemoryMiB               int64

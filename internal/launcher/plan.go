@@ -1,11 +1,12 @@
 package launcher
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"net"
 
 	"github.com/google/uuid"
+
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 // PreparedDisk is a volume made ready for QEMU: the path it opens.
@@ -97,7 +98,7 @@ func BuildMachine(v *VMI, in PlanInput) (Machine, error) {
 		}
 		mac := ifc.MacAddress
 		if mac == "" {
-			mac = StableMAC(v.Metadata.Namespace, v.Metadata.Name, v.Metadata.UID, ifc.Name)
+			mac = podcontract.StableMAC(v.Metadata.Namespace, v.Metadata.Name, v.Metadata.UID, ifc.Name)
 		}
 		if _, err := net.ParseMAC(mac); err != nil {
 			return Machine{}, fmt.Errorf("interface %q: %w", ifc.Name, err)
@@ -135,14 +136,4 @@ func memoryMiB(s *VMISpec) (int64, error) {
 		return 0, fmt.Errorf("guest memory %s is below 1Mi", q.String())
 	}
 	return (b + 1<<20 - 1) >> 20, nil
-}
-
-// StableMAC derives a locally administered unicast MAC from the VMI's
-// identity and the interface name, so the guest keeps its NIC identity for
-// the VMI's whole life (and DHCP keeps recognising it) without a MAC pool.
-// The 02:00:00 prefix of the bridge's BridgeMAC is avoided.
-func StableMAC(namespace, name, uid, iface string) string {
-	h := sha256.Sum256([]byte(namespace + "/" + name + "/" + uid + "/" + iface))
-	mac := net.HardwareAddr{0x02, 0x76, h[0], h[1], h[2], h[3]} // 0x76: 'v'
-	return mac.String()
 }

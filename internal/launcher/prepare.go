@@ -10,6 +10,7 @@ import (
 
 	"virtmesh.io/virtmesh/internal/cloudinit"
 	"virtmesh.io/virtmesh/internal/containerdisk"
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 // preparedDisks are the VMI's volumes made ready for QEMU.
@@ -42,7 +43,7 @@ func (r *Runner) prepareDisks(ctx context.Context, v *VMI) (*preparedDisks, erro
 	for _, vol := range v.Spec.Volumes {
 		switch {
 		case vol.ContainerDisk != nil:
-			sock := DiskSocketPath(o.HelperSocketDir, vol.Name)
+			sock := podcontract.DiskSocketPath(o.HelperSocketDir, vol.Name)
 			r.logf("waiting for container disk %q (%s) on %s", vol.Name, vol.ContainerDisk.Image, sock)
 			d, err := containerdisk.Wait(wctx, sock)
 			if err != nil {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 // QEMUArgs returns QEMU's argv (without the binary) for m. It is a pure
@@ -39,7 +41,7 @@ func QEMUArgs(m Machine) []string {
 		a = append(a, "-uuid", m.UUID)
 	}
 	cpu := "max"
-	if m.Accel == AccelKVM {
+	if m.Accel == podcontract.AccelKVM {
 		cpu = "host"
 	}
 	a = append(a,

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
@@ -63,8 +65,8 @@ func TestQEMUArgsGolden(t *testing.T) {
 	for _, tc := range []struct {
 		fixture, accel, dir string
 	}{
-		{"minimal", AccelTCG, "/var/run/virtmesh/run/disks"},
-		{"full", AccelKVM, "/var/run/virtmesh/run/odd,dir"},
+		{"minimal", podcontract.AccelTCG, "/var/run/virtmesh/run/disks"},
+		{"full", podcontract.AccelKVM, "/var/run/virtmesh/run/odd,dir"},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
 			v, err := LoadVMI(filepath.Join("testdata", tc.fixture+".vmi.json"))
@@ -74,9 +76,9 @@ func TestQEMUArgsGolden(t *testing.T) {
 			m, err := BuildMachine(v, PlanInput{
 				Accel:     tc.accel,
 				Disks:     preparedFor(v, tc.dir),
-				SerialLog: DefaultSerialLog,
-				QMPSocket: DefaultQMPSocket,
-				Tap:       DefaultTap,
+				SerialLog: podcontract.DefaultSerialLog,
+				QMPSocket: podcontract.DefaultQMPSocket,
+				Tap:       podcontract.DefaultTap,
 				TapFD:     3 + countFDs(preparedFor(v, tc.dir)),
 			})
 			if err != nil {
@@ -103,7 +105,7 @@ func TestBuildMachineErrors(t *testing.T) {
 		}
 		return v
 	}
-	in := PlanInput{Accel: AccelTCG, Tap: "tap0", TapFD: 4, Disks: map[string]PreparedDisk{"rootdisk": {Path: "/r", Format: "qcow2"}}}
+	in := PlanInput{Accel: podcontract.AccelTCG, Tap: "tap0", TapFD: 4, Disks: map[string]PreparedDisk{"rootdisk": {Path: "/r", Format: "qcow2"}}}
 	for name, mutate := range map[string]func(v *VMI, in *PlanInput){
 		"sata bus": func(v *VMI, _ *PlanInput) {
 			v.Spec.Domain.Devices.Disks[0].Disk = &struct {
@@ -126,11 +128,11 @@ func TestBuildMachineErrors(t *testing.T) {
 }
 
 func TestStableMAC(t *testing.T) {
-	a := StableMAC("ns", "vm", "uid-1", "default")
-	if a != StableMAC("ns", "vm", "uid-1", "default") {
+	a := podcontract.StableMAC("ns", "vm", "uid-1", "default")
+	if a != podcontract.StableMAC("ns", "vm", "uid-1", "default") {
 		t.Error("not stable")
 	}
-	if a == StableMAC("ns", "vm", "uid-2", "default") {
+	if a == podcontract.StableMAC("ns", "vm", "uid-2", "default") {
 		t.Error("same MAC for different VMIs")
 	}
 	if !strings.HasPrefix(a, "02:76:") {

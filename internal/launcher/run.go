@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"virtmesh.io/virtmesh/internal/containerdisk"
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 // NetworkFunc starts the guest-facing network services (the DHCP server
@@ -24,7 +25,7 @@ type NetworkFunc func(ctx context.Context, v *VMI, nic MachineNIC) (stop func(),
 // Runner is the compute container's process: it turns the VMI into a
 // running QEMU and maps the guest's life onto the container's.
 type Runner struct {
-	Opts ComputeOptions
+	Opts podcontract.ComputeOptions
 	// Stdout receives the guest's serial console, Stderr the launcher's
 	// own log and QEMU's stderr.
 	Stdout, Stderr io.Writer

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 func TestLastLines(t *testing.T) {
@@ -69,7 +71,7 @@ func TestFollowFile(t *testing.T) {
 // reason in the termination log.
 func TestRunWritesTerminationOnBadVMI(t *testing.T) {
 	dir := t.TempDir()
-	o := DefaultComputeOptions()
+	o := podcontract.DefaultComputeOptions()
 	o.VMIFile = filepath.Join(dir, "missing.json")
 	o.TerminationLog = filepath.Join(dir, "term")
 	o.ReadyFile = filepath.Join(dir, "ready")

@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 // TapFlags are the flags the launcher attaches to the tap with: ethernet
@@ -16,7 +18,7 @@ import (
 // and QEMU, given fd=, probes the header with TUNGETIFF and uses it.
 const TapFlags = unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR
 
-// OpenTap opens the tun node tunDevice (HostTunDevice when empty) and
+// OpenTap opens the tun node tunDevice (podcontract.HostTunDevice when empty) and
 // attaches the descriptor to the existing persistent tap name with
 // TUNSETIFF. The caller hands the file to QEMU (-netdev tap,fd=N), so QEMU
 // needs neither a tun node nor CAP_NET_ADMIN: attaching to a tap owned by
@@ -27,7 +29,7 @@ const TapFlags = unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR
 // to non-blocking mode behind QEMU's back.
 func OpenTap(tunDevice, name string) (*os.File, error) {
 	if tunDevice == "" {
-		tunDevice = HostTunDevice
+		tunDevice = podcontract.HostTunDevice
 	}
 	fd, err := unix.Open(tunDevice, unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 )
 
 // VMI is the part of a VirtualMachineInstance (KubeVirt-compatible JSON) the
-// launcher reads. It is decoded from the file the pod projects (VMIFile), so
+// launcher reads. It is decoded from the file the pod projects (podcontract.VMIFile), so
 // the launcher depends on the JSON contract only, not on the API package's
 // Go types or on the API server.
 type VMI struct {

@@ -9,7 +9,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"virtmesh.io/virtmesh/internal/dataplane"
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 // podInterface is what net-setup learns from the CNI-configured eth0.
@@ -51,7 +51,7 @@ func (p podInterface) hasIPv6() bool {
 
 // ensureBridge creates or repairs the bridge: fixed MAC, eth0's MTU, up.
 func ensureBridge(name string, mtu int) (netlink.Link, error) {
-	mac, _ := net.ParseMAC(dataplane.BridgeMAC)
+	mac, _ := net.ParseMAC(podcontract.BridgeMAC)
 	link, err := netlink.LinkByName(name)
 	var notFound netlink.LinkNotFoundError
 	switch {
@@ -88,7 +88,7 @@ func ensureBridge(name string, mtu int) (netlink.Link, error) {
 // duplicate address detection: the bridge's network is private to the pod,
 // and DAD would leave the address tentative (unusable) for a second or more.
 func ensureAddress(link netlink.Link, cidr netip.Prefix) (netip.Prefix, error) {
-	gw := netip.PrefixFrom(dataplane.Gateway(cidr), cidr.Bits())
+	gw := netip.PrefixFrom(podcontract.Gateway(cidr), cidr.Bits())
 	addr := &netlink.Addr{IPNet: &net.IPNet{IP: gw.Addr().AsSlice(), Mask: net.CIDRMask(gw.Bits(), gw.Addr().BitLen())}}
 	if gw.Addr().Is6() {
 		addr.Flags = unix.IFA_F_NODAD

@@ -10,6 +10,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"virtmesh.io/virtmesh/internal/dataplane"
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 // Report is what Run did, printed by net-setup so the init container's log
@@ -29,7 +30,7 @@ type Report struct {
 
 // Run plumbs the current network namespace for cfg and applies the nat
 // rules of both families.
-func Run(ctx context.Context, cfg dataplane.Config) (Report, error) {
+func Run(ctx context.Context, cfg podcontract.NetSetupOptions) (Report, error) {
 	var r Report
 	if err := cfg.Validate(); err != nil {
 		return r, fmt.Errorf("invalid config: %w", err)
@@ -138,7 +139,7 @@ func (r Report) Print(w io.Writer) {
 		if r.TunNodeCreated {
 			verb = "created"
 		}
-		fmt.Fprintf(w, "Tun device node %s (c %d:%d, owner uid/gid of the tap, mode 0600): %s\n", r.TunNode, dataplane.TunDeviceMajor, dataplane.TunDeviceMinor, verb)
+		fmt.Fprintf(w, "Tun device node %s (c %d:%d, owner uid/gid of the tap, mode 0600): %s\n", r.TunNode, podcontract.TunDeviceMajor, podcontract.TunDeviceMinor, verb)
 	}
 	for _, s := range r.Sysctls {
 		fmt.Fprintf(w, "Sysctl %s=%s (via %s)\n", s.Key, s.Value, s.Method)

@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"virtmesh.io/virtmesh/internal/dataplane"
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 // tunNodeMode is the tun node's permission: only QEMU's uid opens it.
@@ -28,7 +28,7 @@ const tunNodeMode = 0o600
 // at path is replaced. The node is made under a temporary name and renamed
 // into place, so compute never sees a half-set-up node.
 func ensureTunNode(path string, owner int64) (created bool, err error) {
-	want := unix.Mkdev(dataplane.TunDeviceMajor, dataplane.TunDeviceMinor)
+	want := unix.Mkdev(podcontract.TunDeviceMajor, podcontract.TunDeviceMinor)
 	var st unix.Stat_t
 	if err := unix.Lstat(path, &st); err == nil &&
 		st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == want &&
@@ -44,7 +44,7 @@ func ensureTunNode(path string, owner int64) (created bool, err error) {
 	tmp := filepath.Join(dir, "."+filepath.Base(path)+".tmp")
 	_ = os.Remove(tmp)
 	if err := unix.Mknod(tmp, unix.S_IFCHR|tunNodeMode, int(want)); err != nil {
-		return false, fmt.Errorf("mknod %s c %d %d (needs CAP_MKNOD): %w", tmp, dataplane.TunDeviceMajor, dataplane.TunDeviceMinor, err)
+		return false, fmt.Errorf("mknod %s c %d %d (needs CAP_MKNOD): %w", tmp, podcontract.TunDeviceMajor, podcontract.TunDeviceMinor, err)
 	}
 	// mknod's mode is subject to the umask: set it exactly, while root
 	// still owns the node (afterwards chmod would need CAP_FOWNER).
@@ -79,7 +79,7 @@ func openTun(configured string) (int, string, error) {
 	}
 	path := filepath.Join(filepath.Dir(configured), ".net-setup-tun")
 	_ = os.Remove(path)
-	if err := unix.Mknod(path, unix.S_IFCHR|tunNodeMode, int(unix.Mkdev(dataplane.TunDeviceMajor, dataplane.TunDeviceMinor))); err != nil {
+	if err := unix.Mknod(path, unix.S_IFCHR|tunNodeMode, int(unix.Mkdev(podcontract.TunDeviceMajor, podcontract.TunDeviceMinor))); err != nil {
 		return -1, path, fmt.Errorf("mknod (needs CAP_MKNOD): %w", err)
 	}
 	defer os.Remove(path)

@@ -10,12 +10,13 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"virtmesh.io/virtmesh/internal/dataplane"
+	"virtmesh.io/virtmesh/internal/podcontract"
 	"virtmesh.io/virtmesh/internal/testing/podnet"
 )
 
-func meshConfig() dataplane.Config {
-	c := dataplane.DefaultConfig()
-	c.Mesh = dataplane.DefaultMesh()
+func meshConfig() podcontract.NetSetupOptions {
+	c := podcontract.DefaultNetSetupOptions()
+	c.Mesh = podcontract.DefaultMesh()
 	return c
 }
 

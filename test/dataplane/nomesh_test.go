@@ -5,15 +5,15 @@ import (
 	"strings"
 	"testing"
 
-	"virtmesh.io/virtmesh/internal/dataplane"
+	"virtmesh.io/virtmesh/internal/podcontract"
 	"virtmesh.io/virtmesh/internal/testing/podnet"
 )
 
 // TestNonMeshVM: a VMI outside the mesh is reached by plain DNAT and keeps
 // the client's address; undeclared ports are not forwarded.
 func TestNonMeshVM(t *testing.T) {
-	cfg := dataplane.DefaultConfig()
-	cfg.Ports = []dataplane.Port{{Protocol: "TCP", Port: 9080}}
+	cfg := podcontract.DefaultNetSetupOptions()
+	cfg.Ports = []podcontract.Port{{Protocol: "TCP", Port: 9080}}
 	w := newWorld(t, cfg, false)
 
 	t.Run("5 client to podIP:9080 reaches the VM directly", func(t *testing.T) {

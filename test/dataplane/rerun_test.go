@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"virtmesh.io/virtmesh/internal/dataplane"
+	"virtmesh.io/virtmesh/internal/podcontract"
 	"virtmesh.io/virtmesh/internal/testing/podnet"
 )
 
@@ -19,7 +20,7 @@ import (
 // and traffic still flows.
 func TestRerunIsIdempotent(t *testing.T) {
 	cfg := meshConfig()
-	cfg.Ports = []dataplane.Port{{Protocol: "TCP", Port: 9080}, {Protocol: "UDP", Port: 5353}}
+	cfg.Ports = []podcontract.Port{{Protocol: "TCP", Port: 9080}, {Protocol: "UDP", Port: 5353}}
 	w := newWorld(t, cfg, true)
 	before := w.state(t)
 	for _, rules := range []string{before["iptables"], before["ip6tables"]} {

@@ -18,7 +18,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv6/nclient6"
 	"golang.org/x/sys/unix"
 
-	"virtmesh.io/virtmesh/internal/dataplane"
+	"virtmesh.io/virtmesh/internal/podcontract"
 	"virtmesh.io/virtmesh/internal/testing/podnet"
 )
 
@@ -42,7 +42,7 @@ const (
 
 type world struct {
 	client, upstream, pod, vm string
-	cfg                       dataplane.Config
+	cfg                       podcontract.NetSetupOptions
 	launcher                  string
 	setupOutput               string
 	lease                     *nclient4.Lease
@@ -52,7 +52,7 @@ type world struct {
 // newWorld builds the namespaces, runs net-setup in the pod, starts the
 // DHCP server and the proxy stand-in (in the mesh), configures the guest
 // from DHCP and starts the servers. ipv6 adds a second family everywhere.
-func newWorld(t *testing.T, cfg dataplane.Config, ipv6 bool) *world {
+func newWorld(t *testing.T, cfg podcontract.NetSetupOptions, ipv6 bool) *world {
 	t.Helper()
 	requireEnv(t)
 	launcher, proxyBin := bins.Get(t)
@@ -185,7 +185,7 @@ func (w *world) configureGuest(t *testing.T, ipv6 bool) {
 	// DHCPv6 carries no prefix or route (router advertisements would): the
 	// on-link prefix and default route are what an RA from the bridge
 	// would give the guest.
-	gw := dataplane.Gateway(w.cfg.VMIPv6CIDR)
+	gw := podcontract.Gateway(w.cfg.VMIPv6CIDR)
 	podnet.Run(t, "ip", "-n", w.vm, "addr", "add", ia.Options.OneAddress().IPv6Addr.String()+"/128", "dev", "eth0", "nodad")
 	podnet.Run(t, "ip", "-n", w.vm, "-6", "route", "add", w.cfg.VMIPv6CIDR.String(), "dev", "eth0")
 	podnet.Run(t, "ip", "-n", w.vm, "-6", "route", "add", "default", "via", gw.String())

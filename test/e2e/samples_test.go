@@ -18,6 +18,7 @@ import (
 	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
 	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
 	"virtmesh.io/virtmesh/internal/injection"
+	"virtmesh.io/virtmesh/internal/podcontract"
 	"virtmesh.io/virtmesh/internal/render/launcherpod"
 )
 
@@ -107,12 +108,12 @@ func TestSamples(t *testing.T) {
 			init[c.Name] = c
 			initOrder = append(initOrder, c.Name)
 		}
-		for _, name := range []string{launcherpod.ContainerHelperInstall, launcherpod.ContainerNetSetup, launcherpod.ContainerProxy} {
+		for _, name := range []string{podcontract.ContainerHelperInstall, podcontract.ContainerNetSetup, podcontract.ContainerProxy} {
 			if _, ok := init[name]; !ok {
 				t.Errorf("init container %q missing; init containers: %v", name, initOrder)
 			}
 		}
-		if c, ok := init[launcherpod.ContainerProxy]; ok {
+		if c, ok := init[podcontract.ContainerProxy]; ok {
 			if c.RestartPolicy == nil || *c.RestartPolicy != corev1.ContainerRestartPolicyAlways {
 				t.Errorf("%s is not a native sidecar: restartPolicy %v, want Always", c.Name, c.RestartPolicy)
 			}
@@ -120,7 +121,7 @@ func TestSamples(t *testing.T) {
 				t.Errorf("%s image %q, want %q", c.Name, c.Image, wantProxyImage)
 			}
 		}
-		for _, name := range []string{launcherpod.ContainerHelperInstall, launcherpod.ContainerNetSetup} {
+		for _, name := range []string{podcontract.ContainerHelperInstall, podcontract.ContainerNetSetup} {
 			if c, ok := init[name]; ok && c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
 				t.Errorf("init container %s has restartPolicy Always; want a run-to-completion init container", name)
 			}
@@ -129,15 +130,15 @@ func TestSamples(t *testing.T) {
 		for _, c := range pod.Spec.Containers {
 			names = append(names, c.Name)
 		}
-		if !slices.Contains(names, launcherpod.ContainerCompute) {
-			t.Errorf("container %q missing; containers: %v", launcherpod.ContainerCompute, names)
+		if !slices.Contains(names, podcontract.ContainerCompute) {
+			t.Errorf("container %q missing; containers: %v", podcontract.ContainerCompute, names)
 		}
 		// One volume container per containerDisk volume: volume<name>.
 		for _, v := range vmi.Spec.Volumes {
 			if v.ContainerDisk == nil {
 				continue
 			}
-			want := launcherpod.VolumeContainerPrefix + v.Name
+			want := podcontract.VolumeContainerPrefix + v.Name
 			i := slices.Index(names, want)
 			if i < 0 {
 				t.Errorf("container %q for containerDisk volume %q missing; containers: %v", want, v.Name, names)
@@ -148,7 +149,7 @@ func TestSamples(t *testing.T) {
 			}
 		}
 		for _, c := range pod.Spec.Containers {
-			if c.Name == launcherpod.ContainerCompute && c.Image != wantLauncherImage {
+			if c.Name == podcontract.ContainerCompute && c.Image != wantLauncherImage {
 				t.Errorf("compute image %q, want RELATED_IMAGE_LAUNCHER %q", c.Image, wantLauncherImage)
 			}
 		}
@@ -229,12 +230,12 @@ func TestSamples(t *testing.T) {
 		}
 		var proxy *corev1.Container
 		for i := range pod.Spec.InitContainers {
-			if pod.Spec.InitContainers[i].Name == launcherpod.ContainerProxy {
+			if pod.Spec.InitContainers[i].Name == podcontract.ContainerProxy {
 				proxy = &pod.Spec.InitContainers[i]
 			}
 		}
 		if proxy == nil {
-			t.Fatalf("no %s init container", launcherpod.ContainerProxy)
+			t.Fatalf("no %s init container", podcontract.ContainerProxy)
 		}
 		if proxy.Image != settings.ProxyImage {
 			t.Errorf("istio-proxy image %q, snapshot %q", proxy.Image, settings.ProxyImage)

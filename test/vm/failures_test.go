@@ -9,15 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"virtmesh.io/virtmesh/internal/launcher"
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 // failureSetup lays out a VMI, sockets and run dirs for a launcher run
 // outside any namespace; it needs neither root nor a guest.
-func failureSetup(t *testing.T) (dir string, o launcher.ComputeOptions) {
+func failureSetup(t *testing.T) (dir string, o podcontract.ComputeOptions) {
 	t.Helper()
 	dir = t.TempDir()
-	o = launcher.DefaultComputeOptions()
+	o = podcontract.DefaultComputeOptions()
 	o.VMIFile = filepath.Join(dir, "vmi.json")
 	o.DisksDir = filepath.Join(dir, "run", "disks")
 	o.HelperSocketDir = filepath.Join(dir, "sockets")
@@ -26,7 +26,7 @@ func failureSetup(t *testing.T) (dir string, o launcher.ComputeOptions) {
 	o.ReadyFile = filepath.Join(dir, "run", "ready")
 	o.TerminationLog = filepath.Join(dir, "compute-termination-log")
 	o.DHCP = false
-	o.Accel = launcher.AccelTCG
+	o.Accel = podcontract.AccelTCG
 	o.DiskWaitTimeout = 30 * time.Second
 	for _, d := range []string{o.DisksDir, o.HelperSocketDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -70,12 +70,12 @@ func runBin(t *testing.T, timeout time.Duration, args ...string) (int, string) {
 // fast with the same reason instead of waiting out --disk-wait-timeout.
 func TestMissingDiskIsReported(t *testing.T) {
 	dir, o := failureSetup(t)
-	h := launcher.DiskHelperOptions{
+	h := podcontract.DiskHelperOptions{
 		DiskPath:       filepath.Join(dir, "image", "disk"),
-		Socket:         launcher.DiskSocketPath(o.HelperSocketDir, "rootdisk"),
+		Socket:         podcontract.DiskSocketPath(o.HelperSocketDir, "rootdisk"),
 		TerminationLog: filepath.Join(dir, "helper-termination-log"),
 	}
-	code, out := runBin(t, 10*time.Second, append([]string{launcher.DiskHelperSubcommand}, h.Args()...)...)
+	code, out := runBin(t, 10*time.Second, append([]string{podcontract.SubcommandDiskHelper}, h.Args()...)...)
 	if code != 1 {
 		t.Fatalf("disk-helper exit code %d, want 1:\n%s", code, out)
 	}
@@ -85,7 +85,7 @@ func TestMissingDiskIsReported(t *testing.T) {
 	}
 
 	start := time.Now()
-	code, out = runBin(t, 20*time.Second, append([]string{launcher.ComputeSubcommand}, o.Args()...)...)
+	code, out = runBin(t, 20*time.Second, append([]string{podcontract.SubcommandCompute}, o.Args()...)...)
 	if code != 1 {
 		t.Fatalf("compute exit code %d, want 1:\n%s", code, out)
 	}
@@ -102,7 +102,7 @@ func TestMissingDiskIsReported(t *testing.T) {
 
 // startBlankDiskHelper serves a blank 1 MiB raw disk for rootdisk; the
 // returned channel gets the helper's exit.
-func startBlankDiskHelper(t *testing.T, dir string, o launcher.ComputeOptions) chan error {
+func startBlankDiskHelper(t *testing.T, dir string, o podcontract.ComputeOptions) chan error {
 	t.Helper()
 	img := filepath.Join(dir, "image", "disk.img")
 	if err := os.MkdirAll(filepath.Dir(img), 0o755); err != nil {
@@ -112,8 +112,8 @@ func startBlankDiskHelper(t *testing.T, dir string, o launcher.ComputeOptions) c
 		t.Fatal(err)
 	}
 	launcherBin, _ := bins.Get(t)
-	h := launcher.DiskHelperOptions{DiskPath: img, Socket: launcher.DiskSocketPath(o.HelperSocketDir, "rootdisk"), TerminationLog: filepath.Join(dir, "helper-termination-log")}
-	helper := exec.Command(launcherBin, append([]string{launcher.DiskHelperSubcommand}, h.Args()...)...)
+	h := podcontract.DiskHelperOptions{DiskPath: img, Socket: podcontract.DiskSocketPath(o.HelperSocketDir, "rootdisk"), TerminationLog: filepath.Join(dir, "helper-termination-log")}
+	helper := exec.Command(launcherBin, append([]string{podcontract.SubcommandDiskHelper}, h.Args()...)...)
 	if err := helper.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestQEMUCrashIsReported(t *testing.T) {
 	o.QMPSocket = filepath.Join(dir, "missing", "qmp.sock")
 	helperDone := startBlankDiskHelper(t, dir, o)
 
-	code, out := runBin(t, 60*time.Second, append([]string{launcher.ComputeSubcommand}, o.Args()...)...)
+	code, out := runBin(t, 60*time.Second, append([]string{podcontract.SubcommandCompute}, o.Args()...)...)
 	if code == 0 {
 		t.Fatalf("compute exit code 0 after a QEMU failure:\n%s", out)
 	}
@@ -169,7 +169,7 @@ func TestQEMUCrashIsReported(t *testing.T) {
 // TestBadTapIsReported: when the launcher cannot attach to the tap, compute
 // fails before QEMU starts, naming the tap and the tun node.
 func TestBadTapIsReported(t *testing.T) {
-	if _, err := os.Stat(launcher.HostTunDevice); err != nil {
+	if _, err := os.Stat(podcontract.HostTunDevice); err != nil {
 		t.Skipf("SKIP: %v", err)
 	}
 	dir, o := failureSetup(t)
@@ -177,13 +177,13 @@ func TestBadTapIsReported(t *testing.T) {
 	o.TunDevice = ""
 	// "/" is never valid in an interface name: TUNSETIFF fails, as root or not.
 	o.Tap = "bad/tap"
-	code, out := runBin(t, 20*time.Second, append([]string{launcher.ComputeSubcommand}, o.Args()...)...)
+	code, out := runBin(t, 20*time.Second, append([]string{podcontract.SubcommandCompute}, o.Args()...)...)
 	if code != 1 {
 		t.Fatalf("compute exit code %d, want 1:\n%s", code, out)
 	}
 	msg, _ := os.ReadFile(o.TerminationLog)
 	t.Logf("compute termination message: %s", msg)
-	if !strings.HasPrefix(string(msg), "guest network: attaching to tap bad/tap through "+launcher.HostTunDevice) {
+	if !strings.HasPrefix(string(msg), "guest network: attaching to tap bad/tap through "+podcontract.HostTunDevice) {
 		t.Errorf("termination message %q, want the tap attach failure", msg)
 	}
 	if strings.Contains(out, "starting qemu") {

@@ -14,8 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"virtmesh.io/virtmesh/internal/dataplane"
-	"virtmesh.io/virtmesh/internal/launcher"
+	"virtmesh.io/virtmesh/internal/podcontract"
 	"virtmesh.io/virtmesh/internal/testing/podnet"
 )
 
@@ -27,9 +26,9 @@ const (
 	upstreamIP = podnet.UpstreamIP
 
 	guestHostname = "testvm"
-	// qemuUID is the compute container's uid (launcher.QEMUUID); diskUID
+	// qemuUID is the compute container's uid (podcontract.QEMUUID); diskUID
 	// stands for whatever uid the user's containerDisk image runs as.
-	qemuUID = launcher.QEMUUID
+	qemuUID = podcontract.QEMUUID
 	diskUID = 1000
 )
 
@@ -123,10 +122,10 @@ func newWorld(t *testing.T) *world {
 	}
 	t.Cleanup(func() { os.RemoveAll(tunDir) })
 	mkdir(t, tunDir, 0, 0o777)
-	w.tunDevice = filepath.Join(tunDir, launcher.TunNodeName)
+	w.tunDevice = filepath.Join(tunDir, podcontract.TunNodeName)
 
-	cfg := dataplane.DefaultConfig()
-	cfg.Mesh = dataplane.DefaultMesh()
+	cfg := podcontract.DefaultNetSetupOptions()
+	cfg.Mesh = podcontract.DefaultMesh()
 	cfg.TapOwnerUID = qemuUID
 	cfg.TunDevice = w.tunDevice
 	// As the init container: root with only NET_ADMIN, NET_RAW, MKNOD and
@@ -134,7 +133,7 @@ func newWorld(t *testing.T) *world {
 	// and, as in a container, no /dev/net/tun: the tap is created through
 	// the node net-setup makes.
 	c := podnet.Container{Setup: []string{podnet.ReadOnlyProcSys, podnet.HideHostTun}, Caps: "-all,+net_admin,+net_raw,+mknod,+chown"}
-	t.Logf("net-setup:\n%s", podnet.NSExec(t, w.pod, c.Command(append([]string{w.launcher, launcher.NetSetupSubcommand}, cfg.Args()...)...)...))
+	t.Logf("net-setup:\n%s", podnet.NSExec(t, w.pod, c.Command(append([]string{w.launcher, podcontract.SubcommandNetSetup}, cfg.Args()...)...)...))
 
 	podnet.ServeTCP(t, w.upstream, 8080, "UPSTREAM")
 	w.startProxy(t)
@@ -258,10 +257,10 @@ func (w *world) startVM(t *testing.T, name string, grace int64, format string) *
 		t.Fatal(err)
 	}
 
-	helperOpts := launcher.DiskHelperOptions{DiskPath: diskPath, Socket: launcher.DiskSocketPath(sockets, "rootdisk"), TerminationLog: filepath.Join(base, "helper-termination-log")}
-	v.helper = podnet.StartInNS(t, "", "disk-helper", diskUID, nil, nil, append([]string{w.launcher, launcher.DiskHelperSubcommand}, helperOpts.Args()...)...)
+	helperOpts := podcontract.DiskHelperOptions{DiskPath: diskPath, Socket: podcontract.DiskSocketPath(sockets, "rootdisk"), TerminationLog: filepath.Join(base, "helper-termination-log")}
+	v.helper = podnet.StartInNS(t, "", "disk-helper", diskUID, nil, nil, append([]string{w.launcher, podcontract.SubcommandDiskHelper}, helperOpts.Args()...)...)
 
-	o := launcher.DefaultComputeOptions()
+	o := podcontract.DefaultComputeOptions()
 	o.VMIFile = vmiFile
 	o.DisksDir = filepath.Join(runDir, "disks")
 	o.HelperSocketDir = sockets
@@ -279,7 +278,7 @@ func (w *world) startVM(t *testing.T, name string, grace int64, format string) *
 	uid := qemuUID
 	c := podnet.Container{Setup: []string{podnet.HideHostTun}, UID: &uid, Caps: "-all,+net_bind_service"}
 	v.compute = podnet.StartInNS(t, w.pod, "compute", 0, nil, nil,
-		c.Command(append([]string{w.launcher, launcher.ComputeSubcommand}, o.Args()...)...)...)
+		c.Command(append([]string{w.launcher, podcontract.SubcommandCompute}, o.Args()...)...)...)
 
 	v.compute.WaitFor(t, "accelerator ", 30*time.Second)
 	for _, l := range strings.Split(v.compute.Stderr(), "\n") {
@@ -291,7 +290,7 @@ func (w *world) startVM(t *testing.T, name string, grace int64, format string) *
 	v.compute.WaitFor(t, "guest running", 60*time.Second)
 	checkTapByFD(t, v.compute, w.tunDevice)
 	// The readiness probe, exactly as the pod execs it.
-	if out, err := exec.Command(w.launcher, launcher.ReadinessProbeArgs(o.ReadyFile)...).CombinedOutput(); err != nil {
+	if out, err := exec.Command(w.launcher, podcontract.ReadinessProbeArgs(o.ReadyFile)...).CombinedOutput(); err != nil {
 		t.Fatalf("readiness probe failed while the guest runs: %v: %s", err, out)
 	}
 	// Boot: firmware, SYSLINUX, kernel, our init, DHCP, user-data.
@@ -374,7 +373,7 @@ func TestGuestBehindMesh(t *testing.T) {
 		if !strings.Contains(string(msg), "guest shut down gracefully after SIGTERM") {
 			t.Errorf("termination message %q", msg)
 		}
-		if out, err := exec.Command(w.launcher, launcher.ReadinessProbeArgs(filepath.Join(v.dir, "run", "ready"))...).CombinedOutput(); err == nil {
+		if out, err := exec.Command(w.launcher, podcontract.ReadinessProbeArgs(filepath.Join(v.dir, "run", "ready"))...).CombinedOutput(); err == nil {
 			t.Errorf("readiness probe still succeeds after exit: %s", out)
 		}
 		w.proxy.WaitFor(t, "QUIT", 10*time.Second)
@@ -390,7 +389,7 @@ func TestGuestBehindMesh(t *testing.T) {
 	// A real pod never hosts a second guest; here one with another MAC
 	// (StableMAC of another VMI) takes 10.0.2.2, so forget the first one's
 	// neighbour entry instead of waiting for it to go stale.
-	podnet.Run(t, "ip", "-n", w.pod, "neigh", "flush", "dev", dataplane.DefaultBridge)
+	podnet.Run(t, "ip", "-n", w.pod, "neigh", "flush", "dev", podcontract.DefaultBridge)
 	v2 := w.startVM(t, "vm-poweroff", 90, "qcow2")
 	t.Run("3b guest poweroff ends the launcher with 0 (qcow2 container disk)", func(t *testing.T) {
 		if !strings.Contains(v2.compute.Stderr(), `container disk "rootdisk": qcow2 image disk.qcow2`) {
@@ -422,7 +421,7 @@ func TestGuestBehindMesh(t *testing.T) {
 	}
 
 	w.startProxy(t)
-	podnet.Run(t, "ip", "-n", w.pod, "neigh", "flush", "dev", dataplane.DefaultBridge)
+	podnet.Run(t, "ip", "-n", w.pod, "neigh", "flush", "dev", podcontract.DefaultBridge)
 	v3 := w.startVM(t, "vm-stuck", 3, "raw")
 	t.Run("3c a guest that ignores the power button is stopped hard when the grace period ends", func(t *testing.T) {
 		if got := w.httpGet(t, "/cgi-bin/ignore-power-button"); !contains(got, "acpid stopped") {

@@ -10,13 +10,12 @@ import (
 
 	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
 	"virtmesh.io/virtmesh/internal/injection"
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 // Istio-compatible sidecar contract.
 const (
-	ProxyHealthPort      = 15021
 	ProxyHealthPath      = "/healthz/ready"
-	ProxyPromPort        = 15090
 	ProxyPromPortName    = "http-envoy-prom"
 	ProxyTokenAudience   = "istio-ca"
 	proxyTokenExpiration = 43200
@@ -74,7 +73,7 @@ func proxyContainer(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection.Se
 		logLevel = "warning"
 	}
 	c := corev1.Container{
-		Name:          ContainerProxy,
+		Name:          podcontract.ContainerProxy,
 		Image:         mesh.ProxyImage,
 		RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways),
 		Args: []string{
@@ -96,7 +95,7 @@ func proxyContainer(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection.Se
 			{Name: "PROXY_CONFIG", Value: string(proxyConfig)},
 			{Name: "TRUST_DOMAIN", Value: mesh.TrustDomain},
 			{Name: "ISTIO_META_POD_PORTS", Value: string(podPorts)},
-			{Name: "ISTIO_META_APP_CONTAINERS", Value: ContainerCompute},
+			{Name: "ISTIO_META_APP_CONTAINERS", Value: podcontract.ContainerCompute},
 			{Name: "ISTIO_META_CLUSTER_ID", Value: mesh.ClusterID},
 			{Name: "ISTIO_META_NODE_NAME", ValueFrom: field("spec.nodeName")},
 			{Name: "ISTIO_META_INTERCEPTION_MODE", Value: "REDIRECT"},
@@ -104,10 +103,10 @@ func proxyContainer(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection.Se
 			{Name: "ISTIO_META_OWNER", Value: fmt.Sprintf("kubernetes://apis/%s/namespaces/%s/virtualmachineinstances/%s", virtv1alpha1.GroupVersion.String(), vmi.Namespace, vmi.Name)},
 			{Name: "ISTIO_META_MESH_ID", Value: mesh.TrustDomain},
 		},
-		Ports:     []corev1.ContainerPort{{Name: ProxyPromPortName, ContainerPort: ProxyPromPort, Protocol: corev1.ProtocolTCP}},
+		Ports:     []corev1.ContainerPort{{Name: ProxyPromPortName, ContainerPort: podcontract.ProxyPromPort, Protocol: corev1.ProtocolTCP}},
 		Resources: *mesh.ProxyResources.DeepCopy(),
 		ReadinessProbe: &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: ProxyHealthPath, Port: intstr.FromInt32(ProxyHealthPort)}},
+			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: ProxyHealthPath, Port: intstr.FromInt32(podcontract.ProxyHealthPort)}},
 			PeriodSeconds:    15,
 			TimeoutSeconds:   3,
 			FailureThreshold: 4,
@@ -137,7 +136,7 @@ func proxyContainer(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection.Se
 		// The kubelet starts the next containers (compute) only after a native
 		// sidecar's startupProbe succeeds: the VM boots with its proxy ready.
 		c.StartupProbe = &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: ProxyHealthPath, Port: intstr.FromInt32(ProxyHealthPort)}},
+			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: ProxyHealthPath, Port: intstr.FromInt32(podcontract.ProxyHealthPort)}},
 			PeriodSeconds:    1,
 			TimeoutSeconds:   3,
 			FailureThreshold: 600,

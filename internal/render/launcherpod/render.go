@@ -32,25 +32,11 @@ import (
 	"k8s.io/utils/ptr"
 
 	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
-	"virtmesh.io/virtmesh/internal/dataplane"
 	"virtmesh.io/virtmesh/internal/injection"
-	"virtmesh.io/virtmesh/internal/launcher"
-)
-
-// Container names.
-const (
-	ContainerCompute       = "compute"
-	ContainerHelperInstall = "helper-install"
-	ContainerNetSetup      = "net-setup"
-	ContainerProxy         = "istio-proxy"
-	// VolumeContainerPrefix + volume name is a containerDisk's container (KubeVirt's naming).
-	VolumeContainerPrefix = "volume"
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 const (
-	// LauncherBinary is the multi-call binary in the launcher image, found in
-	// its PATH (the image's entrypoint is not relied upon).
-	LauncherBinary = "virt-launcher"
 	// PodNamePrefix starts every launcher pod's name.
 	PodNamePrefix = "virt-launcher-"
 
@@ -63,14 +49,6 @@ const (
 	// DefaultGuestMemory is the guest memory when the VMI names none; it
 	// matches the launcher's default.
 	DefaultGuestMemory = "128Mi"
-
-	// TerminationGraceMargin is added to the VMI's grace period for the pod:
-	// the VMI's grace period is the guest's ACPI shutdown budget, after which
-	// the launcher stops QEMU hard and exits; the margin lets it do so before
-	// the kubelet's SIGKILL (KubeVirt adds 15s for the same reason).
-	TerminationGraceMargin int64 = 15
-	// DefaultTerminationGracePeriodSeconds is the VMI's default grace period.
-	DefaultTerminationGracePeriodSeconds int64 = 30
 
 	// UnprivilegedPortStart is set as the pod's net.ipv4.ip_unprivileged_port_start
 	// (a namespaced, "safe" sysctl) so compute, which runs as uid 107, can bind
@@ -144,16 +122,10 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 	if err != nil {
 		return nil, err
 	}
-	compute, err := computeContainer(vmi, opts)
+	compute, err := computeContainer(vmi, netCfg.VMNetwork, opts)
 	if err != nil {
 		return nil, err
 	}
-
-	grace := DefaultTerminationGracePeriodSeconds
-	if vmi.Spec.TerminationGracePeriodSeconds != nil {
-		grace = *vmi.Spec.TerminationGracePeriodSeconds
-	}
-	grace += TerminationGraceMargin
 
 	pod := &corev1.Pod{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
@@ -173,7 +145,7 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 		},
 		Spec: corev1.PodSpec{
 			RestartPolicy:                 corev1.RestartPolicyNever,
-			TerminationGracePeriodSeconds: ptr.To(grace),
+			TerminationGracePeriodSeconds: ptr.To(podcontract.PodGracePeriodSeconds(vmi.Spec.TerminationGracePeriodSeconds)),
 			Hostname:                      hostname(vmi),
 			Subdomain:                     vmi.Spec.Subdomain,
 			NodeSelector:                  vmi.Spec.NodeSelector,
@@ -206,12 +178,9 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 
 // NetworkConfig is what net-setup applies for vmi: the VM network, its ports
 // and, with mesh, the proxy's capture and the VMI's unproxied ports.
-func NetworkConfig(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection.Settings) (dataplane.Config, error) {
-	cfg := dataplane.DefaultConfig()
-	cfg.Bridge = launcher.DefaultBridge
-	cfg.Tap = launcher.DefaultTap
-	cfg.TapOwnerUID = launcher.QEMUUID
-	cfg.TunDevice = launcher.TunDevicePath
+func NetworkConfig(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection.Settings) (podcontract.NetSetupOptions, error) {
+	cfg := podcontract.DefaultNetSetupOptions()
+	cfg.TunDevice = podcontract.TunDevicePath
 	for _, n := range vmi.Spec.Networks {
 		if n.Pod == nil {
 			continue
@@ -233,7 +202,7 @@ func NetworkConfig(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection.Set
 	}
 	for _, ifc := range vmi.Spec.Domain.Devices.Interfaces {
 		for _, p := range ifc.Ports {
-			cfg.Ports = append(cfg.Ports, dataplane.Port{Protocol: protocol(p.Protocol), Port: uint16(p.Port)})
+			cfg.Ports = append(cfg.Ports, podcontract.Port{Protocol: protocol(p.Protocol), Port: uint16(p.Port)})
 		}
 	}
 	unproxied, err := UnproxiedPorts(vmi)
@@ -241,7 +210,7 @@ func NetworkConfig(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection.Set
 		return cfg, err
 	}
 	if mesh != nil {
-		m := &dataplane.Mesh{
+		m := &podcontract.MeshCapture{
 			ProxyUID:             mesh.ProxyUID,
 			ProxyGID:             mesh.ProxyGID,
 			InboundCapturePort:   uint16(mesh.InboundCapturePort),
@@ -347,10 +316,10 @@ func firstLabel(labels map[string]string, def string, keys ...string) string {
 
 func podAnnotations(vmiJSON string, mesh *injection.Settings) map[string]string {
 	a := map[string]string{
-		launcher.VMIAnnotation:     vmiJSON,
-		AnnotationDefaultContainer: ContainerCompute,
-		AnnotationKubevirtIfaces:   launcher.DefaultBridge,
-		AnnotationRerouteIfaces:    launcher.DefaultBridge,
+		podcontract.VMIAnnotation:  vmiJSON,
+		AnnotationDefaultContainer: podcontract.ContainerCompute,
+		AnnotationKubevirtIfaces:   podcontract.DefaultBridge,
+		AnnotationRerouteIfaces:    podcontract.DefaultBridge,
 	}
 	if mesh != nil {
 		a[AnnotationMeshSnapshot] = mesh.ControlPlaneNamespace + "/" + mesh.SnapshotName()
@@ -395,17 +364,17 @@ func pullSecrets(vmi *virtv1alpha1.VirtualMachineInstance) []corev1.LocalObjectR
 
 func baseVolumes() []corev1.Volume {
 	return []corev1.Volume{
-		{Name: launcher.HelperVolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-		{Name: launcher.SocketsVolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-		{Name: launcher.RunVolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: podcontract.HelperVolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: podcontract.SocketsVolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: podcontract.RunVolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		// Disk-backed, not Medium: Memory: the kubelet's emptyDir directory
 		// is on a filesystem that allows device nodes, a tmpfs it mounts
 		// may not.
-		{Name: launcher.TunVolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-		{Name: launcher.VMIVolumeName, VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{
+		{Name: podcontract.TunVolumeName, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: podcontract.VMIVolumeName, VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{
 			Items: []corev1.DownwardAPIVolumeFile{{
-				Path:     launcher.VMIFileName,
-				FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.annotations['" + launcher.VMIAnnotation + "']"},
+				Path:     podcontract.VMIFileName,
+				FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.annotations['" + podcontract.VMIAnnotation + "']"},
 			}},
 		}}},
 	}
@@ -421,8 +390,8 @@ func smallResources() corev1.ResourceRequirements {
 // user with no capabilities.
 func nonRoot() *corev1.SecurityContext {
 	return &corev1.SecurityContext{
-		RunAsUser:                ptr.To[int64](launcher.QEMUUID),
-		RunAsGroup:               ptr.To[int64](launcher.QEMUUID),
+		RunAsUser:                ptr.To[int64](podcontract.QEMUUID),
+		RunAsGroup:               ptr.To[int64](podcontract.QEMUUID),
 		RunAsNonRoot:             ptr.To(true),
 		AllowPrivilegeEscalation: ptr.To(false),
 		ReadOnlyRootFilesystem:   ptr.To(true),
@@ -432,23 +401,23 @@ func nonRoot() *corev1.SecurityContext {
 
 func helperInstallContainer(opts Options) corev1.Container {
 	return corev1.Container{
-		Name:                     ContainerHelperInstall,
+		Name:                     podcontract.ContainerHelperInstall,
 		Image:                    opts.LauncherImage,
-		Command:                  []string{LauncherBinary},
-		Args:                     launcher.DiskHelperInstallArgs(),
+		Command:                  []string{podcontract.LauncherBinary},
+		Args:                     podcontract.DiskHelperInstallArgs(),
 		Resources:                smallResources(),
 		SecurityContext:          nonRoot(),
-		VolumeMounts:             []corev1.VolumeMount{{Name: launcher.HelperVolumeName, MountPath: launcher.HelperMountPath}},
+		VolumeMounts:             []corev1.VolumeMount{{Name: podcontract.HelperVolumeName, MountPath: podcontract.HelperMountPath}},
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
 }
 
-func netSetupContainer(cfg dataplane.Config, opts Options) corev1.Container {
+func netSetupContainer(cfg podcontract.NetSetupOptions, opts Options) corev1.Container {
 	return corev1.Container{
-		Name:      ContainerNetSetup,
+		Name:      podcontract.ContainerNetSetup,
 		Image:     opts.LauncherImage,
-		Command:   []string{LauncherBinary},
-		Args:      append([]string{launcher.NetSetupSubcommand}, cfg.Args()...),
+		Command:   []string{podcontract.LauncherBinary},
+		Args:      append([]string{podcontract.SubcommandNetSetup}, cfg.Args()...),
 		Resources: smallResources(),
 		// The only container with NET_ADMIN/NET_RAW: it creates the bridge
 		// and tap and programs NAT in the pod's network namespace, as root
@@ -467,17 +436,19 @@ func netSetupContainer(cfg dataplane.Config, opts Options) corev1.Container {
 				Drop: []corev1.Capability{"ALL"},
 			},
 		},
-		VolumeMounts:             []corev1.VolumeMount{{Name: launcher.TunVolumeName, MountPath: launcher.TunMountPath}},
+		VolumeMounts:             []corev1.VolumeMount{{Name: podcontract.TunVolumeName, MountPath: podcontract.TunMountPath}},
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
 }
 
-func computeContainer(vmi *virtv1alpha1.VirtualMachineInstance, opts Options) (corev1.Container, error) {
+func computeContainer(vmi *virtv1alpha1.VirtualMachineInstance, vmNet podcontract.VMNetwork, opts Options) (corev1.Container, error) {
 	res, err := computeResources(vmi, opts)
 	if err != nil {
 		return corev1.Container{}, err
 	}
-	o := launcher.DefaultComputeOptions()
+	o := podcontract.DefaultComputeOptions()
+	// The same VM network net-setup got: DHCP hands out what the NAT expects.
+	o.VMNetwork = vmNet
 	// A native sidecar proxy is stopped by the kubelet once compute exits,
 	// so the launcher need not call /quitquitquit.
 	o.StopProxyOnExit = false
@@ -501,28 +472,28 @@ func computeContainer(vmi *virtv1alpha1.VirtualMachineInstance, opts Options) (c
 		}
 	}
 	return corev1.Container{
-		Name:            ContainerCompute,
+		Name:            podcontract.ContainerCompute,
 		Image:           opts.LauncherImage,
-		Command:         []string{LauncherBinary},
-		Args:            append([]string{launcher.ComputeSubcommand}, o.Args()...),
+		Command:         []string{podcontract.LauncherBinary},
+		Args:            append([]string{podcontract.SubcommandCompute}, o.Args()...),
 		Ports:           ports,
 		Resources:       res,
 		SecurityContext: sc,
 		ReadinessProbe: &corev1.Probe{
 			ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{
-				Command: append([]string{LauncherBinary}, launcher.ReadinessProbeArgs(o.ReadyFile)...),
+				Command: append([]string{podcontract.LauncherBinary}, podcontract.ReadinessProbeArgs(o.ReadyFile)...),
 			}},
 			PeriodSeconds:    2,
 			TimeoutSeconds:   2,
 			FailureThreshold: 3,
 		},
 		VolumeMounts: []corev1.VolumeMount{
-			{Name: launcher.SocketsVolumeName, MountPath: launcher.SocketsMountPath},
-			{Name: launcher.RunVolumeName, MountPath: launcher.RunMountPath},
-			{Name: launcher.VMIVolumeName, MountPath: launcher.VMIMountPath, ReadOnly: true},
+			{Name: podcontract.SocketsVolumeName, MountPath: podcontract.SocketsMountPath},
+			{Name: podcontract.RunVolumeName, MountPath: podcontract.RunMountPath},
+			{Name: podcontract.VMIVolumeName, MountPath: podcontract.VMIMountPath, ReadOnly: true},
 			// Read-only is enough: opening a device node for writing does
 			// not write to the filesystem it is on.
-			{Name: launcher.TunVolumeName, MountPath: launcher.TunMountPath, ReadOnly: true},
+			{Name: podcontract.TunVolumeName, MountPath: podcontract.TunMountPath, ReadOnly: true},
 		},
 		TerminationMessagePath:   o.TerminationLog,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
@@ -579,9 +550,9 @@ func volumeContainers(vmi *virtv1alpha1.VirtualMachineInstance) []corev1.Contain
 		if v.ContainerDisk == nil {
 			continue
 		}
-		cmd := launcher.DiskHelperCommand(v.Name, v.ContainerDisk.Path)
+		cmd := podcontract.DiskHelperCommand(v.Name, v.ContainerDisk.Path)
 		out = append(out, corev1.Container{
-			Name:            VolumeContainerPrefix + v.Name,
+			Name:            podcontract.VolumeContainerPrefix + v.Name,
 			Image:           v.ContainerDisk.Image,
 			ImagePullPolicy: v.ContainerDisk.ImagePullPolicy,
 			Command:         cmd[:1],
@@ -589,8 +560,8 @@ func volumeContainers(vmi *virtv1alpha1.VirtualMachineInstance) []corev1.Contain
 			Resources:       smallResources(),
 			SecurityContext: nonRoot(),
 			VolumeMounts: []corev1.VolumeMount{
-				{Name: launcher.HelperVolumeName, MountPath: launcher.HelperMountPath, ReadOnly: true},
-				{Name: launcher.SocketsVolumeName, MountPath: launcher.SocketsMountPath},
+				{Name: podcontract.HelperVolumeName, MountPath: podcontract.HelperMountPath, ReadOnly: true},
+				{Name: podcontract.SocketsVolumeName, MountPath: podcontract.SocketsMountPath},
 			},
 			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		})

@@ -13,9 +13,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
-	"virtmesh.io/virtmesh/internal/dataplane"
 	"virtmesh.io/virtmesh/internal/injection"
-	"virtmesh.io/virtmesh/internal/launcher"
+	"virtmesh.io/virtmesh/internal/podcontract"
 	vb "virtmesh.io/virtmesh/internal/testing/vmibuilder"
 )
 
@@ -114,7 +113,7 @@ func TestRenderGolden(t *testing.T) {
 // the golden text.
 func checkInvariants(t *testing.T, pod *corev1.Pod, enrolled bool) {
 	t.Helper()
-	if pod.Spec.Containers[0].Name != ContainerCompute {
+	if pod.Spec.Containers[0].Name != podcontract.ContainerCompute {
 		t.Errorf("first container = %s, want compute", pod.Spec.Containers[0].Name)
 	}
 	all := append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...)
@@ -129,52 +128,56 @@ func checkInvariants(t *testing.T, pod *corev1.Pod, enrolled bool) {
 			t.Errorf("%s has no capabilities set", c.Name)
 		}
 		for _, cp := range caps {
-			if (cp == "NET_ADMIN" || cp == "NET_RAW" || cp == "MKNOD" || cp == "CHOWN") && c.Name != ContainerNetSetup {
+			if (cp == "NET_ADMIN" || cp == "NET_RAW" || cp == "MKNOD" || cp == "CHOWN") && c.Name != podcontract.ContainerNetSetup {
 				t.Errorf("%s has %s; only net-setup may", c.Name, cp)
 			}
 		}
 	}
-	// net-setup args round-trip through the dataplane parser.
+	// net-setup args round-trip through the contract's parser.
 	ns := pod.Spec.InitContainers[1]
-	cfg, err := dataplane.ParseArgs(ns.Args[1:])
+	cfg, err := podcontract.ParseNetSetupArgs(ns.Args[1:])
 	if err != nil {
 		t.Fatalf("net-setup args do not parse: %v", err)
 	}
 	// compute opens the tun node net-setup makes, through the shared
 	// volume: writable in net-setup, mounted in both.
-	co, err := launcher.ParseComputeArgs(pod.Spec.Containers[0].Args[1:])
+	co, err := podcontract.ParseComputeArgs(pod.Spec.Containers[0].Args[1:])
 	if err != nil {
 		t.Fatalf("compute args do not parse: %v", err)
 	}
 	if cfg.TunDevice == "" || co.TunDevice != cfg.TunDevice {
 		t.Errorf("net-setup --tun-device=%q, compute --tun-device=%q: want the same node", cfg.TunDevice, co.TunDevice)
 	}
+	// compute's DHCP server hands out exactly the network net-setup NATs.
+	if cfg.VMNetwork != co.VMNetwork {
+		t.Errorf("net-setup VM network %+v, compute VM network %+v: want the same", cfg.VMNetwork, co.VMNetwork)
+	}
 	for _, c := range []corev1.Container{ns, pod.Spec.Containers[0]} {
 		mounted := false
 		for _, m := range c.VolumeMounts {
-			if m.Name == launcher.TunVolumeName && strings.HasPrefix(cfg.TunDevice, m.MountPath+"/") {
+			if m.Name == podcontract.TunVolumeName && strings.HasPrefix(cfg.TunDevice, m.MountPath+"/") {
 				mounted = true
-				if c.Name == ContainerNetSetup && m.ReadOnly {
+				if c.Name == podcontract.ContainerNetSetup && m.ReadOnly {
 					t.Errorf("net-setup mounts %s read-only", m.Name)
 				}
 			}
 		}
 		if !mounted {
-			t.Errorf("%s does not mount %s at the directory of %s", c.Name, launcher.TunVolumeName, cfg.TunDevice)
+			t.Errorf("%s does not mount %s at the directory of %s", c.Name, podcontract.TunVolumeName, cfg.TunDevice)
 		}
 	}
 	if (cfg.Mesh != nil) != enrolled {
 		t.Errorf("net-setup mesh = %v, want enrolled=%v", cfg.Mesh != nil, enrolled)
 	}
-	hasProxy := len(pod.Spec.InitContainers) == 3 && pod.Spec.InitContainers[2].Name == ContainerProxy
+	hasProxy := len(pod.Spec.InitContainers) == 3 && pod.Spec.InitContainers[2].Name == podcontract.ContainerProxy
 	if hasProxy != enrolled {
 		t.Errorf("proxy present = %v, want %v: proxy and redirection must come from one decision", hasProxy, enrolled)
 	}
 	if hasProxy && (pod.Spec.InitContainers[2].RestartPolicy == nil || *pod.Spec.InitContainers[2].RestartPolicy != corev1.ContainerRestartPolicyAlways) {
 		t.Errorf("istio-proxy is not a native sidecar")
 	}
-	if _, ok := pod.Annotations[launcher.VMIAnnotation]; !ok {
-		t.Errorf("no %s annotation", launcher.VMIAnnotation)
+	if _, ok := pod.Annotations[podcontract.VMIAnnotation]; !ok {
+		t.Errorf("no %s annotation", podcontract.VMIAnnotation)
 	}
 }
 

@@ -1,4 +1,4 @@
-package dataplane
+package podcontract
 
 import (
 	"errors"
@@ -11,34 +11,10 @@ import (
 
 // Validate reports every problem in c, so that the operator can refuse a
 // VM before a pod is created rather than the init container failing later.
-func (c Config) Validate() error {
+func (c NetSetupOptions) Validate() error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-
-	for _, n := range []struct{ field, name string }{
-		{"podInterface", c.PodInterface}, {"bridge", c.Bridge}, {"tap", c.Tap},
-	} {
-		if err := validIfName(n.name); err != nil {
-			add("%s: %w", n.field, err)
-		}
-	}
-	if c.PodInterface == c.Bridge || c.PodInterface == c.Tap || c.Bridge == c.Tap {
-		add("podInterface, bridge and tap must be three different interfaces, got %q, %q, %q", c.PodInterface, c.Bridge, c.Tap)
-	}
-	if !c.VMCIDR.IsValid() || !c.VMCIDR.Addr().Is4() {
-		add("vmCIDR %q must be an IPv4 prefix", c.VMCIDR)
-	} else if c.VMCIDR.Bits() > 30 {
-		add("vmCIDR %s is too small: it needs room for a gateway and a VM address", c.VMCIDR)
-	} else if c.VMCIDR != c.VMCIDR.Masked() {
-		add("vmCIDR %s has host bits set, did you mean %s", c.VMCIDR, c.VMCIDR.Masked())
-	}
-	if !c.VMIPv6CIDR.IsValid() || !c.VMIPv6CIDR.Addr().Is6() || c.VMIPv6CIDR.Addr().Is4In6() {
-		add("vmIPv6CIDR %q must be an IPv6 prefix", c.VMIPv6CIDR)
-	} else if c.VMIPv6CIDR.Bits() > 126 {
-		add("vmIPv6CIDR %s is too small: it needs room for a gateway and a VM address", c.VMIPv6CIDR)
-	} else if c.VMIPv6CIDR != c.VMIPv6CIDR.Masked() {
-		add("vmIPv6CIDR %s has host bits set, did you mean %s", c.VMIPv6CIDR, c.VMIPv6CIDR.Masked())
-	}
+	errs = append(errs, c.VMNetwork.validate()...)
 	if c.TapOwnerUID < 0 || c.TapOwnerUID > 1<<32-2 {
 		add("tapOwnerUID %d is not a valid uid", c.TapOwnerUID)
 	}
@@ -68,7 +44,7 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (m *Mesh) validate(c Config) []error {
+func (m *MeshCapture) validate(c NetSetupOptions) []error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if m.ProxyUID < 0 || m.ProxyGID < 0 {
@@ -129,4 +105,37 @@ func validIfName(name string) error {
 		return fmt.Errorf("interface name %q contains a forbidden character", name)
 	}
 	return nil
+}
+
+// Validate reports every problem in n.
+func (n VMNetwork) Validate() error { return errors.Join(n.validate()...) }
+
+func (n VMNetwork) validate() []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	for _, f := range []struct{ field, name string }{
+		{"podInterface", n.PodInterface}, {"bridge", n.Bridge}, {"tap", n.Tap},
+	} {
+		if err := validIfName(f.name); err != nil {
+			add("%s: %w", f.field, err)
+		}
+	}
+	if n.PodInterface == n.Bridge || n.PodInterface == n.Tap || n.Bridge == n.Tap {
+		add("podInterface, bridge and tap must be three different interfaces, got %q, %q, %q", n.PodInterface, n.Bridge, n.Tap)
+	}
+	if !n.VMCIDR.IsValid() || !n.VMCIDR.Addr().Is4() {
+		add("vmCIDR %q must be an IPv4 prefix", n.VMCIDR)
+	} else if n.VMCIDR.Bits() > 30 {
+		add("vmCIDR %s is too small: it needs room for a gateway and a VM address", n.VMCIDR)
+	} else if n.VMCIDR != n.VMCIDR.Masked() {
+		add("vmCIDR %s has host bits set, did you mean %s", n.VMCIDR, n.VMCIDR.Masked())
+	}
+	if !n.VMIPv6CIDR.IsValid() || !n.VMIPv6CIDR.Addr().Is6() || n.VMIPv6CIDR.Addr().Is4In6() {
+		add("vmIPv6CIDR %q must be an IPv6 prefix", n.VMIPv6CIDR)
+	} else if n.VMIPv6CIDR.Bits() > 126 {
+		add("vmIPv6CIDR %s is too small: it needs room for a gateway and a VM address", n.VMIPv6CIDR)
+	} else if n.VMIPv6CIDR != n.VMIPv6CIDR.Masked() {
+		add("vmIPv6CIDR %s has host bits set, did you mean %s", n.VMIPv6CIDR, n.VMIPv6CIDR.Masked())
+	}
+	return errs
 }

@@ -1,11 +1,13 @@
-package launcher
+package podcontract
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestComputeArgsRoundTrip(t *testing.T) {
@@ -17,6 +19,9 @@ func TestComputeArgsRoundTrip(t *testing.T) {
 	custom.DHCP = false
 	custom.SerialLog = "/run/with,comma=and space"
 	custom.TunDevice = "/tmp/x/tun"
+	custom.VMIPv6CIDR = netip.MustParsePrefix("fd20:1::/120")
+	custom.VMCIDR = netip.MustParsePrefix("10.11.0.0/16")
+	custom.Bridge = "br-vm"
 	hostTun := DefaultComputeOptions()
 	hostTun.TunDevice = ""
 	for name, o := range map[string]ComputeOptions{"defaults": DefaultComputeOptions(), "custom": custom, "host tun": hostTun} {
@@ -25,7 +30,7 @@ func TestComputeArgsRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(o, got); diff != "" {
+			if diff := cmp.Diff(o, got, cmpopts.EquateComparable(netip.Prefix{})); diff != "" {
 				t.Errorf("round trip (-want +got):\n%s", diff)
 			}
 		})
@@ -37,7 +42,7 @@ func TestParseComputeArgsDefaultsAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(DefaultComputeOptions(), got); diff != "" {
+	if diff := cmp.Diff(DefaultComputeOptions(), got, cmpopts.EquateComparable(netip.Prefix{})); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
 	for _, args := range [][]string{
