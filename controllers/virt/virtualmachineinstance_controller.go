@@ -471,7 +471,7 @@ func (r *VirtualMachineInstanceReconciler) vmisOfControlPlane(ctx context.Contex
 		return nil
 	}
 	logger := log.FromContext(ctx)
-	selectors := []client.MatchingLabels{{meshv1alpha1.LabelMemberOf: enrollment.MemberOfValue(types.NamespacedName{Namespace: mcp.Namespace, Name: mcp.Name})}}
+	selectors := []client.MatchingLabels{{meshv1alpha1.LabelMemberOf: membership.Key(mcp)}}
 	if mcp.Spec.Revision == "" {
 		selectors = append(selectors, client.MatchingLabels{meshv1alpha1.LabelInjection: "enabled"}, client.MatchingLabels{meshv1alpha1.LabelRevision: "default"})
 	} else {

@@ -176,6 +176,3 @@ func withRevision(mcps []meshv1alpha1.MeshControlPlane, rev string) []*meshv1alp
 func (d Decision) Unresolved() bool {
 	return !d.Enrolled && (d.Reason == ReasonNoControlPlane || d.Reason == ReasonAmbiguous)
 }
-
-// MemberOfValue is the LabelMemberOf value naming mcp.
-func MemberOfValue(mcp types.NamespacedName) string { return mcp.Namespace + "." + mcp.Name }

@@ -89,9 +89,6 @@ type Values struct {
 	Tracing      Addon
 }
 
-// Key is "<namespace>.<name>", the LabelMemberOf value.
-func (v Values) Key() string { return v.Namespace + "." + v.Name }
-
 // Problem is a spec the renderers cannot honour, reported as InvalidSpec.
 type Problem struct {
 	Component string
