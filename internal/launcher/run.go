@@ -35,12 +35,6 @@ type Runner struct {
 	KVMDevice string
 }
 
-// Outcome is how the launcher ended; Message goes to the termination log.
-type Outcome struct {
-	Message string
-	Err     error
-}
-
 func (r *Runner) logf(format string, a ...any) {
 	fmt.Fprintf(r.Stderr, "virt-launcher compute: "+format+"\n", a...)
 }

@@ -102,16 +102,6 @@ func LoadVMI(path string) (*VMI, error) {
 	return &v, nil
 }
 
-// Volume returns the volume called name.
-func (s *VMISpec) Volume(name string) (*VMIVolume, bool) {
-	for i := range s.Volumes {
-		if s.Volumes[i].Name == name {
-			return &s.Volumes[i], true
-		}
-	}
-	return nil, false
-}
-
 // GracePeriodSeconds is spec.terminationGracePeriodSeconds, 30 by default
 // (KubeVirt's and Kubernetes' default).
 func (s *VMISpec) GracePeriodSeconds() int64 {
