@@ -4,6 +4,7 @@
 #   etcd                                                              (hack/tools/etcd, go.etcd.io/etcd/server/v3)
 #   kwok, kwokctl                                                     (hack/tools/kwok, sigs.k8s.io/kwok)
 #   controller-gen, kustomize                                         (hack/tools/dev)
+#   golangci-lint (with the kube-api-linter plugin)                   (hack/tools/lint)
 # Each binary is rebuilt only when the go.mod/go.sum of the module that pins
 # it changes: the hash of those files is kept in bin/.stamps/<binary>.
 # Usage: hack/build-bins.sh [binary...]   (default: the envtest set)
@@ -20,6 +21,7 @@ declare -A module=(
   [etcd]=etcd
   [kwok]=kwok [kwokctl]=kwok
   [controller-gen]=dev [kustomize]=dev
+  [golangci-lint]=lint
 )
 declare -A pkg=(
   [kube-apiserver]=k8s.io/kubernetes/cmd/kube-apiserver
@@ -31,6 +33,7 @@ declare -A pkg=(
   [kwokctl]=sigs.k8s.io/kwok/cmd/kwokctl
   [controller-gen]=sigs.k8s.io/controller-tools/cmd/controller-gen
   [kustomize]=sigs.k8s.io/kustomize/kustomize/v5
+  [golangci-lint]=.
 )
 
 want=("$@")

@@ -210,7 +210,7 @@ func TestCreateOwnershipDriftReadyAndPrune(t *testing.T) {
 	})
 	markAvailable(t, "cp-create", "istio-ingressgateway")
 	markAvailable(t, "cp-create", "prometheus")
-	got = waitCondition(t, mcp, meshv1alpha1.ConditionReady, metav1.ConditionTrue, ReasonComponentsReady)
+	got = waitCondition(t, mcp, meshv1alpha1.ConditionReady, metav1.ConditionTrue, meshv1alpha1.ReasonComponentsReady)
 	if diff := cmp.Diff(meshv1alpha1.ComponentReadiness{Ready: []string{"istiod", "ingressgateway", "prometheus"}}, got.Status.Readiness.Components); diff != "" || got.Status.ComponentsReady != "3/3" {
 		t.Errorf("readiness (-want +got):\n%s componentsReady=%s", diff, got.Status.ComponentsReady)
 	}
@@ -253,7 +253,7 @@ func TestCreateOwnershipDriftReadyAndPrune(t *testing.T) {
 		}
 		return nil
 	})
-	got = waitCondition(t, mcp, meshv1alpha1.ConditionReady, metav1.ConditionTrue, ReasonComponentsReady)
+	got = waitCondition(t, mcp, meshv1alpha1.ConditionReady, metav1.ConditionTrue, meshv1alpha1.ReasonComponentsReady)
 	if got.Status.ComponentsReady != "1/1" {
 		t.Errorf("componentsReady = %s after pruning, want 1/1", got.Status.ComponentsReady)
 	}

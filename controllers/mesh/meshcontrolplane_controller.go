@@ -20,7 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
-	ctrl "sigs.k8s.io/controller-runtime"
+	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -83,64 +83,59 @@ var _ reconcile.Reconciler = &MeshControlPlaneReconciler{}
 // +kubebuilder:rbac:groups=security.istio.io,resources=authorizationpolicies;requestauthentications,verbs=get;list;watch
 // +kubebuilder:rbac:groups=telemetry.istio.io,resources=telemetries,verbs=get;list;watch
 
-// Reconcile: get → (finalize | doReconcile) → one status patch when changed.
-func (r *MeshControlPlaneReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+// Reconcile gets the MeshControlPlane, finalizes it when it is being deleted,
+// otherwise applies the rendered control plane and its members
+// (doReconcile), and patches the status once, only when it changed.
+func (r *MeshControlPlaneReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	mcp := &meshv1alpha1.MeshControlPlane{}
 	if err := r.Client.Get(ctx, req.NamespacedName, mcp); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if mcp.DeletionTimestamp != nil {
-		return ctrl.Result{}, r.finalize(ctx, mcp)
+		return reconcile.Result{}, r.finalize(ctx, mcp)
 	}
 	if !controllerutil.ContainsFinalizer(mcp, Finalizer) {
 		orig := mcp.DeepCopy()
 		controllerutil.AddFinalizer(mcp, Finalizer)
 		if err := r.Client.Patch(ctx, mcp, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
-			return ctrl.Result{}, fmt.Errorf("add finalizer: %w", err)
+			return reconcile.Result{}, fmt.Errorf("add finalizer: %w", err)
 		}
 	}
 
-	obs, err := r.doReconcile(ctx, mcp)
+	obs, recErr := r.doReconcile(ctx, mcp)
 	status := computeStatus(mcp, obs)
 	r.recordTransition(mcp, status)
-	if !equality.Semantic.DeepEqual(mcp.Status, status) {
-		orig := mcp.DeepCopy()
-		mcp.Status = status
-		if perr := r.Client.Status().Patch(ctx, mcp, client.MergeFrom(orig)); perr != nil {
-			err = errors.Join(err, fmt.Errorf("patch status: %w", perr))
+	conflict, statusErr := r.patchStatus(ctx, mcp, status)
+	var result reconcile.Result
+	if conflict || (recErr == nil && obs.retry) {
+		// The object or a namespace changed under us (a stale cache):
+		// observe again shortly instead of reporting a failure.
+		result.RequeueAfter = time.Second
+	}
+	// controller-runtime logs a returned error and retries with backoff.
+	return result, errors.Join(recErr, statusErr)
+}
+
+// patchStatus patches the status subresource once, only when it changed,
+// with an optimistic lock so a status computed from a stale object never
+// lands; conflict reports that it did not.
+func (r *MeshControlPlaneReconciler) patchStatus(ctx context.Context, mcp *meshv1alpha1.MeshControlPlane, status meshv1alpha1.MeshControlPlaneStatus) (conflict bool, err error) {
+	if equality.Semantic.DeepEqual(mcp.Status, status) {
+		return false, nil
+	}
+	patch := client.MergeFromWithOptions(mcp.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	mcp.Status = status
+	if err := r.Client.Status().Patch(ctx, mcp, patch); err != nil {
+		switch {
+		case apierrors.IsNotFound(err):
+			return false, nil
+		case apierrors.IsConflict(err):
+			return true, nil
 		}
+		return false, fmt.Errorf("patch status: %w", err)
 	}
-	if err == nil && obs.retry {
-		return ctrl.Result{RequeueAfter: time.Second}, nil
-	}
-	return ctrl.Result{}, err
-}
-
-// observation is what one reconcile did and saw; status is computed from it.
-type observation struct {
-	invalidSpec []string
-	applyErr    error
-	members     memberPlan
-	readiness   meshv1alpha1.ComponentReadiness
-	snapshot    string
-	// retry: a namespace changed under us (stale cache); try again shortly
-	// instead of reporting ApplyFailed.
-	retry bool
-}
-
-func computeStatus(mcp *meshv1alpha1.MeshControlPlane, obs observation) meshv1alpha1.MeshControlPlaneStatus {
-	s := *mcp.Status.DeepCopy()
-	s.ObservedGeneration = mcp.Generation
-	s.Version = mcp.Spec.Version
-	s.Members = obs.members.Status
-	s.Readiness.Components = obs.readiness
-	s.ComponentsReady = componentsReady(obs.readiness)
-	if obs.snapshot != "" {
-		s.InjectionSnapshot = obs.snapshot
-	}
-	setReconciled(&s.Conditions, reconciledInput{Generation: mcp.Generation, InvalidSpec: obs.invalidSpec, ApplyErr: obs.applyErr, Conflicts: obs.members.Conflicts})
-	setReady(&s.Conditions, mcp.Generation, obs.readiness)
-	return s
+	log.FromContext(ctx).V(1).Info("Patched status", "meshControlPlane", klog.KObj(mcp), "components", status.ComponentsReady)
+	return false, nil
 }
 
 // doReconcile applies everything and observes readiness. The returned error is
@@ -389,26 +384,4 @@ func (r *MeshControlPlaneReconciler) finalize(ctx context.Context, mcp *meshv1al
 	orig := mcp.DeepCopy()
 	controllerutil.RemoveFinalizer(mcp, Finalizer)
 	return client.IgnoreNotFound(r.Client.Patch(ctx, mcp, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})))
-}
-
-// recordTransition emits an event when the Reconciled or Ready condition
-// changes status or reason — what a user reading `kubectl describe` needs to
-// see — and not on every reconcile. Failures are Warnings; reaching True is
-// Normal.
-func (r *MeshControlPlaneReconciler) recordTransition(mcp *meshv1alpha1.MeshControlPlane, status meshv1alpha1.MeshControlPlaneStatus) {
-	if r.Recorder == nil {
-		return
-	}
-	for _, condType := range []string{meshv1alpha1.ConditionReconciled, meshv1alpha1.ConditionReady} {
-		old := meta.FindStatusCondition(mcp.Status.Conditions, condType)
-		cur := meta.FindStatusCondition(status.Conditions, condType)
-		if cur == nil || (old != nil && old.Status == cur.Status && old.Reason == cur.Reason) {
-			continue
-		}
-		eventType := corev1.EventTypeWarning
-		if cur.Status == metav1.ConditionTrue {
-			eventType = corev1.EventTypeNormal
-		}
-		r.Recorder.Eventf(mcp, nil, eventType, cur.Reason, condType, "%s", cur.Message)
-	}
 }

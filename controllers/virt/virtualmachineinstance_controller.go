@@ -12,25 +12,18 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
 	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
 	"virtmesh.io/virtmesh/internal/enrollment"
 	"virtmesh.io/virtmesh/internal/injection"
-	"virtmesh.io/virtmesh/internal/membership"
 	"virtmesh.io/virtmesh/internal/render/launcherpod"
 )
 
@@ -128,60 +121,62 @@ func (r *VirtualMachineInstanceReconciler) now() time.Time {
 	return time.Now()
 }
 
-// doReconcile observes the launcher pod and creates it when due.
+// doReconcile observes the launcher pod and creates it when due: only once,
+// and only while the VMI has never had one.
 func (r *VirtualMachineInstanceReconciler) doReconcile(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance) (observed, reconcile.Result, error) {
-	logger := log.FromContext(ctx)
 	var obs observed
-
-	decision, mcp, err := r.decide(ctx, r.Client, vmi)
+	decision, _, err := r.decide(ctx, r.Client, vmi)
 	if err != nil {
 		return obs, reconcile.Result{}, err
 	}
 	obs.Decision = decision
+	obs.Pod, obs.PodLost, err = r.observePod(ctx, vmi)
+	if err != nil || obs.Pod != nil || obs.PodLost || isTerminal(vmi.Status.Phase) {
+		return obs, reconcile.Result{}, err
+	}
+	return r.createLauncherPod(ctx, vmi, obs)
+}
 
+// observePod finds the VMI's launcher pod in the cache. When the cache has
+// none but one was created before, the API server decides: found means the
+// cache lags, missing means the pod is lost. A terminal VMI is not looked up.
+func (r *VirtualMachineInstanceReconciler) observePod(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance) (pod *corev1.Pod, lost bool, err error) {
 	pods, err := r.podsOf(ctx, r.Client, vmi)
-	if err != nil {
-		return obs, reconcile.Result{}, err
+	if err != nil || len(pods) > 0 {
+		return first(pods), false, err
 	}
-	if len(pods) > 0 {
-		obs.Pod = pods[0]
-		return obs, reconcile.Result{}, nil
+	if isTerminal(vmi.Status.Phase) || !created(vmi) {
+		return nil, false, nil
 	}
-	if isTerminal(vmi.Status.Phase) {
-		return obs, reconcile.Result{}, nil
+	if pod, err = r.livePod(ctx, vmi); err != nil || pod != nil {
+		return pod, false, err
 	}
+	log.FromContext(ctx).Info("Launcher pod lost, failing the VMI", "vmi", klog.KObj(vmi), "pod", klog.KRef(vmi.Namespace, vmi.Status.LauncherPod), "phase", vmi.Status.Phase)
+	r.Recorder.Eventf(vmi, nil, corev1.EventTypeWarning, EventPodLost, "Fail", "Launcher pod %s was deleted or lost while the VMI was %s; the VMI is not restarted", vmi.Status.LauncherPod, vmi.Status.Phase)
+	return nil, true, nil
+}
 
-	// The cache has no pod. If one was created before, confirm with the API
-	// server: found means the cache lags, missing means the pod is lost.
-	if created(vmi) {
-		pod, err := r.livePod(ctx, vmi)
-		if err != nil {
-			return obs, reconcile.Result{}, err
-		}
-		if pod != nil {
-			obs.Pod = pod
-			return obs, reconcile.Result{}, nil
-		}
-		obs.PodLost = true
-		logger.Info("Launcher pod lost, failing the VMI", "vmi", klog.KObj(vmi), "pod", klog.KRef(vmi.Namespace, vmi.Status.LauncherPod), "phase", vmi.Status.Phase)
-		r.Recorder.Eventf(vmi, nil, corev1.EventTypeWarning, EventPodLost, "Fail", "Launcher pod %s was deleted or lost while the VMI was %s; the VMI is not restarted", vmi.Status.LauncherPod, vmi.Status.Phase)
-		return obs, reconcile.Result{}, nil
+func first(pods []*corev1.Pod) *corev1.Pod {
+	if len(pods) == 0 {
+		return nil
 	}
+	return pods[0]
+}
 
-	// The pod is about to be created, and only once: decide again from the
-	// API server. A VMI applied together with its MeshControlPlane and member
-	// namespace can reach us before the cache has either; deciding from the
-	// cache would run it outside the mesh for good.
-	decision, mcp, err = r.decide(ctx, r.APIReader, vmi)
+// createLauncherPod creates the pod, once. Everything it depends on is read
+// from the API server, not the cache: a VMI applied together with its
+// MeshControlPlane and member namespace can reach us before the cache has
+// either, and deciding from the cache would run it outside the mesh for good.
+func (r *VirtualMachineInstanceReconciler) createLauncherPod(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance, obs observed) (observed, reconcile.Result, error) {
+	decision, mcp, err := r.decide(ctx, r.APIReader, vmi)
 	if err != nil {
 		return obs, reconcile.Result{}, err
 	}
 	obs.Decision = decision
-
 	if decision.Unresolved() {
 		// The namespace (or the VMI) asks for the mesh but no single control
-		// plane answers: wait rather than run the VM outside the mesh. Namespace
-		// and MeshControlPlane watches bring it back.
+		// plane answers: wait rather than run the VM outside the mesh.
+		// Namespace and MeshControlPlane watches bring it back.
 		obs.Waiting = decision.Message + "; the launcher pod is created once exactly one MeshControlPlane matches"
 		return obs, reconcile.Result{}, nil
 	}
@@ -193,7 +188,7 @@ func (r *VirtualMachineInstanceReconciler) doReconcile(ctx context.Context, vmi 
 		}
 		if waiting != "" {
 			obs.Waiting = waiting
-			logger.V(1).Info("Waiting for the mesh injection snapshot", "vmi", klog.KObj(vmi), "meshControlPlane", klog.KObj(mcp))
+			log.FromContext(ctx).V(1).Info("Waiting for the mesh injection snapshot", "vmi", klog.KObj(vmi), "meshControlPlane", klog.KObj(mcp))
 			// The MeshControlPlane watch brings the VMI back when the
 			// snapshot is published; retry only when the status names one
 			// the API server does not have yet.
@@ -205,16 +200,12 @@ func (r *VirtualMachineInstanceReconciler) doReconcile(ctx context.Context, vmi 
 		settings = s
 	}
 
-	// Last check against the API server, not the cache, before creating.
-	pods, err = r.podsOf(ctx, r.APIReader, vmi)
-	if err != nil {
+	// Last check against the API server before creating.
+	pods, err := r.podsOf(ctx, r.APIReader, vmi)
+	if err != nil || len(pods) > 0 {
+		obs.Pod = first(pods)
 		return obs, reconcile.Result{}, err
 	}
-	if len(pods) > 0 {
-		obs.Pod = pods[0]
-		return obs, reconcile.Result{}, nil
-	}
-
 	pod, err := launcherpod.RenderLauncherPod(vmi, settings, launcherpod.Options{LauncherImage: r.LauncherImage, KVMResource: r.KVMResource})
 	if err != nil {
 		// Not retried: the spec is immutable and annotation or mesh changes
@@ -223,35 +214,45 @@ func (r *VirtualMachineInstanceReconciler) doReconcile(ctx context.Context, vmi 
 		r.Recorder.Eventf(vmi, nil, corev1.EventTypeWarning, EventRenderFailed, "Render", "Cannot render the launcher pod: %v", err)
 		return obs, reconcile.Result{}, nil
 	}
-	if err := r.Client.Create(ctx, pod); err != nil {
-		if apierrors.IsAlreadyExists(err) {
-			existing, getErr := r.livePod(ctx, vmi)
-			if getErr != nil {
-				return obs, reconcile.Result{}, getErr
-			}
-			if existing != nil {
-				logger.Info("Launcher pod already exists, adopting it", "vmi", klog.KObj(vmi), "pod", klog.KObj(existing))
-				obs.Pod = existing
-				return obs, reconcile.Result{}, nil
-			}
-			err = fmt.Errorf("pod name %s is taken by a pod that does not belong to this VMI: %w", pod.Name, err)
-			obs.RenderErr = err.Error()
-			r.Recorder.Eventf(vmi, nil, corev1.EventTypeWarning, EventFailedCreate, "Create", "Cannot create launcher pod: %v", err)
+	return r.create(ctx, vmi, pod, obs)
+}
+
+// create creates the rendered pod. AlreadyExists adopts the VMI's own pod
+// (a repeated create after a lost status patch or a restart: the name is
+// derived from the VMI's UID); refusals that retrying cannot fix are
+// reported, not retried.
+func (r *VirtualMachineInstanceReconciler) create(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance, pod *corev1.Pod, obs observed) (observed, reconcile.Result, error) {
+	logger := log.FromContext(ctx)
+	err := r.Client.Create(ctx, pod)
+	switch {
+	case err == nil:
+		logger.Info("Created launcher pod", "vmi", klog.KObj(vmi), "pod", klog.KObj(pod), "enrolled", pod.Annotations[launcherpod.AnnotationMeshControlPlane] != "")
+		r.Recorder.Eventf(vmi, pod, corev1.EventTypeNormal, EventCreated, "Create", "Created launcher pod %s", pod.Name)
+		obs.Pod = pod
+		return obs, reconcile.Result{}, nil
+	case apierrors.IsAlreadyExists(err):
+		existing, getErr := r.livePod(ctx, vmi)
+		if getErr != nil {
+			return obs, reconcile.Result{}, getErr
+		}
+		if existing != nil {
+			logger.Info("Launcher pod already exists, adopting it", "vmi", klog.KObj(vmi), "pod", klog.KObj(existing))
+			obs.Pod = existing
 			return obs, reconcile.Result{}, nil
 		}
-		r.Recorder.Eventf(vmi, nil, corev1.EventTypeWarning, EventFailedCreate, "Create", "Cannot create launcher pod %s: %v", pod.Name, err)
-		if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) && !isQuota(err) {
-			// The API server refuses this pod; retrying the same pod cannot
-			// help. A change to the VMI or the mesh brings it back.
-			obs.RenderErr = err.Error()
-			return obs, reconcile.Result{}, nil
-		}
-		return obs, reconcile.Result{}, fmt.Errorf("create launcher pod %s: %w", pod.Name, err)
+		err = fmt.Errorf("pod name %s is taken by a pod that does not belong to this VMI: %w", pod.Name, err)
+		obs.RenderErr = err.Error()
+		r.Recorder.Eventf(vmi, nil, corev1.EventTypeWarning, EventFailedCreate, "Create", "Cannot create launcher pod: %v", err)
+		return obs, reconcile.Result{}, nil
 	}
-	logger.Info("Created launcher pod", "vmi", klog.KObj(vmi), "pod", klog.KObj(pod), "enrolled", settings != nil)
-	r.Recorder.Eventf(vmi, pod, corev1.EventTypeNormal, EventCreated, "Create", "Created launcher pod %s", pod.Name)
-	obs.Pod = pod
-	return obs, reconcile.Result{}, nil
+	r.Recorder.Eventf(vmi, nil, corev1.EventTypeWarning, EventFailedCreate, "Create", "Cannot create launcher pod %s: %v", pod.Name, err)
+	if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) && !isQuota(err) {
+		// The API server refuses this pod; retrying the same pod cannot
+		// help. A change to the VMI or the mesh brings it back.
+		obs.RenderErr = err.Error()
+		return obs, reconcile.Result{}, nil
+	}
+	return obs, reconcile.Result{}, fmt.Errorf("create launcher pod %s: %w", pod.Name, err)
 }
 
 // isQuota reports a quota refusal, which clears up by itself and is retried.
@@ -403,140 +404,4 @@ func (r *VirtualMachineInstanceReconciler) patchStatus(ctx context.Context, vmi 
 	}
 	log.FromContext(ctx).V(1).Info("Patched status", "vmi", klog.KObj(vmi), "phase", status.Phase)
 	return false, nil
-}
-
-// LauncherPodSelector selects launcher pods. main.go should restrict the
-// manager's Pod cache with it (cache.Options.ByObject), so the operator caches
-// its own pods only:
-//
-//	cache.ByObject{Label: virt.LauncherPodSelector(), Transform: cache.TransformStripManagedFields()}
-func LauncherPodSelector() labels.Selector {
-	req, err := labels.NewRequirement(virtv1alpha1.LabelVMI, selection.Exists, nil)
-	if err != nil {
-		panic(err) // a constant label key
-	}
-	return labels.NewSelector().Add(*req)
-}
-
-// SetupWithManager registers the controller: VMIs, their pods, and the
-// namespaces and control planes that decide mesh enrollment.
-func (r *VirtualMachineInstanceReconciler) SetupWithManager(mgr manager.Manager) error {
-	return r.setup(mgr, r)
-}
-
-// setup lets tests wrap the reconciler (e.g. to count reconciles).
-func (r *VirtualMachineInstanceReconciler) setup(mgr manager.Manager, rec reconcile.Reconciler) error {
-	if r.Client == nil {
-		r.Client = mgr.GetClient()
-	}
-	if r.Scheme == nil {
-		r.Scheme = mgr.GetScheme()
-	}
-	if r.APIReader == nil {
-		r.APIReader = mgr.GetAPIReader()
-	}
-	if r.Recorder == nil {
-		r.Recorder = mgr.GetEventRecorder(ControllerName)
-	}
-	if r.LauncherImage == "" {
-		return errors.New("VirtualMachineInstanceReconciler: LauncherImage is empty")
-	}
-	return builder.ControllerManagedBy(mgr).
-		Named(ControllerName).
-		// Status updates (ours) do not bump the generation; labels and
-		// annotations (mesh opt-in/out, excluded ports) matter before the pod exists.
-		For(&virtv1alpha1.VirtualMachineInstance{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
-		Owns(&corev1.Pod{}).
-		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.vmisInNamespace),
-			builder.WithPredicates(predicate.LabelChangedPredicate{})).
-		Watches(&meshv1alpha1.MeshControlPlane{}, handler.EnqueueRequestsFromMapFunc(r.vmisOfControlPlane)).
-		Complete(rec)
-}
-
-// vmisInNamespace enqueues the VMIs of a namespace whose labels changed.
-func (r *VirtualMachineInstanceReconciler) vmisInNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
-	return r.vmisIn(ctx, obj.GetName(), nil)
-}
-
-// vmisOfControlPlane enqueues the VMIs that a MeshControlPlane can enroll:
-// those in the namespaces its spec claims (listed, whether or not they exist
-// yet, or selected), those in namespaces labelled for it (member-of, or the
-// injection/revision label it answers to) and, for a default-revision control
-// plane, VMIs that opt in anywhere. Update events map the old object too, so
-// namespaces a spec change releases are enqueued as well.
-func (r *VirtualMachineInstanceReconciler) vmisOfControlPlane(ctx context.Context, obj client.Object) []reconcile.Request {
-	mcp, ok := obj.(*meshv1alpha1.MeshControlPlane)
-	if !ok {
-		return nil
-	}
-	logger := log.FromContext(ctx)
-	selectors := []client.MatchingLabels{{meshv1alpha1.LabelMemberOf: membership.Key(mcp)}}
-	if mcp.Spec.Revision == "" {
-		selectors = append(selectors, client.MatchingLabels{meshv1alpha1.LabelInjection: "enabled"}, client.MatchingLabels{meshv1alpha1.LabelRevision: "default"})
-	} else {
-		selectors = append(selectors, client.MatchingLabels{meshv1alpha1.LabelRevision: mcp.Spec.Revision})
-	}
-	seen := map[string]bool{}
-	var out []reconcile.Request
-	// Declared members: a namespace created together with the control plane
-	// is not labelled yet.
-	for _, n := range mcp.Spec.Members.Namespaces {
-		if !seen[n] && !membership.Excluded(n, mcp.Namespace) {
-			seen[n] = true
-			out = append(out, r.vmisIn(ctx, n, nil)...)
-		}
-	}
-	if mcp.Spec.Members.Selector != nil {
-		if sel, err := metav1.LabelSelectorAsSelector(mcp.Spec.Members.Selector); err == nil && !sel.Empty() {
-			var nss corev1.NamespaceList
-			if err := r.Client.List(ctx, &nss, client.MatchingLabelsSelector{Selector: sel}); err != nil {
-				logger.Error(err, "Cannot list selected member namespaces", "meshControlPlane", klog.KObj(mcp))
-			}
-			for _, ns := range nss.Items {
-				if !seen[ns.Name] && !membership.Excluded(ns.Name, mcp.Namespace) {
-					seen[ns.Name] = true
-					out = append(out, r.vmisIn(ctx, ns.Name, nil)...)
-				}
-			}
-		}
-	}
-	for _, sel := range selectors {
-		var nss corev1.NamespaceList
-		if err := r.Client.List(ctx, &nss, sel); err != nil {
-			logger.Error(err, "Cannot list member namespaces", "meshControlPlane", klog.KObj(mcp))
-			continue
-		}
-		for _, ns := range nss.Items {
-			if !seen[ns.Name] {
-				seen[ns.Name] = true
-				out = append(out, r.vmisIn(ctx, ns.Name, nil)...)
-			}
-		}
-	}
-	if mcp.Spec.Revision == "" {
-		out = append(out, r.vmisIn(ctx, "", func(v *virtv1alpha1.VirtualMachineInstance) bool {
-			return !seen[v.Namespace] && v.Annotations[virtv1alpha1.AnnotationInject] == "true"
-		})...)
-	}
-	return out
-}
-
-func (r *VirtualMachineInstanceReconciler) vmisIn(ctx context.Context, namespace string, keep func(*virtv1alpha1.VirtualMachineInstance) bool) []reconcile.Request {
-	var list virtv1alpha1.VirtualMachineInstanceList
-	if err := r.Client.List(ctx, &list, client.InNamespace(namespace)); err != nil {
-		log.FromContext(ctx).Error(err, "Cannot list VMIs", "namespace", namespace)
-		return nil
-	}
-	var out []reconcile.Request
-	for i := range list.Items {
-		v := &list.Items[i]
-		// Only VMIs without a pod can still change enrollment; the others
-		// show a membership change in MeshEnrolled's message.
-		if keep != nil && !keep(v) {
-			continue
-		}
-		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: v.Namespace, Name: v.Name}})
-	}
-	return out
 }

@@ -54,7 +54,7 @@ func TestPhaseTransitions(t *testing.T) {
 	if pod.Labels["app"] != "cirros" || metav1.GetControllerOf(pod).UID != v.UID {
 		t.Errorf("pod labels %v, owner %v", pod.Labels, pod.OwnerReferences)
 	}
-	waitCondition(t, ns, "cirros", virtv1alpha1.ConditionPodScheduled, metav1.ConditionFalse, ReasonPodPending)
+	waitCondition(t, ns, "cirros", virtv1alpha1.ConditionPodScheduled, metav1.ConditionFalse, virtv1alpha1.ReasonPodPending)
 	waitCondition(t, ns, "cirros", virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, "NotMember")
 	assertSettles(t, counter)
 
@@ -64,14 +64,14 @@ func TestPhaseTransitions(t *testing.T) {
 	if v.Status.NodeName != "node-1" {
 		t.Errorf("nodeName = %q", v.Status.NodeName)
 	}
-	waitCondition(t, ns, "cirros", virtv1alpha1.ConditionPodScheduled, metav1.ConditionTrue, ReasonPodScheduled)
+	waitCondition(t, ns, "cirros", virtv1alpha1.ConditionPodScheduled, metav1.ConditionTrue, virtv1alpha1.ReasonPodScheduled)
 
 	k.setStatus(corev1.PodRunning, running(), false)
 	waitPhase(t, ns, "cirros", virtv1alpha1.Running)
-	waitCondition(t, ns, "cirros", virtv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonPodNotReady)
+	waitCondition(t, ns, "cirros", virtv1alpha1.ConditionReady, metav1.ConditionFalse, virtv1alpha1.ReasonPodNotReady)
 
 	k.setStatus(corev1.PodRunning, running(), true)
-	waitCondition(t, ns, "cirros", virtv1alpha1.ConditionReady, metav1.ConditionTrue, ReasonPodReady)
+	waitCondition(t, ns, "cirros", virtv1alpha1.ConditionReady, metav1.ConditionTrue, virtv1alpha1.ReasonPodReady)
 	v = getVMI(t, ns, "cirros")
 	if len(v.Status.Interfaces) != 1 || v.Status.Interfaces[0].IP != "10.244.1.7" || v.Status.Interfaces[0].MAC == "" {
 		t.Errorf("interfaces = %+v", v.Status.Interfaces)
@@ -104,7 +104,7 @@ func TestPodFailed(t *testing.T) {
 	k.bind("node-1")
 	k.setStatus(corev1.PodFailed, corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Message: "disk containerdisk: no image file in /disk"}}, false)
 	waitPhase(t, ns, "broken", virtv1alpha1.Failed)
-	c := waitCondition(t, ns, "broken", virtv1alpha1.ConditionFailure, metav1.ConditionTrue, ReasonPodFailed)
+	c := waitCondition(t, ns, "broken", virtv1alpha1.ConditionFailure, metav1.ConditionTrue, virtv1alpha1.ReasonPodFailed)
 	if !strings.Contains(c.Message, "no image file in /disk") {
 		t.Errorf("failure message = %q", c.Message)
 	}
@@ -124,7 +124,7 @@ func TestLostPodFailsVMI(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPhase(t, ns, "lost", virtv1alpha1.Failed)
-	c := waitCondition(t, ns, "lost", virtv1alpha1.ConditionFailure, metav1.ConditionTrue, ReasonPodLost)
+	c := waitCondition(t, ns, "lost", virtv1alpha1.ConditionFailure, metav1.ConditionTrue, virtv1alpha1.ReasonPodLost)
 	if !strings.Contains(c.Message, pod.Name) || !strings.Contains(c.Message, "Running") {
 		t.Errorf("message = %q", c.Message)
 	}
@@ -272,7 +272,7 @@ func TestMeshEnrollment(t *testing.T) {
 	if err := env.Client.Update(ctx, nsObj); err != nil {
 		t.Fatal(err)
 	}
-	waitCondition(t, ns, "before", virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, ReasonNotEnrolledAtCreate)
+	waitCondition(t, ns, "before", virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, virtv1alpha1.ReasonNotEnrolledAtCreate)
 
 	create(t, vb.MakeVMI("details").Namespace(ns).Label("app", "details").Label("version", "v1").Port("http", 9080).Obj())
 	pod = waitOnePod(t, ns, "details")
@@ -289,11 +289,11 @@ func TestMeshEnrollment(t *testing.T) {
 	if v := getVMI(t, ns, "details"); v.Status.MeshSnapshot != cpNS+"/"+snapshot {
 		t.Errorf("meshSnapshot = %q, want %s/%s", v.Status.MeshSnapshot, cpNS, snapshot)
 	}
-	waitCondition(t, ns, "details", virtv1alpha1.ConditionProxyReady, metav1.ConditionFalse, ReasonProxyNotReady)
+	waitCondition(t, ns, "details", virtv1alpha1.ConditionProxyReady, metav1.ConditionFalse, virtv1alpha1.ReasonProxyNotReady)
 	k := kubelet{t: t, pod: pod}
 	k.bind("node-1")
 	k.setStatus(corev1.PodRunning, running(), true)
-	waitCondition(t, ns, "details", virtv1alpha1.ConditionProxyReady, metav1.ConditionTrue, ReasonProxyReady)
+	waitCondition(t, ns, "details", virtv1alpha1.ConditionProxyReady, metav1.ConditionTrue, virtv1alpha1.ReasonProxyReady)
 
 	// Opt-out in a member namespace.
 	create(t, vb.MakeVMI("plain").Namespace(ns).NoMesh().Obj())
@@ -329,7 +329,7 @@ func TestWaitsForInjectionSnapshot(t *testing.T) {
 	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), canary) })
 
 	waitPhase(t, ns, "early", virtv1alpha1.Pending)
-	c = waitCondition(t, ns, "early", virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, ReasonWaitingSnapshot)
+	c = waitCondition(t, ns, "early", virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, virtv1alpha1.ReasonWaitingSnapshot)
 	if !strings.Contains(c.Message, "has not published") {
 		t.Errorf("message = %q", c.Message)
 	}
@@ -352,7 +352,7 @@ func TestRenderFailureIsReported(t *testing.T) {
 	ns := newNamespace(t, nil)
 	create(t, vb.MakeVMI("badports").Namespace(ns).Port("http", 80).
 		Annotation(virtv1alpha1.AnnotationExcludeInboundPorts, "http").Obj())
-	c := waitCondition(t, ns, "badports", virtv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonRenderFailed)
+	c := waitCondition(t, ns, "badports", virtv1alpha1.ConditionReady, metav1.ConditionFalse, virtv1alpha1.ReasonRenderFailed)
 	if !strings.Contains(c.Message, "is not a port number") {
 		t.Errorf("message = %q", c.Message)
 	}
@@ -438,7 +438,7 @@ func TestDeclaredMemberCreatedWithVMI(t *testing.T) {
 	create(t, vb.MakeVMI("vm").Namespace(selected).Obj())
 
 	for _, ns := range []string{listed, selected} {
-		c := waitCondition(t, ns, "vm", virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, ReasonWaitingSnapshot)
+		c := waitCondition(t, ns, "vm", virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, virtv1alpha1.ReasonWaitingSnapshot)
 		if !strings.Contains(c.Message, "has not published") {
 			t.Errorf("%s: message = %q", ns, c.Message)
 		}

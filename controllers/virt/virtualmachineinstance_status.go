@@ -14,27 +14,6 @@ import (
 	"virtmesh.io/virtmesh/internal/render/launcherpod"
 )
 
-// Condition reasons of a VirtualMachineInstance.
-const (
-	ReasonPodReady            = "PodReady"
-	ReasonPodNotReady         = "PodNotReady"
-	ReasonNoLauncherPod       = "NoLauncherPod"
-	ReasonWaitingForMesh      = "WaitingForMesh"
-	ReasonWaitingSnapshot     = "WaitingForInjectionSnapshot"
-	ReasonRenderFailed        = "RenderFailed"
-	ReasonPodScheduled        = "PodScheduled"
-	ReasonPodPending          = "PodPending"
-	ReasonProxyReady          = "ProxyReady"
-	ReasonProxyNotReady       = "ProxyNotReady"
-	ReasonNotEnrolled         = "NotEnrolled"
-	ReasonEnrolledAtCreation  = "EnrolledAtCreation"
-	ReasonNotEnrolledAtCreate = "NotEnrolledAtCreation"
-	ReasonPodLost             = "PodLost"
-	ReasonPodFailed           = "PodFailed"
-	ReasonSucceeded           = "Succeeded"
-	ReasonFailed              = "Failed"
-)
-
 // observed is what one reconcile saw; computeStatus turns it into the status.
 type observed struct {
 	// Pod is the VMI's launcher pod, nil when there is none.
@@ -54,57 +33,188 @@ func isTerminal(p virtv1alpha1.VirtualMachineInstancePhase) bool {
 }
 
 // computeStatus is pure: the VMI's next status from its current one and what
-// was observed. Condition times change only when a condition's status does.
+// was observed. The phase comes first; then each condition has its own
+// setter reading the same conditionInput. Condition times change only when a
+// condition's status does.
 func computeStatus(vmi *virtv1alpha1.VirtualMachineInstance, obs observed, now metav1.Time) virtv1alpha1.VirtualMachineInstanceStatus {
 	st := *vmi.Status.DeepCopy()
 	st.ObservedGeneration = vmi.Generation
-	gen := vmi.Generation
-	set := func(t string, s metav1.ConditionStatus, reason, msg string) {
-		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg, ObservedGeneration: gen, LastTransitionTime: now})
-	}
-
 	if isTerminal(st.Phase) {
 		// A VMI is one run: a terminal phase never changes again.
 		for i := range st.Conditions {
-			st.Conditions[i].ObservedGeneration = gen
+			st.Conditions[i].ObservedGeneration = vmi.Generation
 		}
 		return st
 	}
 
-	phase := virtv1alpha1.Pending
-	pod := obs.Pod
+	in := conditionInput{observed: obs, phase: virtv1alpha1.Pending, priorPhase: st.Phase, launcherPod: st.LauncherPod, generation: vmi.Generation, now: now}
 	switch {
 	case obs.PodLost:
-		phase = virtv1alpha1.Failed
-		name := st.LauncherPod
-		if name == "" {
-			name = "the launcher pod"
-		} else {
-			name = "launcher pod " + name
-		}
-		msg := fmt.Sprintf("%s was deleted or lost while the VMI was %s; a VMI is one run of a VM and is not restarted: create a new VirtualMachineInstance", name, orPending(st.Phase))
-		set(virtv1alpha1.ConditionFailure, metav1.ConditionTrue, ReasonPodLost, msg)
-		set(virtv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonPodLost, msg)
-		set(virtv1alpha1.ConditionProxyReady, metav1.ConditionFalse, ReasonPodLost, msg)
-	case pod == nil:
-		setNoPod(set, obs)
-	default:
-		phase = podPhase(pod)
-		st.LauncherPod = pod.Name
-		st.NodeName = pod.Spec.NodeName
-		st.MeshSnapshot = pod.Annotations[launcherpod.AnnotationMeshSnapshot]
-		st.Interfaces = interfaces(vmi, pod)
-		setFromPod(set, pod, phase, obs.Decision)
+		in.phase = virtv1alpha1.Failed
+	case obs.Pod != nil:
+		in.phase = podPhase(obs.Pod)
+		st.LauncherPod = obs.Pod.Name
+		st.NodeName = obs.Pod.Spec.NodeName
+		st.MeshSnapshot = obs.Pod.Annotations[launcherpod.AnnotationMeshSnapshot]
+		st.Interfaces = interfaces(vmi, obs.Pod)
 	}
-	if pod == nil && !obs.PodLost {
-		setMeshNoPod(set, obs)
+	for _, set := range []func(*[]metav1.Condition, conditionInput){setReady, setPodScheduled, setMeshEnrolled, setProxyReady, setFailure} {
+		set(&st.Conditions, in)
 	}
-
-	if phase != st.Phase {
-		st.Phase = phase
-		st.PhaseTransitionTimestamps = append(st.PhaseTransitionTimestamps, virtv1alpha1.PhaseTransitionTimestamp{Phase: phase, PhaseTransitionTimestamp: now})
+	if in.phase != st.Phase {
+		st.Phase = in.phase
+		st.PhaseTransitionTimestamps = append(st.PhaseTransitionTimestamps, virtv1alpha1.PhaseTransitionTimestamp{Phase: in.phase, PhaseTransitionTimestamp: now})
 	}
 	return st
+}
+
+// conditionInput is what every condition setter reads: the observation, the
+// phase computeStatus derived from it and the status it started from.
+type conditionInput struct {
+	observed
+	phase       virtv1alpha1.VirtualMachineInstancePhase
+	priorPhase  virtv1alpha1.VirtualMachineInstancePhase
+	launcherPod string // the pod the status named before this reconcile
+	generation  int64
+	now         metav1.Time
+}
+
+// set writes one condition with the input's generation and time.
+func (in conditionInput) set(conds *[]metav1.Condition, t string, s metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(conds, metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg, ObservedGeneration: in.generation, LastTransitionTime: in.now})
+}
+
+// lostMessage says which pod was lost and that the VMI is not restarted.
+func (in conditionInput) lostMessage() string {
+	name := "the launcher pod"
+	if in.launcherPod != "" {
+		name = "launcher pod " + in.launcherPod
+	}
+	return fmt.Sprintf("%s was deleted or lost while the VMI was %s; a VMI is one run of a VM and is not restarted: create a new VirtualMachineInstance", name, orPending(in.priorPhase))
+}
+
+// enrolledPod reports whether the pod was rendered with the proxy.
+func enrolledPod(pod *corev1.Pod) bool {
+	return pod.Annotations[launcherpod.AnnotationMeshControlPlane] != ""
+}
+
+// setReady: the launcher pod's Ready, which includes the native sidecar
+// proxy; while there is no pod, why not.
+func setReady(conds *[]metav1.Condition, in conditionInput) {
+	const t = virtv1alpha1.ConditionReady
+	pod := in.Pod
+	switch {
+	case in.PodLost:
+		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonPodLost, in.lostMessage())
+	case pod == nil && in.RenderErr != "":
+		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonRenderFailed, "the launcher pod cannot be rendered: "+in.RenderErr)
+	case pod == nil && in.Waiting != "":
+		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonWaitingForMesh, in.Waiting)
+	case pod == nil:
+		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonNoLauncherPod, "the launcher pod is not created yet")
+	case in.phase == virtv1alpha1.Succeeded:
+		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonSucceeded, fmt.Sprintf("the VM shut down and launcher pod %s completed", pod.Name))
+	case in.phase == virtv1alpha1.Failed:
+		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonFailed, podFailure(pod))
+	default:
+		if c := podCondition(pod, corev1.PodReady); c != nil && c.Status == corev1.ConditionTrue {
+			in.set(conds, t, metav1.ConditionTrue, virtv1alpha1.ReasonPodReady, fmt.Sprintf("the VM runs and launcher pod %s is ready", pod.Name))
+			return
+		}
+		msg := fmt.Sprintf("launcher pod %s is not ready", pod.Name)
+		if c := podCondition(pod, corev1.PodReady); c != nil && c.Message != "" {
+			msg += ": " + c.Message
+		}
+		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonPodNotReady, msg)
+	}
+}
+
+// setPodScheduled mirrors the launcher pod's PodScheduled; a lost pod leaves
+// it as it was.
+func setPodScheduled(conds *[]metav1.Condition, in conditionInput) {
+	const t = virtv1alpha1.ConditionPodScheduled
+	pod := in.Pod
+	if in.PodLost {
+		return
+	}
+	if pod == nil {
+		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonNoLauncherPod, "the launcher pod is not created yet")
+		return
+	}
+	c := podCondition(pod, corev1.PodScheduled)
+	switch {
+	case c != nil && c.Status == corev1.ConditionTrue, pod.Spec.NodeName != "":
+		in.set(conds, t, metav1.ConditionTrue, virtv1alpha1.ReasonPodScheduled, fmt.Sprintf("launcher pod %s is bound to node %s", pod.Name, pod.Spec.NodeName))
+	case c != nil:
+		in.set(conds, t, metav1.ConditionFalse, orDefault(c.Reason, virtv1alpha1.ReasonPodPending), fmt.Sprintf("launcher pod %s is not scheduled: %s", pod.Name, orDefault(c.Message, "waiting for the scheduler")))
+	default:
+		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonPodPending, fmt.Sprintf("launcher pod %s waits for the scheduler", pod.Name))
+	}
+}
+
+// setMeshEnrolled says whether the VMI is in the mesh and why. With a pod it
+// describes the pod as rendered: the pod is immutable, so a later membership
+// change shows in the message only. A lost pod leaves it as it was.
+func setMeshEnrolled(conds *[]metav1.Condition, in conditionInput) {
+	const t = virtv1alpha1.ConditionMeshEnrolled
+	d, pod := in.Decision, in.Pod
+	switch {
+	case in.PodLost:
+	case pod == nil && d.Enrolled && in.Waiting != "":
+		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonWaitingSnapshot, in.Waiting)
+	case pod == nil && d.Unresolved() && in.Waiting != "":
+		in.set(conds, t, metav1.ConditionFalse, d.Reason, in.Waiting)
+	case pod == nil && d.Enrolled:
+		in.set(conds, t, metav1.ConditionTrue, d.Reason, d.Message)
+	case pod == nil:
+		in.set(conds, t, metav1.ConditionFalse, d.Reason, d.Message)
+	case enrolledPod(pod):
+		reason := d.Reason
+		msg := fmt.Sprintf("launcher pod %s runs the proxy of MeshControlPlane %s (injection snapshot %s)", pod.Name, pod.Annotations[launcherpod.AnnotationMeshControlPlane], pod.Annotations[launcherpod.AnnotationMeshSnapshot])
+		if !d.Enrolled {
+			reason = virtv1alpha1.ReasonEnrolledAtCreation
+			msg += "; the VMI would no longer be enrolled (" + d.Message + "): the running VM keeps its proxy until it is recreated"
+		}
+		in.set(conds, t, metav1.ConditionTrue, reason, msg)
+	case d.Enrolled:
+		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonNotEnrolledAtCreate,
+			fmt.Sprintf("launcher pod %s runs without a proxy; the VMI would now be enrolled (%s): recreate it to join the mesh", pod.Name, d.Message))
+	default:
+		in.set(conds, t, metav1.ConditionFalse, d.Reason, fmt.Sprintf("launcher pod %s runs without a proxy: %s", pod.Name, d.Message))
+	}
+}
+
+// setProxyReady is the proxy sidecar's readiness, or why there is none.
+func setProxyReady(conds *[]metav1.Condition, in conditionInput) {
+	const t = virtv1alpha1.ConditionProxyReady
+	d, pod := in.Decision, in.Pod
+	switch {
+	case in.PodLost:
+		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonPodLost, in.lostMessage())
+	case pod == nil && d.Enrolled:
+		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonProxyNotReady, "the launcher pod is not created yet")
+	case pod == nil:
+		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonNotEnrolled, "the VMI is not in the mesh: "+d.Message)
+	case !enrolledPod(pod):
+		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonNotEnrolled, "the VMI is not in the mesh")
+	default:
+		if cs := containerStatus(pod.Status.InitContainerStatuses, podcontract.ContainerProxy); cs != nil && cs.Ready {
+			in.set(conds, t, metav1.ConditionTrue, virtv1alpha1.ReasonProxyReady, "the istio-proxy sidecar is ready")
+		} else {
+			in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonProxyNotReady, "the istio-proxy sidecar is not ready")
+		}
+	}
+}
+
+// setFailure is set, True with the reason, only when the run failed.
+func setFailure(conds *[]metav1.Condition, in conditionInput) {
+	const t = virtv1alpha1.ConditionFailure
+	switch {
+	case in.PodLost:
+		in.set(conds, t, metav1.ConditionTrue, virtv1alpha1.ReasonPodLost, in.lostMessage())
+	case in.Pod != nil && in.phase == virtv1alpha1.Failed:
+		in.set(conds, t, metav1.ConditionTrue, virtv1alpha1.ReasonPodFailed, podFailure(in.Pod))
+	}
 }
 
 func orPending(p virtv1alpha1.VirtualMachineInstancePhase) virtv1alpha1.VirtualMachineInstancePhase {
@@ -112,39 +222,6 @@ func orPending(p virtv1alpha1.VirtualMachineInstancePhase) virtv1alpha1.VirtualM
 		return virtv1alpha1.Pending
 	}
 	return p
-}
-
-type setFunc func(t string, s metav1.ConditionStatus, reason, msg string)
-
-func setNoPod(set setFunc, obs observed) {
-	switch {
-	case obs.RenderErr != "":
-		set(virtv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonRenderFailed, "the launcher pod cannot be rendered: "+obs.RenderErr)
-	case obs.Waiting != "":
-		set(virtv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonWaitingForMesh, obs.Waiting)
-	default:
-		set(virtv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonNoLauncherPod, "the launcher pod is not created yet")
-	}
-	set(virtv1alpha1.ConditionPodScheduled, metav1.ConditionFalse, ReasonNoLauncherPod, "the launcher pod is not created yet")
-	if obs.Decision.Enrolled {
-		set(virtv1alpha1.ConditionProxyReady, metav1.ConditionFalse, ReasonProxyNotReady, "the launcher pod is not created yet")
-	} else {
-		set(virtv1alpha1.ConditionProxyReady, metav1.ConditionFalse, ReasonNotEnrolled, "the VMI is not in the mesh: "+obs.Decision.Message)
-	}
-}
-
-func setMeshNoPod(set setFunc, obs observed) {
-	d := obs.Decision
-	switch {
-	case d.Enrolled && obs.Waiting != "":
-		set(virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, ReasonWaitingSnapshot, obs.Waiting)
-	case d.Unresolved() && obs.Waiting != "":
-		set(virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, d.Reason, obs.Waiting)
-	case d.Enrolled:
-		set(virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionTrue, d.Reason, d.Message)
-	default:
-		set(virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, d.Reason, d.Message)
-	}
 }
 
 // podPhase maps the launcher pod onto the VMI's phase.
@@ -182,64 +259,6 @@ func podCondition(pod *corev1.Pod, t corev1.PodConditionType) *corev1.PodConditi
 		}
 	}
 	return nil
-}
-
-func setFromPod(set setFunc, pod *corev1.Pod, phase virtv1alpha1.VirtualMachineInstancePhase, d enrollment.Decision) {
-	// PodScheduled mirrors the pod's.
-	if c := podCondition(pod, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionTrue {
-		set(virtv1alpha1.ConditionPodScheduled, metav1.ConditionTrue, ReasonPodScheduled, fmt.Sprintf("launcher pod %s is bound to node %s", pod.Name, pod.Spec.NodeName))
-	} else if pod.Spec.NodeName != "" {
-		set(virtv1alpha1.ConditionPodScheduled, metav1.ConditionTrue, ReasonPodScheduled, fmt.Sprintf("launcher pod %s is bound to node %s", pod.Name, pod.Spec.NodeName))
-	} else if c != nil {
-		set(virtv1alpha1.ConditionPodScheduled, metav1.ConditionFalse, orDefault(c.Reason, ReasonPodPending), fmt.Sprintf("launcher pod %s is not scheduled: %s", pod.Name, orDefault(c.Message, "waiting for the scheduler")))
-	} else {
-		set(virtv1alpha1.ConditionPodScheduled, metav1.ConditionFalse, ReasonPodPending, fmt.Sprintf("launcher pod %s waits for the scheduler", pod.Name))
-	}
-
-	// Ready is the pod's Ready, which includes the native sidecar proxy.
-	switch {
-	case phase == virtv1alpha1.Succeeded:
-		set(virtv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonSucceeded, fmt.Sprintf("the VM shut down and launcher pod %s completed", pod.Name))
-	case phase == virtv1alpha1.Failed:
-		msg := podFailure(pod)
-		set(virtv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonFailed, msg)
-		set(virtv1alpha1.ConditionFailure, metav1.ConditionTrue, ReasonPodFailed, msg)
-	default:
-		if c := podCondition(pod, corev1.PodReady); c != nil && c.Status == corev1.ConditionTrue {
-			set(virtv1alpha1.ConditionReady, metav1.ConditionTrue, ReasonPodReady, fmt.Sprintf("the VM runs and launcher pod %s is ready", pod.Name))
-		} else {
-			msg := fmt.Sprintf("launcher pod %s is not ready", pod.Name)
-			if c != nil && c.Message != "" {
-				msg += ": " + c.Message
-			}
-			set(virtv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonPodNotReady, msg)
-		}
-	}
-
-	// MeshEnrolled and ProxyReady describe the pod as rendered; the pod is
-	// immutable, so a later membership change shows in the message only.
-	cp := pod.Annotations[launcherpod.AnnotationMeshControlPlane]
-	if cp != "" {
-		reason, msg := d.Reason, fmt.Sprintf("launcher pod %s runs the proxy of MeshControlPlane %s (injection snapshot %s)", pod.Name, cp, pod.Annotations[launcherpod.AnnotationMeshSnapshot])
-		if !d.Enrolled {
-			reason = ReasonEnrolledAtCreation
-			msg += "; the VMI would no longer be enrolled (" + d.Message + "): the running VM keeps its proxy until it is recreated"
-		}
-		set(virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionTrue, reason, msg)
-		if cs := containerStatus(pod.Status.InitContainerStatuses, podcontract.ContainerProxy); cs != nil && cs.Ready {
-			set(virtv1alpha1.ConditionProxyReady, metav1.ConditionTrue, ReasonProxyReady, "the istio-proxy sidecar is ready")
-		} else {
-			set(virtv1alpha1.ConditionProxyReady, metav1.ConditionFalse, ReasonProxyNotReady, "the istio-proxy sidecar is not ready")
-		}
-	} else {
-		reason, msg := d.Reason, fmt.Sprintf("launcher pod %s runs without a proxy: %s", pod.Name, d.Message)
-		if d.Enrolled {
-			reason = ReasonNotEnrolledAtCreate
-			msg = fmt.Sprintf("launcher pod %s runs without a proxy; the VMI would now be enrolled (%s): recreate it to join the mesh", pod.Name, d.Message)
-		}
-		set(virtv1alpha1.ConditionMeshEnrolled, metav1.ConditionFalse, reason, msg)
-		set(virtv1alpha1.ConditionProxyReady, metav1.ConditionFalse, ReasonNotEnrolled, "the VMI is not in the mesh")
-	}
 }
 
 // podFailure says why the launcher pod failed: compute's termination

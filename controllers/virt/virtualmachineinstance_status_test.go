@@ -53,8 +53,8 @@ func (p *podWrapper) obj() *corev1.Pod { return p.DeepCopy() }
 
 func TestComputeStatus(t *testing.T) {
 	now := metav1.NewTime(time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC))
-	notMember := enrollment.Decision{Reason: enrollment.ReasonNotMember, Message: "namespace default is not a member"}
-	member := enrollment.Decision{Enrolled: true, Reason: enrollment.ReasonNamespaceMember, Message: "namespace default is a member"}
+	notMember := enrollment.Decision{Reason: virtv1alpha1.ReasonNotMember, Message: "namespace default is not a member"}
+	member := enrollment.Decision{Enrolled: true, Reason: virtv1alpha1.ReasonNamespaceMember, Message: "namespace default is a member"}
 	type want struct {
 		phase      virtv1alpha1.VirtualMachineInstancePhase
 		conditions map[string]string // type -> "Status/Reason"
@@ -77,7 +77,7 @@ func TestComputeStatus(t *testing.T) {
 			want: want{phase: virtv1alpha1.Pending, conditions: map[string]string{"Ready": "False/WaitingForMesh", "MeshEnrolled": "False/WaitingForInjectionSnapshot"}, msg: map[string]string{"MeshEnrolled": "has not published"}},
 		},
 		"no single control plane answers": {
-			obs: observed{Decision: enrollment.Decision{Reason: enrollment.ReasonAmbiguous, Message: "2 MeshControlPlanes match"}, Waiting: "2 MeshControlPlanes match; the launcher pod is created once"},
+			obs: observed{Decision: enrollment.Decision{Reason: virtv1alpha1.ReasonAmbiguous, Message: "2 MeshControlPlanes match"}, Waiting: "2 MeshControlPlanes match; the launcher pod is created once"},
 			want: want{phase: virtv1alpha1.Pending, conditions: map[string]string{"Ready": "False/WaitingForMesh", "MeshEnrolled": "False/AmbiguousControlPlane"},
 				msg: map[string]string{"MeshEnrolled": "created once"}},
 		},
@@ -177,6 +177,42 @@ func TestComputeStatus(t *testing.T) {
 			vmi.Status = got
 			if again := computeStatus(vmi, tc.obs, metav1.NewTime(now.Add(time.Minute))); !cmp.Equal(got, again) {
 				t.Errorf("status not stable:\n%s", cmp.Diff(got, again))
+			}
+		})
+	}
+}
+
+func TestSetPodScheduled(t *testing.T) {
+	unschedulable := makePod().obj()
+	unschedulable.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable", Message: "0/3 nodes are available"}}
+	prior := []metav1.Condition{{Type: virtv1alpha1.ConditionPodScheduled, Status: metav1.ConditionTrue, Reason: virtv1alpha1.ReasonPodScheduled}}
+	cases := map[string]struct {
+		in    conditionInput
+		prior []metav1.Condition
+		want  string // "Status/Reason", "" = unset
+		msg   string
+	}{
+		"no pod":            {in: conditionInput{}, want: "False/NoLauncherPod"},
+		"waits":             {in: conditionInput{observed: observed{Pod: makePod().obj()}}, want: "False/PodPending", msg: "waits for the scheduler"},
+		"bound":             {in: conditionInput{observed: observed{Pod: makePod().node("n1").obj()}}, want: "True/PodScheduled", msg: "node n1"},
+		"unschedulable":     {in: conditionInput{observed: observed{Pod: unschedulable}}, want: "False/Unschedulable", msg: "0/3 nodes are available"},
+		"lost keeps status": {in: conditionInput{observed: observed{PodLost: true}}, prior: prior, want: "True/PodScheduled"},
+		"lost, never set":   {in: conditionInput{observed: observed{PodLost: true}}, want: ""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			conds := append([]metav1.Condition(nil), tc.prior...)
+			setPodScheduled(&conds, tc.in)
+			c := meta.FindStatusCondition(conds, virtv1alpha1.ConditionPodScheduled)
+			got := ""
+			if c != nil {
+				got = string(c.Status) + "/" + c.Reason
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("PodScheduled (-want +got):\n%s", diff)
+			}
+			if tc.msg != "" && !strings.Contains(c.Message, tc.msg) {
+				t.Errorf("message %q does not contain %q", c.Message, tc.msg)
 			}
 		})
 	}

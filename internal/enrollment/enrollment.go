@@ -39,19 +39,6 @@ import (
 	"virtmesh.io/virtmesh/internal/membership"
 )
 
-// Reasons of the MeshEnrolled condition.
-const (
-	// Enrolled.
-	ReasonNamespaceMember = "NamespaceMember"
-	ReasonOptedIn         = "OptedIn"
-	// Not enrolled.
-	ReasonOptedOut          = "OptedOut"
-	ReasonNotMember         = "NotMember"
-	ReasonInjectionDisabled = "InjectionDisabled"
-	ReasonNoControlPlane    = "ControlPlaneNotFound"
-	ReasonAmbiguous         = "AmbiguousControlPlane"
-)
-
 // Decision is the outcome for one VMI.
 type Decision struct {
 	// Enrolled is true when the VMI joins the mesh of ControlPlane.
@@ -68,7 +55,7 @@ type Decision struct {
 func Decide(vmi *virtv1alpha1.VirtualMachineInstance, ns *corev1.Namespace, mcps []meshv1alpha1.MeshControlPlane) Decision {
 	inject := vmi.Annotations[virtv1alpha1.AnnotationInject]
 	if inject == "false" {
-		return Decision{Reason: ReasonOptedOut, Message: fmt.Sprintf("the VMI opts out of the mesh with the annotation %s: \"false\"", virtv1alpha1.AnnotationInject)}
+		return Decision{Reason: virtv1alpha1.ReasonOptedOut, Message: fmt.Sprintf("the VMI opts out of the mesh with the annotation %s: \"false\"", virtv1alpha1.AnnotationInject)}
 	}
 	var labels map[string]string
 	if ns != nil {
@@ -76,7 +63,7 @@ func Decide(vmi *virtv1alpha1.VirtualMachineInstance, ns *corev1.Namespace, mcps
 	}
 	nsName := vmi.Namespace
 	if labels[meshv1alpha1.LabelInjection] == "disabled" {
-		return Decision{Reason: ReasonInjectionDisabled, Message: fmt.Sprintf("namespace %s is labelled %s=disabled, which keeps its workloads out of the mesh", nsName, meshv1alpha1.LabelInjection)}
+		return Decision{Reason: virtv1alpha1.ReasonInjectionDisabled, Message: fmt.Sprintf("namespace %s is labelled %s=disabled, which keeps its workloads out of the mesh", nsName, meshv1alpha1.LabelInjection)}
 	}
 
 	// The control plane whose spec claims the namespace, if any.
@@ -86,17 +73,17 @@ func Decide(vmi *virtv1alpha1.VirtualMachineInstance, ns *corev1.Namespace, mcps
 		cpNS, cpName, _ := strings.Cut(member, ".")
 		for i := range mcps {
 			if mcps[i].Namespace == cpNS && mcps[i].Name == cpName {
-				return enrolled(&mcps[i], ReasonNamespaceMember, fmt.Sprintf("namespace %s is a member of MeshControlPlane %s/%s (label %s)", nsName, cpNS, cpName, meshv1alpha1.LabelMemberOf))
+				return enrolled(&mcps[i], virtv1alpha1.ReasonNamespaceMember, fmt.Sprintf("namespace %s is a member of MeshControlPlane %s/%s (label %s)", nsName, cpNS, cpName, meshv1alpha1.LabelMemberOf))
 			}
 		}
 		if owner != nil {
 			// The mesh controller relabels it for the owner.
 			return declared(nsName, owner, how)
 		}
-		return Decision{Reason: ReasonNoControlPlane, Message: fmt.Sprintf("namespace %s is labelled %s=%s but that MeshControlPlane does not exist", nsName, meshv1alpha1.LabelMemberOf, member)}
+		return Decision{Reason: virtv1alpha1.ReasonNoControlPlane, Message: fmt.Sprintf("namespace %s is labelled %s=%s but that MeshControlPlane does not exist", nsName, meshv1alpha1.LabelMemberOf, member)}
 	}
 	if labels[meshv1alpha1.LabelInjection] == "enabled" {
-		return pick(defaultRevision(mcps), owner, ReasonNamespaceMember, fmt.Sprintf("namespace %s is labelled %s=enabled", nsName, meshv1alpha1.LabelInjection), "without a revision")
+		return pick(defaultRevision(mcps), owner, virtv1alpha1.ReasonNamespaceMember, fmt.Sprintf("namespace %s is labelled %s=enabled", nsName, meshv1alpha1.LabelInjection), "without a revision")
 	}
 	rev := labels[meshv1alpha1.LabelRevision]
 	if owner != nil && (owner.Spec.Revision == "" || rev == "" || rev == owner.Spec.Revision) {
@@ -110,12 +97,12 @@ func Decide(vmi *virtv1alpha1.VirtualMachineInstance, ns *corev1.Namespace, mcps
 		if len(cands) == 0 && rev == "default" {
 			cands = defaultRevision(mcps)
 		}
-		return pick(cands, nil, ReasonNamespaceMember, fmt.Sprintf("namespace %s is labelled %s=%s", nsName, meshv1alpha1.LabelRevision, rev), "with revision "+rev)
+		return pick(cands, nil, virtv1alpha1.ReasonNamespaceMember, fmt.Sprintf("namespace %s is labelled %s=%s", nsName, meshv1alpha1.LabelRevision, rev), "with revision "+rev)
 	}
 	if inject == "true" {
-		return pick(defaultRevision(mcps), nil, ReasonOptedIn, fmt.Sprintf("the VMI opts in with the annotation %s: \"true\"", virtv1alpha1.AnnotationInject), "without a revision")
+		return pick(defaultRevision(mcps), nil, virtv1alpha1.ReasonOptedIn, fmt.Sprintf("the VMI opts in with the annotation %s: \"true\"", virtv1alpha1.AnnotationInject), "without a revision")
 	}
-	return Decision{Reason: ReasonNotMember, Message: fmt.Sprintf("namespace %s is not a member of any MeshControlPlane and the VMI does not opt in with the annotation %s: \"true\"", nsName, virtv1alpha1.AnnotationInject)}
+	return Decision{Reason: virtv1alpha1.ReasonNotMember, Message: fmt.Sprintf("namespace %s is not a member of any MeshControlPlane and the VMI does not opt in with the annotation %s: \"true\"", nsName, virtv1alpha1.AnnotationInject)}
 }
 
 func enrolled(mcp *meshv1alpha1.MeshControlPlane, reason, message string) Decision {
@@ -128,7 +115,7 @@ func declared(nsName string, owner *meshv1alpha1.MeshControlPlane, how membershi
 	if how == membership.Selected {
 		by = "selected by its spec.members.selector"
 	}
-	return enrolled(owner, ReasonNamespaceMember, fmt.Sprintf("namespace %s is a member of MeshControlPlane %s/%s (%s)", nsName, owner.Namespace, owner.Name, by))
+	return enrolled(owner, virtv1alpha1.ReasonNamespaceMember, fmt.Sprintf("namespace %s is a member of MeshControlPlane %s/%s (%s)", nsName, owner.Namespace, owner.Name, by))
 }
 
 // pick enrolls in the one candidate; among several, in preferred (the
@@ -145,14 +132,14 @@ func pick(cands []*meshv1alpha1.MeshControlPlane, preferred *meshv1alpha1.MeshCo
 	case 1:
 		return enrolled(cands[0], reason, fmt.Sprintf("%s: enrolled in MeshControlPlane %s/%s", why, cands[0].Namespace, cands[0].Name))
 	case 0:
-		return Decision{Reason: ReasonNoControlPlane, Message: fmt.Sprintf("%s, but there is no MeshControlPlane %s", why, which)}
+		return Decision{Reason: virtv1alpha1.ReasonNoControlPlane, Message: fmt.Sprintf("%s, but there is no MeshControlPlane %s", why, which)}
 	default:
 		names := make([]string, 0, len(cands))
 		for _, c := range cands {
 			names = append(names, c.Namespace+"/"+c.Name)
 		}
 		sort.Strings(names)
-		return Decision{Reason: ReasonAmbiguous, Message: fmt.Sprintf("%s, but %d MeshControlPlanes %s match (%s): label the namespace %s=<namespace>.<name> to pick one", why, len(cands), which, strings.Join(names, ", "), meshv1alpha1.LabelMemberOf)}
+		return Decision{Reason: virtv1alpha1.ReasonAmbiguous, Message: fmt.Sprintf("%s, but %d MeshControlPlanes %s match (%s): label the namespace %s=<namespace>.<name> to pick one", why, len(cands), which, strings.Join(names, ", "), meshv1alpha1.LabelMemberOf)}
 	}
 }
 
@@ -174,5 +161,5 @@ func withRevision(mcps []meshv1alpha1.MeshControlPlane, rev string) []*meshv1alp
 // labelled for a control plane, or it opts in) but no single control plane
 // answers. The VMI then waits instead of running outside the mesh it asked for.
 func (d Decision) Unresolved() bool {
-	return !d.Enrolled && (d.Reason == ReasonNoControlPlane || d.Reason == ReasonAmbiguous)
+	return !d.Enrolled && (d.Reason == virtv1alpha1.ReasonNoControlPlane || d.Reason == virtv1alpha1.ReasonAmbiguous)
 }

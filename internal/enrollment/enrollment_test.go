@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
+	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
 	vb "virtmesh.io/virtmesh/internal/testing/vmibuilder"
 )
 
@@ -74,117 +75,117 @@ func TestDecide(t *testing.T) {
 	}{
 		"member-of names the control plane": {
 			labels: map[string]string{meshv1alpha1.LabelMemberOf: "istio-system.basic", meshv1alpha1.LabelInjection: "enabled"},
-			mcps:   []meshv1alpha1.MeshControlPlane{basic, other}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+			mcps:   []meshv1alpha1.MeshControlPlane{basic, other}, wantEnrolled: true, wantCP: basicNN, wantReason: virtv1alpha1.ReasonNamespaceMember,
 			wantMsg: "member of MeshControlPlane istio-system/basic",
 		},
 		"member-of a missing control plane": {
 			labels: map[string]string{meshv1alpha1.LabelMemberOf: "istio-system.gone"},
-			mcps:   []meshv1alpha1.MeshControlPlane{basic}, wantReason: ReasonNoControlPlane, wantMsg: "does not exist",
+			mcps:   []meshv1alpha1.MeshControlPlane{basic}, wantReason: virtv1alpha1.ReasonNoControlPlane, wantMsg: "does not exist",
 		},
 		"istio-injection=enabled with one default control plane": {
 			labels: map[string]string{meshv1alpha1.LabelInjection: "enabled"},
-			mcps:   []meshv1alpha1.MeshControlPlane{basic, canary}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+			mcps:   []meshv1alpha1.MeshControlPlane{basic, canary}, wantEnrolled: true, wantCP: basicNN, wantReason: virtv1alpha1.ReasonNamespaceMember,
 		},
 		"istio-injection=enabled with two default control planes": {
 			labels: map[string]string{meshv1alpha1.LabelInjection: "enabled"},
-			mcps:   []meshv1alpha1.MeshControlPlane{basic, other}, wantReason: ReasonAmbiguous, wantMsg: "istio-system/basic, mesh2/other",
+			mcps:   []meshv1alpha1.MeshControlPlane{basic, other}, wantReason: virtv1alpha1.ReasonAmbiguous, wantMsg: "istio-system/basic, mesh2/other",
 		},
 		"istio-injection=enabled without control planes": {
 			labels:     map[string]string{meshv1alpha1.LabelInjection: "enabled"},
-			wantReason: ReasonNoControlPlane, wantMsg: "no MeshControlPlane without a revision",
+			wantReason: virtv1alpha1.ReasonNoControlPlane, wantMsg: "no MeshControlPlane without a revision",
 		},
 		"istio.io/rev selects the revision": {
 			labels: map[string]string{meshv1alpha1.LabelRevision: "canary"},
-			mcps:   []meshv1alpha1.MeshControlPlane{basic, canary}, wantEnrolled: true, wantCP: canaryNN, wantReason: ReasonNamespaceMember,
+			mcps:   []meshv1alpha1.MeshControlPlane{basic, canary}, wantEnrolled: true, wantCP: canaryNN, wantReason: virtv1alpha1.ReasonNamespaceMember,
 		},
 		"istio.io/rev=default means the default revision": {
 			labels: map[string]string{meshv1alpha1.LabelRevision: "default"},
-			mcps:   []meshv1alpha1.MeshControlPlane{basic, canary}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+			mcps:   []meshv1alpha1.MeshControlPlane{basic, canary}, wantEnrolled: true, wantCP: basicNN, wantReason: virtv1alpha1.ReasonNamespaceMember,
 		},
 		"istio-injection wins over istio.io/rev": {
 			labels: map[string]string{meshv1alpha1.LabelInjection: "enabled", meshv1alpha1.LabelRevision: "canary"},
-			mcps:   []meshv1alpha1.MeshControlPlane{basic, canary}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+			mcps:   []meshv1alpha1.MeshControlPlane{basic, canary}, wantEnrolled: true, wantCP: basicNN, wantReason: virtv1alpha1.ReasonNamespaceMember,
 		},
 		"opt-out in a member namespace": {
 			inject: "false", labels: map[string]string{meshv1alpha1.LabelInjection: "enabled"},
-			mcps: []meshv1alpha1.MeshControlPlane{basic}, wantReason: ReasonOptedOut, wantMsg: `"false"`,
+			mcps: []meshv1alpha1.MeshControlPlane{basic}, wantReason: virtv1alpha1.ReasonOptedOut, wantMsg: `"false"`,
 		},
 		"opt-in outside member namespaces": {
-			inject: "true", mcps: []meshv1alpha1.MeshControlPlane{basic, canary}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonOptedIn,
+			inject: "true", mcps: []meshv1alpha1.MeshControlPlane{basic, canary}, wantEnrolled: true, wantCP: basicNN, wantReason: virtv1alpha1.ReasonOptedIn,
 		},
 		"opt-in with two default control planes": {
-			inject: "true", mcps: []meshv1alpha1.MeshControlPlane{basic, other}, wantReason: ReasonAmbiguous,
+			inject: "true", mcps: []meshv1alpha1.MeshControlPlane{basic, other}, wantReason: virtv1alpha1.ReasonAmbiguous,
 		},
 		"opt-in into a disabled namespace": {
 			inject: "true", labels: map[string]string{meshv1alpha1.LabelInjection: "disabled"},
-			mcps: []meshv1alpha1.MeshControlPlane{basic}, wantReason: ReasonInjectionDisabled,
+			mcps: []meshv1alpha1.MeshControlPlane{basic}, wantReason: virtv1alpha1.ReasonInjectionDisabled,
 		},
 		"not a member": {
-			mcps: []meshv1alpha1.MeshControlPlane{basic}, wantReason: ReasonNotMember, wantMsg: "not a member",
+			mcps: []meshv1alpha1.MeshControlPlane{basic}, wantReason: virtv1alpha1.ReasonNotMember, wantMsg: "not a member",
 		},
 
 		"spec lists the unlabelled namespace": {
-			mcps: []meshv1alpha1.MeshControlPlane{listsDefault, other}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+			mcps: []meshv1alpha1.MeshControlPlane{listsDefault, other}, wantEnrolled: true, wantCP: basicNN, wantReason: virtv1alpha1.ReasonNamespaceMember,
 			wantMsg: "member of MeshControlPlane istio-system/basic (listed in its spec.members.namespaces)",
 		},
 		"spec lists a namespace not in the cache yet": {
-			noNamespace: true, mcps: []meshv1alpha1.MeshControlPlane{listsDefault}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+			noNamespace: true, mcps: []meshv1alpha1.MeshControlPlane{listsDefault}, wantEnrolled: true, wantCP: basicNN, wantReason: virtv1alpha1.ReasonNamespaceMember,
 		},
 		"spec selector matches the namespace": {
-			labels: map[string]string{"team": "a"}, mcps: []meshv1alpha1.MeshControlPlane{selectsDefault}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+			labels: map[string]string{"team": "a"}, mcps: []meshv1alpha1.MeshControlPlane{selectsDefault}, wantEnrolled: true, wantCP: basicNN, wantReason: virtv1alpha1.ReasonNamespaceMember,
 			wantMsg: "selected by its spec.members.selector",
 		},
 		"spec selector does not match": {
-			labels: map[string]string{"team": "b"}, mcps: []meshv1alpha1.MeshControlPlane{selectsDefault}, wantReason: ReasonNotMember,
+			labels: map[string]string{"team": "b"}, mcps: []meshv1alpha1.MeshControlPlane{selectsDefault}, wantReason: virtv1alpha1.ReasonNotMember,
 		},
 		"spec lists a revisioned control plane": {
-			mcps: []meshv1alpha1.MeshControlPlane{basic, canaryLists}, wantEnrolled: true, wantCP: canaryNN, wantReason: ReasonNamespaceMember,
+			mcps: []meshv1alpha1.MeshControlPlane{basic, canaryLists}, wantEnrolled: true, wantCP: canaryNN, wantReason: virtv1alpha1.ReasonNamespaceMember,
 		},
 		"the control plane's own namespace is never a member": {
-			mcps: []meshv1alpha1.MeshControlPlane{inDefault}, wantReason: ReasonNotMember,
+			mcps: []meshv1alpha1.MeshControlPlane{inDefault}, wantReason: virtv1alpha1.ReasonNotMember,
 		},
 		"kube-system is never a member": {
-			nsName: "kube-system", mcps: []meshv1alpha1.MeshControlPlane{listsKube}, wantReason: ReasonNotMember,
+			nsName: "kube-system", mcps: []meshv1alpha1.MeshControlPlane{listsKube}, wantReason: virtv1alpha1.ReasonNotMember,
 		},
 		"kube-* is never a member": {
-			nsName: "kube-public", mcps: []meshv1alpha1.MeshControlPlane{listsKube}, wantReason: ReasonNotMember,
+			nsName: "kube-public", mcps: []meshv1alpha1.MeshControlPlane{listsKube}, wantReason: virtv1alpha1.ReasonNotMember,
 		},
 		"two control planes list it: the earliest wins": {
-			mcps: []meshv1alpha1.MeshControlPlane{otherLater, listsDefault}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+			mcps: []meshv1alpha1.MeshControlPlane{otherLater, listsDefault}, wantEnrolled: true, wantCP: basicNN, wantReason: virtv1alpha1.ReasonNamespaceMember,
 		},
 		"same creation time: namespace/name order wins": {
-			mcps: []meshv1alpha1.MeshControlPlane{created(members(other, "default"), 1), listsDefault}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+			mcps: []meshv1alpha1.MeshControlPlane{created(members(other, "default"), 1), listsDefault}, wantEnrolled: true, wantCP: basicNN, wantReason: virtv1alpha1.ReasonNamespaceMember,
 		},
 		"a control plane being deleted claims nothing": {
-			mcps: []meshv1alpha1.MeshControlPlane{deleting(listsDefault), otherLater}, wantEnrolled: true, wantCP: mesh2NN, wantReason: ReasonNamespaceMember,
+			mcps: []meshv1alpha1.MeshControlPlane{deleting(listsDefault), otherLater}, wantEnrolled: true, wantCP: mesh2NN, wantReason: virtv1alpha1.ReasonNamespaceMember,
 		},
 		"only a control plane being deleted lists it": {
-			mcps: []meshv1alpha1.MeshControlPlane{deleting(listsDefault)}, wantReason: ReasonNotMember,
+			mcps: []meshv1alpha1.MeshControlPlane{deleting(listsDefault)}, wantReason: virtv1alpha1.ReasonNotMember,
 		},
 		"opt-out wins over spec membership": {
-			inject: "false", mcps: []meshv1alpha1.MeshControlPlane{listsDefault}, wantReason: ReasonOptedOut,
+			inject: "false", mcps: []meshv1alpha1.MeshControlPlane{listsDefault}, wantReason: virtv1alpha1.ReasonOptedOut,
 		},
 		"istio-injection=disabled wins over spec membership": {
-			labels: map[string]string{meshv1alpha1.LabelInjection: "disabled"}, mcps: []meshv1alpha1.MeshControlPlane{listsDefault}, wantReason: ReasonInjectionDisabled,
+			labels: map[string]string{meshv1alpha1.LabelInjection: "disabled"}, mcps: []meshv1alpha1.MeshControlPlane{listsDefault}, wantReason: virtv1alpha1.ReasonInjectionDisabled,
 		},
 		"member-of an existing control plane wins over the spec owner": {
-			labels: map[string]string{meshv1alpha1.LabelMemberOf: "mesh2.other"}, mcps: []meshv1alpha1.MeshControlPlane{listsDefault, other}, wantEnrolled: true, wantCP: mesh2NN, wantReason: ReasonNamespaceMember,
+			labels: map[string]string{meshv1alpha1.LabelMemberOf: "mesh2.other"}, mcps: []meshv1alpha1.MeshControlPlane{listsDefault, other}, wantEnrolled: true, wantCP: mesh2NN, wantReason: virtv1alpha1.ReasonNamespaceMember,
 		},
 		"member-of a missing control plane gives way to the spec owner": {
-			labels: map[string]string{meshv1alpha1.LabelMemberOf: "istio-system.gone"}, mcps: []meshv1alpha1.MeshControlPlane{listsDefault}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+			labels: map[string]string{meshv1alpha1.LabelMemberOf: "istio-system.gone"}, mcps: []meshv1alpha1.MeshControlPlane{listsDefault}, wantEnrolled: true, wantCP: basicNN, wantReason: virtv1alpha1.ReasonNamespaceMember,
 		},
 		"istio-injection=enabled with two defaults: the spec owner": {
-			labels: map[string]string{meshv1alpha1.LabelInjection: "enabled"}, mcps: []meshv1alpha1.MeshControlPlane{otherLater, listsDefault}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+			labels: map[string]string{meshv1alpha1.LabelInjection: "enabled"}, mcps: []meshv1alpha1.MeshControlPlane{otherLater, listsDefault}, wantEnrolled: true, wantCP: basicNN, wantReason: virtv1alpha1.ReasonNamespaceMember,
 		},
 		"user istio-injection on a namespace a revisioned control plane lists: the label decides": {
-			labels: map[string]string{meshv1alpha1.LabelInjection: "enabled"}, mcps: []meshv1alpha1.MeshControlPlane{basic, canaryLists}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+			labels: map[string]string{meshv1alpha1.LabelInjection: "enabled"}, mcps: []meshv1alpha1.MeshControlPlane{basic, canaryLists}, wantEnrolled: true, wantCP: basicNN, wantReason: virtv1alpha1.ReasonNamespaceMember,
 		},
 		"user istio.io/rev of another revision: the label decides": {
 			labels: map[string]string{meshv1alpha1.LabelRevision: "blue"}, mcps: []meshv1alpha1.MeshControlPlane{canaryLists, mcp("istio-blue", "blue", "blue")}, wantEnrolled: true,
-			wantCP: types.NamespacedName{Namespace: "istio-blue", Name: "blue"}, wantReason: ReasonNamespaceMember,
+			wantCP: types.NamespacedName{Namespace: "istio-blue", Name: "blue"}, wantReason: virtv1alpha1.ReasonNamespaceMember,
 		},
 		"user istio.io/rev under a default-revision owner: the owner": {
-			labels: map[string]string{meshv1alpha1.LabelRevision: "canary"}, mcps: []meshv1alpha1.MeshControlPlane{listsDefault, canary}, wantEnrolled: true, wantCP: basicNN, wantReason: ReasonNamespaceMember,
+			labels: map[string]string{meshv1alpha1.LabelRevision: "canary"}, mcps: []meshv1alpha1.MeshControlPlane{listsDefault, canary}, wantEnrolled: true, wantCP: basicNN, wantReason: virtv1alpha1.ReasonNamespaceMember,
 		},
 	}
 	for name, tc := range cases {
@@ -208,7 +209,7 @@ func TestDecide(t *testing.T) {
 			if got.ControlPlane != tc.wantCP || got.Reason != tc.wantReason {
 				t.Errorf("got %v %s, want %v %s (%s)", got.ControlPlane, got.Reason, tc.wantCP, tc.wantReason, got.Message)
 			}
-			if wantUnresolved := tc.wantReason == ReasonNoControlPlane || tc.wantReason == ReasonAmbiguous; got.Unresolved() != wantUnresolved {
+			if wantUnresolved := tc.wantReason == virtv1alpha1.ReasonNoControlPlane || tc.wantReason == virtv1alpha1.ReasonAmbiguous; got.Unresolved() != wantUnresolved {
 				t.Errorf("Unresolved() = %v", got.Unresolved())
 			}
 			if !strings.Contains(got.Message, tc.wantMsg) {

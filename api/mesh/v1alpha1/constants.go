@@ -1,21 +1,5 @@
 package v1alpha1
 
-// Condition types of a MeshControlPlane.
-const (
-	// ConditionReconciled is True when the desired state was applied.
-	ConditionReconciled = "Reconciled"
-	// ConditionReady is True when every enabled component is available.
-	ConditionReady = "Ready"
-)
-
-// Reasons of the Reconciled condition, one per failure class.
-const (
-	ReasonReconciled     = "Reconciled"
-	ReasonInvalidSpec    = "InvalidSpec"
-	ReasonApplyFailed    = "ApplyFailed"
-	ReasonMemberConflict = "MemberConflict"
-)
-
 // ReservedProxyPorts are the ports the mesh proxy uses inside every pod. They
 // are never forwarded into a VM and never allowed as VM ports. The CEL rules in
 // both APIs list them literally; a test keeps those lists equal to this one.

@@ -24,21 +24,6 @@ const (
 	Unknown = VirtualMachineInstancePhase(kubevirtv1.Unknown)
 )
 
-// Condition types of a VirtualMachineInstance.
-const (
-	// ConditionReady is True when the launcher pod is Ready, including its proxy.
-	ConditionReady = string(kubevirtv1.VirtualMachineInstanceReady)
-	// ConditionPodScheduled mirrors the launcher pod's PodScheduled condition.
-	ConditionPodScheduled = "PodScheduled"
-	// ConditionMeshEnrolled says whether the VMI is in the mesh, and why.
-	ConditionMeshEnrolled = "MeshEnrolled"
-	// ConditionProxyReady is True when the proxy sidecar is ready (False/NotEnrolled
-	// when the VMI is not in the mesh).
-	ConditionProxyReady = "ProxyReady"
-	// ConditionFailure is True, with the reason, when the run failed.
-	ConditionFailure = "Failure"
-)
-
 // DiskBusVirtio is the only disk bus VirtMesh supports.
 const DiskBusVirtio = DiskBus(kubevirtv1.DiskBusVirtio)
 

@@ -12,11 +12,32 @@ import (
 	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
 )
 
-// Reason of the Ready condition.
-const (
-	ReasonComponentsReady    = "ComponentsReady"
-	ReasonComponentsNotReady = "ComponentsNotReady"
-)
+// observation is what one reconcile did and saw; status is computed from it.
+type observation struct {
+	invalidSpec []string
+	applyErr    error
+	members     memberPlan
+	readiness   meshv1alpha1.ComponentReadiness
+	snapshot    string
+	// retry: a namespace changed under us (stale cache); try again shortly
+	// instead of reporting ApplyFailed.
+	retry bool
+}
+
+func computeStatus(mcp *meshv1alpha1.MeshControlPlane, obs observation) meshv1alpha1.MeshControlPlaneStatus {
+	s := *mcp.Status.DeepCopy()
+	s.ObservedGeneration = mcp.Generation
+	s.Version = mcp.Spec.Version
+	s.Members = obs.members.Status
+	s.Readiness.Components = obs.readiness
+	s.ComponentsReady = componentsReady(obs.readiness)
+	if obs.snapshot != "" {
+		s.InjectionSnapshot = obs.snapshot
+	}
+	setReconciled(&s.Conditions, reconciledInput{Generation: mcp.Generation, InvalidSpec: obs.invalidSpec, ApplyErr: obs.applyErr, Conflicts: obs.members.Conflicts})
+	setReady(&s.Conditions, mcp.Generation, obs.readiness)
+	return s
+}
 
 // deploymentReady: readyReplicas ≥ replicas, observedGeneration ≥ generation
 // and Available=True.
@@ -60,7 +81,7 @@ func setReconciled(conds *[]metav1.Condition, in reconciledInput) {
 
 func setReady(conds *[]metav1.Condition, generation int64, r meshv1alpha1.ComponentReadiness) {
 	c := metav1.Condition{Type: meshv1alpha1.ConditionReady, ObservedGeneration: generation,
-		Status: metav1.ConditionTrue, Reason: ReasonComponentsReady, Message: "All components are available"}
+		Status: metav1.ConditionTrue, Reason: meshv1alpha1.ReasonComponentsReady, Message: "All components are available"}
 	var parts []string
 	if len(r.Unready) > 0 {
 		parts = append(parts, "not available: "+strings.Join(r.Unready, ", "))
@@ -69,11 +90,33 @@ func setReady(conds *[]metav1.Condition, generation int64, r meshv1alpha1.Compon
 		parts = append(parts, "not created yet: "+strings.Join(r.Pending, ", "))
 	}
 	if len(parts) > 0 || len(r.Ready) == 0 {
-		c.Status, c.Reason, c.Message = metav1.ConditionFalse, ReasonComponentsNotReady, strings.Join(parts, "; ")
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, meshv1alpha1.ReasonComponentsNotReady, strings.Join(parts, "; ")
 	}
 	meta.SetStatusCondition(conds, c)
 }
 
 func componentsReady(r meshv1alpha1.ComponentReadiness) string {
 	return fmt.Sprintf("%d/%d", len(r.Ready), len(r.Ready)+len(r.Unready)+len(r.Pending))
+}
+
+// recordTransition emits an event when the Reconciled or Ready condition
+// changes status or reason — what a user reading `kubectl describe` needs to
+// see — and not on every reconcile. Failures are Warnings; reaching True is
+// Normal.
+func (r *MeshControlPlaneReconciler) recordTransition(mcp *meshv1alpha1.MeshControlPlane, status meshv1alpha1.MeshControlPlaneStatus) {
+	if r.Recorder == nil {
+		return
+	}
+	for _, condType := range []string{meshv1alpha1.ConditionReconciled, meshv1alpha1.ConditionReady} {
+		old := meta.FindStatusCondition(mcp.Status.Conditions, condType)
+		cur := meta.FindStatusCondition(status.Conditions, condType)
+		if cur == nil || (old != nil && old.Status == cur.Status && old.Reason == cur.Reason) {
+			continue
+		}
+		eventType := corev1.EventTypeWarning
+		if cur.Status == metav1.ConditionTrue {
+			eventType = corev1.EventTypeNormal
+		}
+		r.Recorder.Eventf(mcp, nil, eventType, cur.Reason, condType, "%s", cur.Message)
+	}
 }

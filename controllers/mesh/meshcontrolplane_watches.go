@@ -8,11 +8,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	ctrl "sigs.k8s.io/controller-runtime"
+	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -23,8 +25,8 @@ import (
 // SetupWithManager watches the MeshControlPlane, every kind it renders
 // (cp.NamespacedKinds via Owns, cp.ClusterKinds via owner labels) and
 // Namespaces (selector membership, labels changed by others).
-func (r *MeshControlPlaneReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	b := ctrl.NewControllerManagedBy(mgr).
+func (r *MeshControlPlaneReconciler) SetupWithManager(mgr manager.Manager) error {
+	b := builder.ControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&meshv1alpha1.MeshControlPlane{}, builder.WithPredicates(predicate.Or[client.Object](
 			predicate.GenerationChangedPredicate{}, deletionStarted())))
@@ -92,6 +94,7 @@ func mapByOwnerLabels(_ context.Context, o client.Object) []reconcile.Request {
 func (r *MeshControlPlaneReconciler) mapNamespace(ctx context.Context, o client.Object) []reconcile.Request {
 	list := &meshv1alpha1.MeshControlPlaneList{}
 	if err := r.Client.List(ctx, list); err != nil {
+		log.FromContext(ctx).Error(err, "Cannot list MeshControlPlanes for a namespace change", "namespace", o.GetName())
 		return nil
 	}
 	reqs := make([]reconcile.Request, 0, len(list.Items))
@@ -107,6 +110,7 @@ func (r *MeshControlPlaneReconciler) mapNamespace(ctx context.Context, o client.
 func (r *MeshControlPlaneReconciler) mapOtherControlPlanes(ctx context.Context, o client.Object) []reconcile.Request {
 	list := &meshv1alpha1.MeshControlPlaneList{}
 	if err := r.Client.List(ctx, list); err != nil {
+		log.FromContext(ctx).Error(err, "Cannot list the other MeshControlPlanes", "meshControlPlane", klog.KObj(o))
 		return nil
 	}
 	var reqs []reconcile.Request

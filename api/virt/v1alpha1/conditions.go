@@ -1,0 +1,73 @@
+package v1alpha1
+
+import (
+	kubevirtv1 "kubevirt.io/api/core/v1"
+)
+
+// Condition types of a VirtualMachineInstance.
+const (
+	// ConditionReady is True when the launcher pod is Ready, including its proxy.
+	ConditionReady = string(kubevirtv1.VirtualMachineInstanceReady)
+	// ConditionPodScheduled mirrors the launcher pod's PodScheduled condition.
+	ConditionPodScheduled = "PodScheduled"
+	// ConditionMeshEnrolled says whether the VMI is in the mesh, and why.
+	ConditionMeshEnrolled = "MeshEnrolled"
+	// ConditionProxyReady is True when the proxy sidecar is ready (False/NotEnrolled
+	// when the VMI is not in the mesh).
+	ConditionProxyReady = "ProxyReady"
+	// ConditionFailure is True, with the reason, when the run failed.
+	ConditionFailure = "Failure"
+)
+
+// Reasons of the Ready condition.
+const (
+	ReasonPodReady       = "PodReady"
+	ReasonPodNotReady    = "PodNotReady"
+	ReasonNoLauncherPod  = "NoLauncherPod"
+	ReasonWaitingForMesh = "WaitingForMesh"
+	ReasonRenderFailed   = "RenderFailed"
+	ReasonSucceeded      = "Succeeded"
+	ReasonFailed         = "Failed"
+)
+
+// Reasons of the PodScheduled condition (besides the pod's own reasons,
+// e.g. Unschedulable, which are mirrored).
+const (
+	ReasonPodScheduled = "PodScheduled"
+	ReasonPodPending   = "PodPending"
+)
+
+// Reasons of the MeshEnrolled condition.
+const (
+	// Enrolled.
+	ReasonNamespaceMember = "NamespaceMember"
+	ReasonOptedIn         = "OptedIn"
+	// The launcher pod runs the proxy although the VMI would no longer be
+	// enrolled: the pod is immutable, the VM keeps its proxy until recreated.
+	ReasonEnrolledAtCreation = "EnrolledAtCreation"
+	// Not enrolled.
+	ReasonOptedOut          = "OptedOut"
+	ReasonNotMember         = "NotMember"
+	ReasonInjectionDisabled = "InjectionDisabled"
+	ReasonNoControlPlane    = "ControlPlaneNotFound"
+	ReasonAmbiguous         = "AmbiguousControlPlane"
+	// The launcher pod runs without a proxy although the VMI would now be
+	// enrolled.
+	ReasonNotEnrolledAtCreate = "NotEnrolledAtCreation"
+	// Enrolled, but the control plane's injection settings are not published.
+	ReasonWaitingSnapshot = "WaitingForInjectionSnapshot"
+)
+
+// Reasons of the ProxyReady condition.
+const (
+	ReasonProxyReady    = "ProxyReady"
+	ReasonProxyNotReady = "ProxyNotReady"
+	ReasonNotEnrolled   = "NotEnrolled"
+)
+
+// Reasons of the Failure condition (also used by Ready and ProxyReady when
+// the run failed).
+const (
+	ReasonPodLost   = "PodLost"
+	ReasonPodFailed = "PodFailed"
+)

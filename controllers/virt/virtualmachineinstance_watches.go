@@ -1,0 +1,161 @@
+package virt
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"context"
+	"errors"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
+	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
+	"virtmesh.io/virtmesh/internal/membership"
+)
+
+// LauncherPodSelector selects launcher pods. main.go should restrict the
+// manager's Pod cache with it (cache.Options.ByObject), so the operator caches
+// its own pods only:
+//
+//	cache.ByObject{Label: virt.LauncherPodSelector(), Transform: cache.TransformStripManagedFields()}
+func LauncherPodSelector() labels.Selector {
+	req, err := labels.NewRequirement(virtv1alpha1.LabelVMI, selection.Exists, nil)
+	if err != nil {
+		panic(err) // a constant label key
+	}
+	return labels.NewSelector().Add(*req)
+}
+
+// SetupWithManager registers the controller: VMIs, their pods, and the
+// namespaces and control planes that decide mesh enrollment.
+func (r *VirtualMachineInstanceReconciler) SetupWithManager(mgr manager.Manager) error {
+	return r.setup(mgr, r)
+}
+
+// setup lets tests wrap the reconciler (e.g. to count reconciles).
+func (r *VirtualMachineInstanceReconciler) setup(mgr manager.Manager, rec reconcile.Reconciler) error {
+	if r.Client == nil {
+		r.Client = mgr.GetClient()
+	}
+	if r.Scheme == nil {
+		r.Scheme = mgr.GetScheme()
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder(ControllerName)
+	}
+	if r.LauncherImage == "" {
+		return errors.New("VirtualMachineInstanceReconciler: LauncherImage is empty")
+	}
+	return builder.ControllerManagedBy(mgr).
+		Named(ControllerName).
+		// Status updates (ours) do not bump the generation; labels and
+		// annotations (mesh opt-in/out, excluded ports) matter before the pod exists.
+		For(&virtv1alpha1.VirtualMachineInstance{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
+		Owns(&corev1.Pod{}).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.vmisInNamespace),
+			builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		Watches(&meshv1alpha1.MeshControlPlane{}, handler.EnqueueRequestsFromMapFunc(r.vmisOfControlPlane)).
+		Complete(rec)
+}
+
+// vmisInNamespace enqueues the VMIs of a namespace whose labels changed.
+func (r *VirtualMachineInstanceReconciler) vmisInNamespace(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.vmisIn(ctx, obj.GetName(), nil)
+}
+
+// vmisOfControlPlane enqueues the VMIs that a MeshControlPlane can enroll:
+// those in the namespaces its spec claims (listed, whether or not they exist
+// yet, or selected), those in namespaces labelled for it (member-of, or the
+// injection/revision label it answers to) and, for a default-revision control
+// plane, VMIs that opt in anywhere. Update events map the old object too, so
+// namespaces a spec change releases are enqueued as well.
+func (r *VirtualMachineInstanceReconciler) vmisOfControlPlane(ctx context.Context, obj client.Object) []reconcile.Request {
+	mcp, ok := obj.(*meshv1alpha1.MeshControlPlane)
+	if !ok {
+		return nil
+	}
+	logger := log.FromContext(ctx)
+	selectors := []client.MatchingLabels{{meshv1alpha1.LabelMemberOf: membership.Key(mcp)}}
+	if mcp.Spec.Revision == "" {
+		selectors = append(selectors, client.MatchingLabels{meshv1alpha1.LabelInjection: "enabled"}, client.MatchingLabels{meshv1alpha1.LabelRevision: "default"})
+	} else {
+		selectors = append(selectors, client.MatchingLabels{meshv1alpha1.LabelRevision: mcp.Spec.Revision})
+	}
+	seen := map[string]bool{}
+	var out []reconcile.Request
+	// Declared members: a namespace created together with the control plane
+	// is not labelled yet.
+	for _, n := range mcp.Spec.Members.Namespaces {
+		if !seen[n] && !membership.Excluded(n, mcp.Namespace) {
+			seen[n] = true
+			out = append(out, r.vmisIn(ctx, n, nil)...)
+		}
+	}
+	if mcp.Spec.Members.Selector != nil {
+		if sel, err := metav1.LabelSelectorAsSelector(mcp.Spec.Members.Selector); err == nil && !sel.Empty() {
+			var nss corev1.NamespaceList
+			if err := r.Client.List(ctx, &nss, client.MatchingLabelsSelector{Selector: sel}); err != nil {
+				logger.Error(err, "Cannot list selected member namespaces", "meshControlPlane", klog.KObj(mcp))
+			}
+			for _, ns := range nss.Items {
+				if !seen[ns.Name] && !membership.Excluded(ns.Name, mcp.Namespace) {
+					seen[ns.Name] = true
+					out = append(out, r.vmisIn(ctx, ns.Name, nil)...)
+				}
+			}
+		}
+	}
+	for _, sel := range selectors {
+		var nss corev1.NamespaceList
+		if err := r.Client.List(ctx, &nss, sel); err != nil {
+			logger.Error(err, "Cannot list member namespaces", "meshControlPlane", klog.KObj(mcp))
+			continue
+		}
+		for _, ns := range nss.Items {
+			if !seen[ns.Name] {
+				seen[ns.Name] = true
+				out = append(out, r.vmisIn(ctx, ns.Name, nil)...)
+			}
+		}
+	}
+	if mcp.Spec.Revision == "" {
+		out = append(out, r.vmisIn(ctx, "", func(v *virtv1alpha1.VirtualMachineInstance) bool {
+			return !seen[v.Namespace] && v.Annotations[virtv1alpha1.AnnotationInject] == "true"
+		})...)
+	}
+	return out
+}
+
+func (r *VirtualMachineInstanceReconciler) vmisIn(ctx context.Context, namespace string, keep func(*virtv1alpha1.VirtualMachineInstance) bool) []reconcile.Request {
+	var list virtv1alpha1.VirtualMachineInstanceList
+	if err := r.Client.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+		log.FromContext(ctx).Error(err, "Cannot list VMIs", "namespace", namespace)
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		v := &list.Items[i]
+		// Only VMIs without a pod can still change enrollment; the others
+		// show a membership change in MeshEnrolled's message.
+		if keep != nil && !keep(v) {
+			continue
+		}
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: v.Namespace, Name: v.Name}})
+	}
+	return out
+}
