@@ -102,7 +102,7 @@ func RenderRules(c podcontract.NetSetupOptions, family Family, podIPs ...netip.A
 	if c.Mesh != nil && len(ips) == 0 {
 		return "", fmt.Errorf("the mesh needs the pod's %s address to hand inbound connections to the VM, got %v", family, podIPs)
 	}
-	r := renderer{c: c, f: family, podIPs: ips, cidr: cidrFor(c.VMNetwork, family)}
+	r := renderer{c: c, f: family, podIPs: ips, cidr: VMCIDR(c.VMNetwork, family)}
 	r.vm = podcontract.VMAddress(r.cidr).String()
 	r.gw = podcontract.Gateway(r.cidr).String()
 	r.render()
@@ -314,8 +314,8 @@ func uniq(ps []uint16) []uint16 {
 	return out
 }
 
-// cidrFor returns the VM network of family f.
-func cidrFor(n podcontract.VMNetwork, f Family) netip.Prefix {
+// VMCIDR returns the VM network of family f.
+func VMCIDR(n podcontract.VMNetwork, f Family) netip.Prefix {
 	if f == IPv6 {
 		return n.VMIPv6CIDR
 	}

@@ -79,7 +79,9 @@ func (r *Runner) writeTermination(msg string) {
 	}
 }
 
-// run returns the termination message on a clean end.
+// run returns the termination message on a clean end: prepare everything
+// QEMU needs, start it, wait for the guest to run, then supervise it until it
+// powers off, fails, or SIGTERM (ctx) asks for a graceful shutdown.
 func (r *Runner) run(ctx context.Context) (string, error) {
 	o := r.Opts
 	v, err := LoadVMI(o.VMIFile)
@@ -91,12 +93,13 @@ func (r *Runner) run(ctx context.Context) (string, error) {
 		return "", err
 	}
 	r.logf("VMI %s/%s (uid %s): accelerator %s", v.Metadata.Namespace, v.Metadata.Name, v.Metadata.UID, why)
+	stoppedEarly := fmt.Sprintf("stopped before the guest started (accel=%s)", accel)
 
 	disks, err := r.prepareDisks(ctx, v)
 	if err != nil {
 		if ctx.Err() != nil {
 			// SIGTERM while waiting for the disks: nothing ran, nothing failed.
-			return fmt.Sprintf("stopped before the guest started (accel=%s)", accel), nil
+			return stoppedEarly, nil
 		}
 		return "", err
 	}
@@ -104,28 +107,11 @@ func (r *Runner) run(ctx context.Context) (string, error) {
 	for _, p := range []string{o.QMPSocket, o.SerialLog, o.ReadyFile} {
 		_ = os.Remove(p)
 	}
-	// The tap's descriptor follows the disks' in QEMU's ExtraFiles.
-	files := disks.files
-	tapFD := 0
-	if len(v.Spec.Domain.Devices.Interfaces) > 0 {
-		tap, err := OpenTap(o.TunDevice, o.Tap)
-		if err != nil {
-			return "", fmt.Errorf("guest network: %w", err)
-		}
-		defer tap.Close()
-		tapFD = 3 + len(files)
-		files = append(append([]*os.File{}, files...), tap)
-		r.logf("attached to tap %s through %s; QEMU gets it as fd %d", o.Tap, tap.Name(), tapFD)
-	}
-	m, err := BuildMachine(v, PlanInput{Accel: accel, Disks: disks.byVolume, SerialLog: o.SerialLog, QMPSocket: o.QMPSocket, Tap: o.Tap, TapFD: tapFD})
+	m, files, closeTap, err := r.machine(v, accel, disks)
 	if err != nil {
 		return "", err
 	}
-	grace := o.GracePeriod
-	if grace == 0 {
-		grace = time.Duration(v.Spec.GracePeriodSeconds()) * time.Second
-	}
-
+	defer closeTap()
 	if r.Network != nil && len(m.NICs) > 0 {
 		stop, err := r.Network(ctx, v, m.NICs[0])
 		if err != nil {
@@ -134,105 +120,181 @@ func (r *Runner) run(ctx context.Context) (string, error) {
 		defer stop()
 	}
 
-	args := QEMUArgs(m)
-	r.logf("starting %s %s", o.QEMUBinary, strings.Join(args, " "))
-	// Not CommandContext: SIGTERM must become an ACPI power-down, not a kill.
-	cmd := exec.Command(o.QEMUBinary, args...)
-	cmd.ExtraFiles = files
-	tail := &lastLines{n: 20}
-	cmd.Stdout = r.Stderr
-	cmd.Stderr = io.MultiWriter(r.Stderr, tail)
-	// Own process group: a terminal's or runtime's signal to the launcher's
-	// group must not reach QEMU before the launcher decides what to do.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("start QEMU: %w", err)
+	p, err := r.startQEMU(m, files)
+	if err != nil {
+		return "", err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-
 	serialCtx, stopSerial := context.WithCancel(context.Background())
 	serialDone := make(chan struct{})
 	go func() { followFile(serialCtx, o.SerialLog, r.Stdout); close(serialDone) }()
 	defer func() { stopSerial(); <-serialDone }()
 
-	// QMP: wait for QEMU to be up and the guest running, then turn Ready.
+	q, err := p.waitQMP(ctx)
+	if err != nil {
+		return "", err
+	}
+	if q == nil {
+		return stoppedEarly, nil
+	}
+	defer q.Close()
+	r.markReady(ctx, q, accel)
+
+	if msg, sigterm, err := r.supervise(ctx, p, q); !sigterm {
+		return msg, err
+	}
+	grace := o.GracePeriod
+	if grace == 0 {
+		grace = time.Duration(v.Spec.GracePeriodSeconds()) * time.Second
+	}
+	return r.shutdown(p, q, grace)
+}
+
+// machine resolves the VM's hardware: the prepared disks and, when the VMI
+// has an interface, the tap attached through the tun node (its descriptor
+// follows the disks' in QEMU's ExtraFiles). closeTap releases the tap.
+func (r *Runner) machine(v *VMI, accel string, disks *preparedDisks) (m Machine, files []*os.File, closeTap func(), err error) {
+	o := r.Opts
+	files = disks.files
+	closeTap = func() {}
+	tapFD := 0
+	if len(v.Spec.Domain.Devices.Interfaces) > 0 {
+		tap, err := OpenTap(o.TunDevice, o.Tap)
+		if err != nil {
+			return Machine{}, nil, closeTap, fmt.Errorf("guest network: %w", err)
+		}
+		closeTap = func() { tap.Close() }
+		tapFD = 3 + len(files)
+		files = append(append([]*os.File{}, files...), tap)
+		r.logf("attached to tap %s through %s; QEMU gets it as fd %d", o.Tap, tap.Name(), tapFD)
+	}
+	m, err = BuildMachine(v, PlanInput{Accel: accel, Disks: disks.byVolume, SerialLog: o.SerialLog, QMPSocket: o.QMPSocket, Tap: o.Tap, TapFD: tapFD})
+	if err != nil {
+		closeTap()
+		return Machine{}, nil, func() {}, err
+	}
+	return m, files, closeTap, nil
+}
+
+// qemuProcess is a started QEMU: exited delivers its Wait result once, tail
+// keeps its last words.
+type qemuProcess struct {
+	cmd    *exec.Cmd
+	exited chan error
+	tail   *lastLines
+	accel  string
+	qmp    string
+}
+
+// startQEMU starts QEMU for m in its own process group, so a signal to the
+// launcher's group never reaches QEMU before the launcher decides what to do.
+// Not CommandContext: SIGTERM must become an ACPI power-down, not a kill.
+func (r *Runner) startQEMU(m Machine, files []*os.File) (*qemuProcess, error) {
+	args := QEMUArgs(m)
+	r.logf("starting %s %s", r.Opts.QEMUBinary, strings.Join(args, " "))
+	cmd := exec.Command(r.Opts.QEMUBinary, args...)
+	cmd.ExtraFiles = files
+	p := &qemuProcess{cmd: cmd, exited: make(chan error, 1), tail: &lastLines{n: 20}, accel: m.Accel, qmp: r.Opts.QMPSocket}
+	cmd.Stdout = r.Stderr
+	cmd.Stderr = io.MultiWriter(r.Stderr, p.tail)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start QEMU: %w", err)
+	}
+	go func() { p.exited <- cmd.Wait() }()
+	return p, nil
+}
+
+// kill stops QEMU hard and waits for it.
+func (p *qemuProcess) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// failed describes QEMU's exit err as a failure with its last words.
+func (p *qemuProcess) failed(err error) error { return qemuFailed(err, p.tail, p.accel) }
+
+// waitQMP connects to QMP once QEMU is up. A nil *QMP with a nil error means
+// ctx ended first (QEMU was killed: nothing to power down gracefully).
+func (p *qemuProcess) waitQMP(ctx context.Context) (*QMP, error) {
 	qctx, qcancel := context.WithCancel(ctx)
+	defer qcancel()
 	type dialed struct {
 		q   *QMP
 		err error
 	}
 	qmpc := make(chan dialed, 1)
 	go func() {
-		q, err := DialQMP(qctx, o.QMPSocket)
+		q, err := DialQMP(qctx, p.qmp)
 		qmpc <- dialed{q, err}
 	}()
-	var q *QMP
 	select {
+	case err := <-p.exited:
+		return nil, p.failed(err)
 	case d := <-qmpc:
-		q = d.q
-		if d.err != nil && ctx.Err() == nil {
-			// Not our stop: QEMU closed QMP because it is going away.
-			qcancel()
-			select {
-			case err := <-exited:
-				return "", qemuFailed(err, tail, accel)
-			case <-time.After(10 * time.Second):
-				_ = cmd.Process.Kill()
-				<-exited
-				return "", fmt.Errorf("QEMU's QMP failed (%v) and QEMU did not exit: killed (accel=%s): %s", d.err, accel, tail.String())
-			}
+		switch {
+		case d.err == nil:
+			return d.q, nil
+		case ctx.Err() != nil:
+			p.kill()
+			return nil, nil
 		}
-	case err := <-exited:
-		qcancel()
-		return "", qemuFailed(err, tail, accel)
-	}
-	qcancel()
-	if q == nil {
-		// ctx ended before QMP came up: nothing to power down gracefully.
-		_ = cmd.Process.Kill()
-		<-exited
-		return fmt.Sprintf("stopped before the guest started (accel=%s)", accel), nil
-	}
-	defer q.Close()
-	if st, err := q.Status(ctx); err == nil && st == "running" {
-		if err := os.WriteFile(o.ReadyFile, []byte("accel="+accel+"\n"), 0o644); err != nil {
-			r.logf("write ready file: %v", err)
+		// Not our stop: QEMU closed QMP because it is going away.
+		select {
+		case err := <-p.exited:
+			return nil, p.failed(err)
+		case <-time.After(10 * time.Second):
+			p.kill()
+			return nil, fmt.Errorf("QEMU's QMP failed (%v) and QEMU did not exit: killed (accel=%s): %s", d.err, p.accel, p.tail.String())
 		}
-		r.logf("guest running (accel=%s); ready", accel)
-	} else {
-		r.logf("guest not running after start: status %q, %v", st, err)
 	}
+}
 
-wait:
+// markReady writes the ready file once QMP reports the guest running.
+func (r *Runner) markReady(ctx context.Context, q *QMP, accel string) {
+	st, err := q.Status(ctx)
+	if err != nil || st != "running" {
+		r.logf("guest not running after start: status %q, %v", st, err)
+		return
+	}
+	if err := os.WriteFile(r.Opts.ReadyFile, []byte("accel="+accel+"\n"), 0o644); err != nil {
+		r.logf("write ready file: %v", err)
+	}
+	r.logf("guest running (accel=%s); ready", accel)
+}
+
+// supervise waits for the guest to power off (a clean end), QEMU to fail, or
+// ctx (SIGTERM, reported as sigterm: the caller shuts the guest down).
+func (r *Runner) supervise(ctx context.Context, p *qemuProcess, q *QMP) (msg string, sigterm bool, err error) {
 	for {
 		select {
-		case err := <-exited:
+		case err := <-p.exited:
 			if err != nil {
-				return "", qemuFailed(err, tail, accel)
+				return "", false, p.failed(err)
 			}
 			reason := q.LastShutdownReason()
 			if reason == "" {
 				reason = "guest-shutdown"
 			}
-			return fmt.Sprintf("guest powered off (%s, accel=%s)", reason, accel), nil
+			return fmt.Sprintf("guest powered off (%s, accel=%s)", reason, p.accel), false, nil
 		case <-q.Stops():
 			// A stopped VM never exits by itself: fail on states it cannot
 			// leave, so the pod does not look healthy while the guest is dead.
 			st, err := q.Status(ctx)
 			if err == nil && (st == "internal-error" || st == "guest-panicked" || st == "io-error") {
-				_ = os.Remove(o.ReadyFile)
-				_ = cmd.Process.Kill()
-				<-exited
-				return "", fmt.Errorf("QEMU stopped the guest: %s (accel=%s): %s", st, accel, tail.String())
+				_ = os.Remove(r.Opts.ReadyFile)
+				p.kill()
+				return "", false, fmt.Errorf("QEMU stopped the guest: %s (accel=%s): %s", st, p.accel, p.tail.String())
 			}
 		case <-ctx.Done():
-			break wait
+			return "", true, nil
 		}
 	}
+}
 
-	// SIGTERM: not ready any more; ACPI power-down, hard stop after grace.
-	_ = os.Remove(o.ReadyFile)
+// shutdown is SIGTERM's path: not ready any more, ACPI power-down, and a hard
+// stop once grace has passed.
+func (r *Runner) shutdown(p *qemuProcess, q *QMP, grace time.Duration) (string, error) {
+	_ = os.Remove(r.Opts.ReadyFile)
 	r.logf("SIGTERM: ACPI power-down, hard stop in %s", grace)
 	pctx, pcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	if err := q.PowerDown(pctx); err != nil {
@@ -242,15 +304,14 @@ wait:
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
 	select {
-	case err := <-exited:
+	case err := <-p.exited:
 		if err != nil {
-			return "", qemuFailed(err, tail, accel)
+			return "", p.failed(err)
 		}
-		return fmt.Sprintf("guest shut down gracefully after SIGTERM (accel=%s)", accel), nil
+		return fmt.Sprintf("guest shut down gracefully after SIGTERM (accel=%s)", p.accel), nil
 	case <-timer.C:
-		_ = cmd.Process.Kill()
-		<-exited
-		return "", fmt.Errorf("guest did not power off within the grace period %s after SIGTERM: QEMU killed (accel=%s)", grace, accel)
+		p.kill()
+		return "", fmt.Errorf("guest did not power off within the grace period %s after SIGTERM: QEMU killed (accel=%s)", grace, p.accel)
 	}
 }
 

@@ -29,7 +29,8 @@ type Report struct {
 }
 
 // Run plumbs the current network namespace for cfg and applies the nat
-// rules of both families.
+// rules of both families: links first, then the per-device sysctls, then the
+// rules, which need both.
 func Run(ctx context.Context, cfg podcontract.NetSetupOptions) (Report, error) {
 	var r Report
 	if err := cfg.Validate(); err != nil {
@@ -40,28 +41,42 @@ func Run(ctx context.Context, cfg podcontract.NetSetupOptions) (Report, error) {
 		return r, err
 	}
 	r.MTU, r.PodIPs = pod.mtu, pod.ips
+	br, err := plumb(cfg, pod, &r)
+	if err != nil {
+		return r, err
+	}
+	if err := setSysctls(cfg, pod, br, &r); err != nil {
+		return r, err
+	}
+	return r, applyNAT(ctx, cfg, pod, &r)
+}
 
+// families are the address families the pod has, hence the nat tables.
+func families(pod podInterface) []dataplane.Family {
+	if pod.hasIPv6() {
+		return []dataplane.Family{dataplane.IPv4, dataplane.IPv6}
+	}
+	return []dataplane.Family{dataplane.IPv4}
+}
+
+// plumb brings lo up and makes the bridge with its gateway addresses, the
+// tun node and the tap.
+func plumb(cfg podcontract.NetSetupOptions, pod podInterface, r *Report) (netlink.Link, error) {
 	if lo, err := netlink.LinkByName("lo"); err == nil {
 		// The proxy hands connections over from 127.0.0.6; lo is up in
 		// every real pod, but make sure of it.
 		if err := netlink.LinkSetUp(lo); err != nil {
-			return r, fmt.Errorf("bringing lo up: %w", err)
+			return nil, fmt.Errorf("bringing lo up: %w", err)
 		}
 	}
 	br, err := ensureBridge(cfg.Bridge, pod.mtu)
 	if err != nil {
-		return r, err
+		return nil, err
 	}
-	cidrs := []netip.Prefix{cfg.VMCIDR}
-	families := []dataplane.Family{dataplane.IPv4}
-	if pod.hasIPv6() {
-		cidrs = append(cidrs, cfg.VMIPv6CIDR)
-		families = append(families, dataplane.IPv6)
-	}
-	for _, c := range cidrs {
-		gw, err := ensureAddress(br, c)
+	for _, f := range families(pod) {
+		gw, err := ensureAddress(br, dataplane.VMCIDR(cfg.VMNetwork, f))
 		if err != nil {
-			return r, err
+			return nil, err
 		}
 		r.Gateways = append(r.Gateways, gw)
 	}
@@ -70,17 +85,21 @@ func Run(ctx context.Context, cfg podcontract.NetSetupOptions) (Report, error) {
 	if cfg.TunDevice != "" {
 		created, err := ensureTunNode(cfg.TunDevice, cfg.TapOwnerUID)
 		if err != nil {
-			return r, err
+			return nil, err
 		}
 		r.TunNode, r.TunNodeCreated = cfg.TunDevice, created
 	}
 	if _, err := ensureTap(cfg.TunDevice, cfg.Tap, cfg.TapOwnerUID, pod.mtu, br); err != nil {
-		return r, err
+		return nil, err
 	}
+	return br, nil
+}
 
-	// Forwarding is checked on the input device: eth0 for inbound DNAT to
-	// the VM, the bridge for the VM's egress. route_localnet lets the
-	// proxy's 127.0.0.x connections be DNATed out of the bridge.
+// setSysctls sets forwarding and route_localnet. Forwarding is checked on
+// the input device: eth0 for inbound DNAT to the VM, the bridge for the VM's
+// egress. route_localnet lets the proxy's 127.0.0.x connections be DNATed
+// out of the bridge.
+func setSysctls(cfg podcontract.NetSetupOptions, pod podInterface, br netlink.Link, r *Report) error {
 	for _, s := range []struct {
 		link  netlink.Link
 		name  string
@@ -93,41 +112,46 @@ func Run(ctx context.Context, cfg podcontract.NetSetupOptions) (Report, error) {
 	} {
 		sc, err := setIPv4DevConf(s.link, s.name, s.id, s.value)
 		if err != nil {
-			return r, err
+			return err
 		}
 		r.Sysctls = append(r.Sysctls, sc)
 	}
-	if pod.hasIPv6() && cfg.Mesh != nil {
+	if !pod.hasIPv6() {
+		return nil
+	}
+	if cfg.Mesh != nil {
 		// The proxy hands IPv6 connections over from ::6, which (unlike
 		// 127.0.0.6) is not a loopback address: it must be local so that
 		// the VM's replies, un-SNATed to ::6, are delivered to the proxy.
 		if err := ensureLoopbackAddress("::6/128"); err != nil {
-			return r, err
+			return err
 		}
 	}
-	if pod.hasIPv6() {
-		sc, err := setIPv6Forwarding()
-		if err != nil {
-			// Proxied TCP still works (it is terminated locally); only the
-			// VM's forwarded IPv6 (UDP, ICMP, non-mesh inbound) does not.
-			r.Warnings = append(r.Warnings, err.Error())
-		} else {
-			r.Sysctls = append(r.Sysctls, sc)
-		}
+	sc, err := setIPv6Forwarding()
+	if err != nil {
+		// Proxied TCP still works (it is terminated locally); only the
+		// VM's forwarded IPv6 (UDP, ICMP, non-mesh inbound) does not.
+		r.Warnings = append(r.Warnings, err.Error())
+		return nil
 	}
+	r.Sysctls = append(r.Sysctls, sc)
+	return nil
+}
 
+// applyNAT renders and applies the nat table of each family.
+func applyNAT(ctx context.Context, cfg podcontract.NetSetupOptions, pod podInterface, r *Report) error {
 	r.Rules = map[dataplane.Family]string{}
-	for _, f := range families {
+	for _, f := range families(pod) {
 		rules, err := dataplane.RenderRules(cfg, f, pod.ips...)
 		if err != nil {
-			return r, err
+			return err
 		}
 		if err := applyRules(ctx, f, rules); err != nil {
-			return r, fmt.Errorf("applying %s nat rules: %w", f, err)
+			return fmt.Errorf("applying %s nat rules: %w", f, err)
 		}
 		r.Rules[f] = rules
 	}
-	return r, nil
+	return nil
 }
 
 // Print writes the report in a form meant for people reading pod logs.
