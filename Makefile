@@ -5,6 +5,7 @@ SHELL := /usr/bin/env bash -o pipefail
 BIN := $(CURDIR)/bin
 CONTROLLER_GEN := $(BIN)/controller-gen
 KUSTOMIZE := $(BIN)/kustomize
+GOLANGCI_LINT := $(BIN)/golangci-lint
 # envtest finds kube-apiserver, etcd and kubectl here (built by hack/build-bins.sh).
 export KUBEBUILDER_ASSETS := $(BIN)
 
@@ -24,6 +25,13 @@ bins: ## Build the control plane, kubectl, kwok and the code generators into bin
 $(CONTROLLER_GEN) $(KUSTOMIZE): hack/tools/dev/go.mod hack/tools/dev/go.sum
 	hack/build-bins.sh controller-gen kustomize
 
+$(GOLANGCI_LINT): hack/tools/lint/go.mod hack/tools/lint/go.sum hack/tools/lint/main.go
+	hack/build-bins.sh golangci-lint
+
+.PHONY: packages
+packages: ## Install (as root) the Debian packages the suites need, or print the command that would.
+	hack/install-packages.sh test
+
 ##@ Generated files
 
 .PHONY: generate
@@ -42,9 +50,15 @@ VERSION ?= 0.1.0
 bundle: manifests $(KUSTOMIZE) ## Regenerate the OLM bundle (bundle/, bundle.Dockerfile) from config/.
 	go run ./hack/bundle --version $(VERSION) --kustomize $(KUSTOMIZE)
 
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## golangci-lint with the Kube API Linter (.golangci.yml); zero findings.
+	$(GOLANGCI_LINT) run ./...
+
 .PHONY: verify
-verify: generate manifests bundle ## Regenerate everything and fail when a generated file was stale.
+verify: generate manifests bundle lint ## Regenerate everything, lint, and fail on stale generated files, untidy modules or crossed import graphs.
 	hack/verify-clean.sh
+	hack/verify-tidy.sh
+	hack/verify-deps.sh
 
 ##@ Local cluster (kwok nodes; kwok plays the kubelet, no VM boots)
 
@@ -72,5 +86,5 @@ vet:
 	go vet $(PKGS)
 
 .PHONY: test
-test: bins verify vet ## Build the test harness, check generated files, run unit, envtest, dataplane and VM tests.
+test: packages bins verify vet ## Install packages, build the test harness, verify, run unit, envtest, dataplane, VM, bundle and e2e tests.
 	go test $(GOTESTFLAGS) $(PKGS)

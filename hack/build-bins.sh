@@ -5,7 +5,7 @@
 #   kwok, kwokctl                                                     (hack/tools/kwok, sigs.k8s.io/kwok)
 #   controller-gen, kustomize                                         (hack/tools/dev)
 #   golangci-lint (with the kube-api-linter plugin)                   (hack/tools/lint)
-# Each binary is rebuilt only when the go.mod/go.sum of the module that pins
+# Each binary is rebuilt only when the go.mod/go.sum (or main.go) of the module that pins
 # it changes: the hash of those files is kept in bin/.stamps/<binary>.
 # Usage: hack/build-bins.sh [binary...]   (default: the envtest set)
 set -euo pipefail
@@ -46,7 +46,11 @@ for name in "${want[@]}"; do
     exit 2
   fi
   dir="$root/hack/tools/$mod"
-  stamp=$(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -c1-16)
+  srcs=("$dir/go.mod" "$dir/go.sum")
+  shopt -s nullglob
+  srcs+=("$dir"/*.go)
+  shopt -u nullglob
+  stamp=$(cat "${srcs[@]}" | sha256sum | cut -c1-16)
   if [ -x "$bin/$name" ] && [ "$(cat "$stamps/$name" 2>/dev/null)" = "$stamp" ]; then
     continue
   fi

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -49,7 +50,12 @@ func computeNetwork(o podcontract.ComputeOptions) launcher.NetworkFunc {
 			cancel()
 			return nil, fmt.Errorf("DHCP server on %s did not start within 10s", o.Bridge)
 		}
-		return func() { cancel(); <-errc }, nil
+		return func() {
+			cancel()
+			if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+				fmt.Fprintf(os.Stderr, "virt-launcher compute: dhcp: stopped: %v\n", err)
+			}
+		}, nil
 	}
 }
 

@@ -277,7 +277,7 @@ func (r *MeshControlPlaneReconciler) pruneKind(ctx context.Context, kind client.
 		if desired[gvk.Kind+"/"+o.GetName()] || !ours(o) || o.GetDeletionTimestamp() != nil {
 			continue
 		}
-		if err := r.Client.Delete(ctx, o); client.IgnoreNotFound(err) != nil {
+		if err := client.IgnoreNotFound(r.Client.Delete(ctx, o)); err != nil {
 			errs = append(errs, fmt.Errorf("prune %s %s: %w", gvk.Kind, o.GetName(), err))
 		}
 	}

@@ -8,11 +8,10 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"virtmesh.io/virtmesh/internal/config"
 	"virtmesh.io/virtmesh/internal/testenv"

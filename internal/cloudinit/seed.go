@@ -117,7 +117,7 @@ func (s Seed) WriteISO(w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("cloud-init seed: %w", err)
 	}
-	defer iw.Cleanup()
+	defer func() { _ = iw.Cleanup() }() // staging files only
 	files := s.Files()
 	for _, name := range []string{MetaDataFile, UserDataFile, NetworkConfigFile} {
 		data, ok := files[name]

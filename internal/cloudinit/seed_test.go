@@ -2,7 +2,6 @@ package cloudinit
 
 import (
 	"bytes"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,9 +11,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/kdomanski/iso9660"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata")
+	"virtmesh.io/virtmesh/internal/testing/golden"
+)
 
 // readISO returns the label and files (name -> content) of an ISO image.
 func readISO(t *testing.T, img []byte) (string, map[string]string) {
@@ -68,37 +67,7 @@ func TestSeedGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := Seed{InstanceID: "6a1e7c3e-2f35-4c7b-9a40-0d4b1f6c2e11", Hostname: "web-0", UserData: ud, NetworkConfig: nc}
-			dir := filepath.Join("testdata", tc.name)
-			want := map[string]string{}
-			if *update {
-				os.RemoveAll(dir)
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				for name, data := range s.Files() {
-					if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			ents, err := os.ReadDir(dir)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			for _, e := range ents {
-				b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-				if err != nil {
-					t.Fatal(err)
-				}
-				want[e.Name()] = string(b)
-			}
-			got := map[string]string{}
-			for k, v := range s.Files() {
-				got[k] = string(v)
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("seed files (-want +got):\n%s", diff)
-			}
+			golden.AssertDir(t, filepath.Join("testdata", tc.name), s.Files())
 
 			var img bytes.Buffer
 			if err := s.WriteISO(&img); err != nil {
@@ -109,6 +78,10 @@ func TestSeedGolden(t *testing.T) {
 				t.Errorf("label = %q, want %q", label, VolumeLabel)
 			}
 			// The reader, like Linux's isofs, hides the ";1" version suffix.
+			want := map[string]string{}
+			for k, v := range s.Files() {
+				want[k] = string(v)
+			}
 			if diff := cmp.Diff(want, files); diff != "" {
 				t.Errorf("ISO content (-want +got):\n%s", diff)
 			}

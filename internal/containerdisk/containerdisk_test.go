@@ -57,9 +57,11 @@ func TestResolveDisk(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	os.WriteFile(filepath.Join(one, "a.img"), []byte("x"), 0o644)
-	os.WriteFile(filepath.Join(two, "a.img"), []byte("x"), 0o644)
-	os.WriteFile(filepath.Join(two, "b.img"), []byte("x"), 0o644)
+	for _, f := range []string{filepath.Join(one, "a.img"), filepath.Join(two, "a.img"), filepath.Join(two, "b.img")} {
+		if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, tc := range []struct{ in, want, errPart string }{
 		{in: one, want: filepath.Join(one, "a.img")},
 		{in: filepath.Join(one, "a.img"), want: filepath.Join(one, "a.img")},
@@ -85,7 +87,9 @@ func TestResolveDisk(t *testing.T) {
 func TestHandOff(t *testing.T) {
 	dir := t.TempDir()
 	img := filepath.Join(dir, "disk", "root.qcow2")
-	os.MkdirAll(filepath.Dir(img), 0o755)
+	if err := os.MkdirAll(filepath.Dir(img), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	content := qcow2Header(64 << 20)
 	if err := os.WriteFile(img, content, 0o444); err != nil {
 		t.Fatal(err)

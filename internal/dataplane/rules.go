@@ -13,6 +13,7 @@ import (
 // Family is an IP address family; each has its own nat table.
 type Family int
 
+// The families, numbered like the IP versions.
 const (
 	IPv4 Family = 4
 	IPv6 Family = 6

@@ -1,9 +1,7 @@
 package dataplane
 
 import (
-	"flag"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,10 +9,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"virtmesh.io/virtmesh/internal/podcontract"
+	"virtmesh.io/virtmesh/internal/testing/golden"
 	"virtmesh.io/virtmesh/internal/testing/netcfg"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 var (
 	podIPv4 = netip.MustParseAddr("10.244.1.5")
@@ -30,19 +27,7 @@ func TestRenderRulesGolden(t *testing.T) {
 				if err != nil {
 					t.Fatalf("RenderRules: %v", err)
 				}
-				got := "# net-setup " + strings.Join(cfg.Args(), " ") + "\n" + rules
-				if *update {
-					if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(file)
-				if err != nil {
-					t.Fatalf("reading golden (run with -update to create): %v", err)
-				}
-				if diff := cmp.Diff(string(want), got); diff != "" {
-					t.Errorf("rules differ from %s (-want +got):\n%s", file, diff)
-				}
+				golden.Assert(t, file, []byte("# net-setup "+strings.Join(cfg.Args(), " ")+"\n"+rules))
 			})
 		}
 	}

@@ -67,7 +67,7 @@ const (
 	DataKey = "settings.json"
 	// LabelSnapshot marks snapshot ConfigMaps (value "true").
 	LabelSnapshot = "mesh.virtmesh.io/injection-snapshot"
-	// LabelControlPlane, on a snapshot, names the MeshControlPlane that made it.
+	// LabelControlPlane names, on a snapshot, the MeshControlPlane that made it.
 	LabelControlPlane = "mesh.virtmesh.io/control-plane"
 )
 

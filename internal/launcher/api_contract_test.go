@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	virtv1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
+	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
 	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
@@ -24,30 +24,30 @@ func TestTypedVMIMatchesFixture(t *testing.T) {
 	guest := resource.MustParse("1Gi")
 	grace := int64(20)
 	boot := uint32(1)
-	vmi := virtv1.VirtualMachineInstance{
-		TypeMeta:   metav1.TypeMeta{APIVersion: virtv1.GroupVersion.String(), Kind: "VirtualMachineInstance"},
+	vmi := virtv1alpha1.VirtualMachineInstance{
+		TypeMeta:   metav1.TypeMeta{APIVersion: virtv1alpha1.GroupVersion.String(), Kind: "VirtualMachineInstance"},
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", UID: types.UID("6a1e7c3e-2f35-4c7b-9a40-0d4b1f6c2e11")},
-		Spec: virtv1.VirtualMachineInstanceSpec{
+		Spec: virtv1alpha1.VirtualMachineInstanceSpec{
 			Hostname:                      "web-0",
 			TerminationGracePeriodSeconds: &grace,
-			Domain: virtv1.DomainSpec{
-				CPU:       &virtv1.CPU{Sockets: 1, Cores: 2, Threads: 2},
-				Memory:    &virtv1.Memory{Guest: &guest},
-				Resources: virtv1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")}},
-				Devices: virtv1.Devices{
-					Disks: []virtv1.Disk{
-						{Name: "data", Disk: &virtv1.DiskTarget{Bus: virtv1.DiskBusVirtio}, Serial: "DATA-1"},
-						{Name: "rootdisk", Disk: &virtv1.DiskTarget{Bus: virtv1.DiskBusVirtio}, BootOrder: &boot},
-						{Name: "cloudinitdisk", Disk: &virtv1.DiskTarget{Bus: virtv1.DiskBusVirtio}},
+			Domain: virtv1alpha1.DomainSpec{
+				CPU:       &virtv1alpha1.CPU{Sockets: 1, Cores: 2, Threads: 2},
+				Memory:    &virtv1alpha1.Memory{Guest: &guest},
+				Resources: virtv1alpha1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")}},
+				Devices: virtv1alpha1.Devices{
+					Disks: []virtv1alpha1.Disk{
+						{Name: "data", Disk: &virtv1alpha1.DiskTarget{Bus: virtv1alpha1.DiskBusVirtio}, Serial: "DATA-1"},
+						{Name: "rootdisk", Disk: &virtv1alpha1.DiskTarget{Bus: virtv1alpha1.DiskBusVirtio}, BootOrder: &boot},
+						{Name: "cloudinitdisk", Disk: &virtv1alpha1.DiskTarget{Bus: virtv1alpha1.DiskBusVirtio}},
 					},
-					Interfaces: []virtv1.Interface{{Name: "default", Masquerade: &virtv1.InterfaceMasquerade{}, MacAddress: "02:00:00:aa:bb:cc", Ports: []virtv1.Port{{Name: "http", Port: 9080}}}},
+					Interfaces: []virtv1alpha1.Interface{{Name: "default", Masquerade: &virtv1alpha1.InterfaceMasquerade{}, MacAddress: "02:00:00:aa:bb:cc", Ports: []virtv1alpha1.Port{{Name: "http", Port: 9080}}}},
 				},
 			},
-			Networks: []virtv1.Network{{Name: "default", Pod: &virtv1.PodNetwork{VMNetworkCIDR: "10.0.2.0/24"}}},
-			Volumes: []virtv1.Volume{
-				{Name: "rootdisk", ContainerDisk: &virtv1.ContainerDiskSource{Image: "example.com/web:1", Path: "/disk/web.qcow2"}},
-				{Name: "data", ContainerDisk: &virtv1.ContainerDiskSource{Image: "example.com/data:1"}},
-				{Name: "cloudinitdisk", CloudInitNoCloud: &virtv1.CloudInitNoCloudSource{UserData: "#!/bin/sh\necho hi\n"}},
+			Networks: []virtv1alpha1.Network{{Name: "default", Pod: &virtv1alpha1.PodNetwork{VMNetworkCIDR: "10.0.2.0/24"}}},
+			Volumes: []virtv1alpha1.Volume{
+				{Name: "rootdisk", ContainerDisk: &virtv1alpha1.ContainerDiskSource{Image: "example.com/web:1", Path: "/disk/web.qcow2"}},
+				{Name: "data", ContainerDisk: &virtv1alpha1.ContainerDiskSource{Image: "example.com/data:1"}},
+				{Name: "cloudinitdisk", CloudInitNoCloud: &virtv1alpha1.CloudInitNoCloudSource{UserData: "#!/bin/sh\necho hi\n"}},
 			},
 		},
 	}

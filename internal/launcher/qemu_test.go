@@ -1,37 +1,13 @@
 package launcher
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"virtmesh.io/virtmesh/internal/podcontract"
+	"virtmesh.io/virtmesh/internal/testing/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata")
-
-// golden compares got with testdata/name, or rewrites it under -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", path, diff)
-	}
-}
 
 // preparedFor mimics what the launcher prepares for fixture VMIs.
 func preparedFor(v *VMI, dir string) map[string]PreparedDisk {
@@ -85,7 +61,7 @@ func TestQEMUArgsGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			args := QEMUArgs(m)
-			golden(t, tc.fixture+".args", strings.Join(args, "\n")+"\n")
+			golden.Assert(t, filepath.Join("testdata", tc.fixture+".args"), []byte(strings.Join(args, "\n")+"\n"))
 			// QEMU must get the tap by descriptor, never open it by name
 			// (that would need a /dev/net/tun in the container).
 			for _, a := range args {

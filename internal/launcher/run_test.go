@@ -18,7 +18,7 @@ import (
 func TestLastLines(t *testing.T) {
 	l := &lastLines{n: 2}
 	for _, s := range []string{"one\ntw", "o\nthree\n", "partial"} {
-		l.Write([]byte(s))
+		_, _ = l.Write([]byte(s)) // lastLines never fails
 	}
 	if got, want := l.String(), "two | three | partial"; got != want {
 		t.Errorf("got %q, want %q", got, want)
@@ -56,9 +56,13 @@ func TestFollowFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.WriteString("boot\n")
+	if _, err := f.WriteString("boot\n"); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(250 * time.Millisecond)
-	f.WriteString("login:\n")
+	if _, err := f.WriteString("login:\n"); err != nil {
+		t.Fatal(err)
+	}
 	f.Close()
 	cancel()
 	<-done

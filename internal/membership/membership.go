@@ -46,11 +46,11 @@ func Earlier(a, b *meshv1alpha1.MeshControlPlane) bool {
 type Claim int
 
 const (
-	// NotClaimed: neither listed nor selected (or excluded).
+	// NotClaimed means neither listed nor selected (or excluded).
 	NotClaimed Claim = iota
-	// Listed in spec.members.namespaces.
+	// Listed means listed in spec.members.namespaces.
 	Listed
-	// Selected by spec.members.selector.
+	// Selected means selected by spec.members.selector.
 	Selected
 )
 

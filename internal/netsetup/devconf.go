@@ -95,9 +95,9 @@ func sysctlPath(key string) string {
 	if len(parts) == 4 && parts[2] == "conf" {
 		rest := parts[3]
 		i := strings.LastIndex(rest, ".")
-		return filepath.Join("/proc/sys", parts[0], parts[1], "conf", rest[:i], rest[i+1:])
+		return filepath.Join("/proc", "sys", parts[0], parts[1], "conf", rest[:i], rest[i+1:])
 	}
-	return filepath.Join("/proc/sys", strings.ReplaceAll(key, ".", "/"))
+	return filepath.Join("/proc", "sys", strings.ReplaceAll(key, ".", "/"))
 }
 
 func readSysctl(key string) (string, error) {

@@ -48,7 +48,8 @@ func Run(ctx context.Context, cfg podcontract.NetSetupOptions) (Report, error) {
 	if err := setSysctls(cfg, pod, br, &r); err != nil {
 		return r, err
 	}
-	return r, applyNAT(ctx, cfg, pod, &r)
+	err = applyNAT(ctx, cfg, pod, &r)
+	return r, err
 }
 
 // families are the address families the pod has, hence the nat tables.

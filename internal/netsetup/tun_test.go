@@ -1,17 +1,18 @@
 package netsetup
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"virtmesh.io/virtmesh/internal/testing/require"
 )
 
 func TestEnsureTunNode(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("SKIP: mknod and chown need root")
-	}
+	require.Root(t, "mknod and chown")
 	path := filepath.Join(t.TempDir(), "tun", "tun")
 	const owner = 107
 	check := func(step string, wantCreated, created bool) {
@@ -32,21 +33,23 @@ func TestEnsureTunNode(t *testing.T) {
 	}
 	for _, step := range []struct {
 		name        string
-		before      func()
+		before      func() error
 		wantCreated bool
 	}{
-		{"first run creates", func() {}, true},
-		{"re-run keeps", func() {}, false},
-		{"wrong owner is replaced", func() { os.Chown(path, 0, 0) }, true},
-		{"wrong mode is replaced", func() { os.Chmod(path, 0o666) }, true},
-		{"a regular file is replaced", func() { os.Remove(path); os.WriteFile(path, nil, 0o600); os.Chown(path, owner, owner) }, true},
-		{"another device is replaced", func() {
-			os.Remove(path)
-			unix.Mknod(path, unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3)))
-			os.Chown(path, owner, owner)
+		{"first run creates", func() error { return nil }, true},
+		{"re-run keeps", func() error { return nil }, false},
+		{"wrong owner is replaced", func() error { return os.Chown(path, 0, 0) }, true},
+		{"wrong mode is replaced", func() error { return os.Chmod(path, 0o666) }, true},
+		{"a regular file is replaced", func() error {
+			return errors.Join(os.Remove(path), os.WriteFile(path, nil, 0o600), os.Chown(path, owner, owner))
+		}, true},
+		{"another device is replaced", func() error {
+			return errors.Join(os.Remove(path), unix.Mknod(path, unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3))), os.Chown(path, owner, owner))
 		}, true},
 	} {
-		step.before()
+		if err := step.before(); err != nil {
+			t.Fatalf("%s: preparing: %v", step.name, err)
+		}
 		created, err := ensureTunNode(path, owner)
 		if err != nil {
 			t.Fatalf("%s: %v", step.name, err)

@@ -14,7 +14,7 @@ import (
 func (c NetSetupOptions) Validate() error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	errs = append(errs, c.VMNetwork.validate()...)
+	errs = append(errs, c.validate()...)
 	if c.TapOwnerUID < 0 || c.TapOwnerUID > 1<<32-2 {
 		add("tapOwnerUID %d is not a valid uid", c.TapOwnerUID)
 	}
@@ -123,18 +123,20 @@ func (n VMNetwork) validate() []error {
 	if n.PodInterface == n.Bridge || n.PodInterface == n.Tap || n.Bridge == n.Tap {
 		add("podInterface, bridge and tap must be three different interfaces, got %q, %q, %q", n.PodInterface, n.Bridge, n.Tap)
 	}
-	if !n.VMCIDR.IsValid() || !n.VMCIDR.Addr().Is4() {
+	switch {
+	case !n.VMCIDR.IsValid() || !n.VMCIDR.Addr().Is4():
 		add("vmCIDR %q must be an IPv4 prefix", n.VMCIDR)
-	} else if n.VMCIDR.Bits() > 30 {
+	case n.VMCIDR.Bits() > 30:
 		add("vmCIDR %s is too small: it needs room for a gateway and a VM address", n.VMCIDR)
-	} else if n.VMCIDR != n.VMCIDR.Masked() {
+	case n.VMCIDR != n.VMCIDR.Masked():
 		add("vmCIDR %s has host bits set, did you mean %s", n.VMCIDR, n.VMCIDR.Masked())
 	}
-	if !n.VMIPv6CIDR.IsValid() || !n.VMIPv6CIDR.Addr().Is6() || n.VMIPv6CIDR.Addr().Is4In6() {
+	switch {
+	case !n.VMIPv6CIDR.IsValid() || !n.VMIPv6CIDR.Addr().Is6() || n.VMIPv6CIDR.Addr().Is4In6():
 		add("vmIPv6CIDR %q must be an IPv6 prefix", n.VMIPv6CIDR)
-	} else if n.VMIPv6CIDR.Bits() > 126 {
+	case n.VMIPv6CIDR.Bits() > 126:
 		add("vmIPv6CIDR %s is too small: it needs room for a gateway and a VM address", n.VMIPv6CIDR)
-	} else if n.VMIPv6CIDR != n.VMIPv6CIDR.Masked() {
+	case n.VMIPv6CIDR != n.VMIPv6CIDR.Masked():
 		add("vmIPv6CIDR %s has host bits set, did you mean %s", n.VMIPv6CIDR, n.VMIPv6CIDR.Masked())
 	}
 	return errs

@@ -1,30 +1,18 @@
 package dataplane
 
 import (
-	"os"
-	"os/exec"
 	"testing"
 
 	"virtmesh.io/virtmesh/internal/testing/podnet"
+	"virtmesh.io/virtmesh/internal/testing/require"
 )
 
-// requireEnv skips (never passes) when the test cannot build namespaces.
+// requireEnv fails the test when it cannot build namespaces: root and the
+// tools (unshare, setpriv and mount run net-setup as a container would).
 func requireEnv(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("SKIP: the dataplane tests need root to create network namespaces")
-	}
-	for _, tool := range []string{"ip", "iptables-restore", "ip6tables-restore", "iptables-save", "ip6tables-save"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("SKIP: %s is not installed (Debian: apt-get install -y iproute2 iptables)", tool)
-		}
-	}
-	// Used to run net-setup as a container would (see world.netSetup).
-	for _, tool := range []string{"unshare", "setpriv", "mount", "sh", "go"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("SKIP: %s is not installed (Debian: util-linux, mount; and the Go toolchain)", tool)
-		}
-	}
+	require.Root(t, "the dataplane tests create network namespaces")
+	require.Tools(t, "ip", "iptables-restore", "ip6tables-restore", "iptables-save", "ip6tables-save", "unshare", "setpriv", "mount", "sh", "go")
 }
 
 // newNS creates a uniquely named network namespace, removed at cleanup.

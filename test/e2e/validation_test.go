@@ -13,7 +13,6 @@ import (
 // first line announces. A file with two objects is an update: the first is
 // applied and must be accepted, the second must be rejected.
 func TestBadManifestsRejected(t *testing.T) {
-	needCluster(t)
 	t.Parallel()
 
 	cases, err := badmanifest.Load(filepath.Join(repoRoot, "test/validation/bad"))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"virtmesh.io/virtmesh/internal/podcontract"
+	"virtmesh.io/virtmesh/internal/testing/require"
 )
 
 // failureSetup lays out a VMI, sockets and run dirs for a launcher run
@@ -121,7 +122,7 @@ func startBlankDiskHelper(t *testing.T, dir string, o podcontract.ComputeOptions
 	go func() { helperDone <- helper.Wait() }()
 	t.Cleanup(func() {
 		_ = helper.Process.Kill()
-		<-helperDone
+		t.Logf("disk helper ended: %v", <-helperDone)
 	})
 	return helperDone
 }
@@ -129,14 +130,8 @@ func startBlankDiskHelper(t *testing.T, dir string, o podcontract.ComputeOptions
 // TestQEMUCrashIsReported: when QEMU itself fails, compute exits non-zero
 // with QEMU's own last words in the termination message.
 func TestQEMUCrashIsReported(t *testing.T) {
-	for _, tool := range []string{"qemu-system-x86_64", "qemu-img"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("SKIP: %s is not installed; run: %s", tool, setupHint)
-		}
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("SKIP: the launcher must attach to a tap before QEMU starts; without net-setup only root can create one")
-	}
+	require.Tools(t, "qemu-system-x86_64", "qemu-img")
+	require.Root(t, "the launcher must attach to a tap before QEMU starts; without net-setup only root can create one")
 	dir, o := failureSetup(t)
 	// The launcher attaches (as root, TUNSETIFF creates a transient tap,
 	// gone when the launcher exits) through the host's node; QEMU then
@@ -170,7 +165,7 @@ func TestQEMUCrashIsReported(t *testing.T) {
 // fails before QEMU starts, naming the tap and the tun node.
 func TestBadTapIsReported(t *testing.T) {
 	if _, err := os.Stat(podcontract.HostTunDevice); err != nil {
-		t.Skipf("SKIP: %v", err)
+		t.Fatalf("the kernel's tun node is missing (modprobe tun): %v", err)
 	}
 	dir, o := failureSetup(t)
 	startBlankDiskHelper(t, dir, o)

@@ -16,6 +16,7 @@ import (
 
 	"virtmesh.io/virtmesh/internal/podcontract"
 	"virtmesh.io/virtmesh/internal/testing/podnet"
+	"virtmesh.io/virtmesh/internal/testing/require"
 )
 
 // Addresses: documentation and private ranges, only inside the namespaces
@@ -66,32 +67,24 @@ func guestDir() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "bin", "guest")
 }
 
-const setupHint = "apt-get install -y iproute2 iptables && hack/build-guest.sh (as root it installs qemu-system-x86 qemu-utils linux-image-amd64 busybox-static syslinux syslinux-common mtools dosfstools cpio)"
-
-// requireVMEnv skips (never passes) when this machine cannot run the suite.
+// requireVMEnv fails the test when this machine cannot run the suite.
 func requireVMEnv(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("SKIP: the VM suite needs root for network namespaces")
-	}
-	for _, tool := range []string{"ip", "iptables-restore", "ip6tables-restore", "qemu-system-x86_64", "qemu-img"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("SKIP: %s is not installed; run: %s", tool, setupHint)
-		}
-	}
+	require.Root(t, "the VM suite creates network namespaces")
+	require.Tools(t, "ip", "iptables-restore", "ip6tables-restore", "qemu-system-x86_64", "qemu-img")
 	ensureGuest(t)
 }
 
 // ensureGuest runs hack/build-guest.sh (cached: a no-op when bin/guest is
-// up to date), so a machine with the Debian packages never skips for want
-// of a build step. It never installs packages; without them it skips.
+// up to date). It never installs packages; without them it fails with the
+// command that would.
 func ensureGuest(t *testing.T) {
 	t.Helper()
 	script := filepath.Join(guestDir(), "..", "..", "hack", "build-guest.sh")
 	cmd := exec.Command(script)
 	cmd.Env = append(os.Environ(), "BUILD_GUEST_INSTALL=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("SKIP: cannot build the test guest: %v: %s; run: %s", err, strings.TrimSpace(string(out)), setupHint)
+		t.Fatalf("cannot build the test guest: %v: %s; run %s", err, strings.TrimSpace(string(out)), require.InstallHint)
 	}
 	if _, err := os.Stat(filepath.Join(guestDir(), "disk.img")); err != nil {
 		t.Fatalf("hack/build-guest.sh succeeded but: %v", err)
@@ -282,8 +275,8 @@ func (w *world) startVM(t *testing.T, name string, grace int64, format string) *
 
 	v.compute.WaitFor(t, "accelerator ", 30*time.Second)
 	for _, l := range strings.Split(v.compute.Stderr(), "\n") {
-		if strings.Contains(l, "accelerator ") {
-			v.accelMsg = l[strings.Index(l, "accelerator "):]
+		if _, after, ok := strings.Cut(l, "accelerator "); ok {
+			v.accelMsg = "accelerator " + after
 		}
 	}
 	t.Logf("ACCELERATOR: %s", v.accelMsg)

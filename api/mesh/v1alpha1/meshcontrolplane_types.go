@@ -9,14 +9,14 @@ import (
 // settings (no free-form values). Defaults are applied by the API server, so
 // `kubectl get -o yaml` shows what is in force.
 type MeshControlPlaneSpec struct {
-	// Version of the control plane and proxy, e.g. 1.30.0. Images default to
+	// version of the control plane and proxy, e.g. 1.30.0. Images default to
 	// <hub>/<component>:<tag> with tag = version.
 	// +kubebuilder:validation:Pattern=`^[0-9]+\.[0-9]+\.[0-9]+$`
 	// +kubebuilder:default="1.30.0"
 	// +optional
 	Version string `json:"version,omitempty"`
 
-	// Revision, when set, makes members use `istio.io/rev=<revision>` instead of
+	// revision makes members, when set, use `istio.io/rev=<revision>` instead of
 	// `istio-injection=enabled`, so two control planes can run side by side.
 	// Immutable.
 	// +kubebuilder:validation:MaxLength=40
@@ -25,45 +25,45 @@ type MeshControlPlaneSpec struct {
 	// +optional
 	Revision string `json:"revision,omitempty"`
 
-	// ClusterID names this cluster in the mesh. Defaults to Kubernetes.
+	// clusterID names this cluster in the mesh. Defaults to Kubernetes.
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`
 	// +kubebuilder:default="Kubernetes"
 	// +optional
 	ClusterID string `json:"clusterID,omitempty"`
 
-	// Images of the components.
+	// images of the components.
 	// +optional
 	Images ImagesSpec `json:"images,omitempty"`
 
-	// Discovery configures istiod (Pilot, Citadel and Galley in one).
+	// discovery configures istiod (Pilot, Citadel and Galley in one).
 	// +kubebuilder:default={}
 	// +optional
-	Discovery DiscoverySpec `json:"discovery,omitempty"`
+	Discovery DiscoverySpec `json:"discovery,omitzero"`
 
-	// Proxy configures the sidecar proxies and the traffic they capture.
+	// proxy configures the sidecar proxies and the traffic they capture.
 	// +kubebuilder:default={}
 	// +optional
-	Proxy ProxySpec `json:"proxy,omitempty"`
+	Proxy ProxySpec `json:"proxy,omitzero"`
 
-	// Security configures mutual TLS and identities.
+	// security configures mutual TLS and identities.
 	// +kubebuilder:default={}
 	// +optional
-	Security SecuritySpec `json:"security,omitempty"`
+	Security SecuritySpec `json:"security,omitzero"`
 
-	// Gateways configures the ingress gateway.
+	// gateways configures the ingress gateway.
 	// +optional
 	Gateways GatewaysSpec `json:"gateways,omitempty"`
 
-	// Members selects the namespaces whose workloads join the mesh.
+	// members selects the namespaces whose workloads join the mesh.
 	// +optional
 	Members MembersSpec `json:"members,omitempty"`
 
-	// Addons configures Prometheus, Grafana, Kiali and tracing.
+	// addons configures Prometheus, Grafana, Kiali and tracing.
 	// +optional
 	Addons AddonsSpec `json:"addons,omitempty"`
 
-	// OutboundTrafficPolicy says whether proxies pass traffic to hosts the mesh
+	// outboundTrafficPolicy says whether proxies pass traffic to hosts the mesh
 	// does not know (ALLOW_ANY) or block it (REGISTRY_ONLY).
 	// +kubebuilder:validation:Enum=ALLOW_ANY;REGISTRY_ONLY
 	// +kubebuilder:default=ALLOW_ANY
@@ -73,21 +73,21 @@ type MeshControlPlaneSpec struct {
 
 // ImagesSpec picks the images of the components.
 type ImagesSpec struct {
-	// Hub is the registry and repository prefix, e.g. docker.io/istio.
+	// hub is the registry and repository prefix, e.g. docker.io/istio.
 	// Defaults to the operator's configured hub.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	Hub string `json:"hub,omitempty"`
-	// Tag of the component images. Defaults to spec.version.
+	// tag of the component images. Defaults to spec.version.
 	// +kubebuilder:validation:MaxLength=128
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`
 	// +optional
 	Tag string `json:"tag,omitempty"`
-	// Istiod overrides the discovery image.
+	// istiod overrides the discovery image.
 	// +kubebuilder:validation:MaxLength=512
 	// +optional
 	Istiod string `json:"istiod,omitempty"`
-	// Proxy overrides the proxy image (sidecars and gateways).
+	// proxy overrides the proxy image (sidecars and gateways).
 	// +kubebuilder:validation:MaxLength=512
 	// +optional
 	Proxy string `json:"proxy,omitempty"`
@@ -95,16 +95,17 @@ type ImagesSpec struct {
 
 // DiscoverySpec configures istiod.
 type DiscoverySpec struct {
-	// Replicas of istiod. A PodDisruptionBudget is created when more than 1.
+	// replicas of istiod. A PodDisruptionBudget is created when more than 1.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=10
 	// +kubebuilder:default=1
 	// +optional
 	Replicas int32 `json:"replicas,omitempty"`
-	// Resources of istiod.
+	// resources of istiod.
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
-	// AccessLogFile, e.g. /dev/stdout; empty disables access logs.
+	// accessLogFile is where istiod tells proxies to write access logs, e.g.
+	// /dev/stdout; empty disables access logs.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	AccessLogFile string `json:"accessLogFile,omitempty"`
@@ -112,22 +113,22 @@ type DiscoverySpec struct {
 
 // ProxySpec configures sidecar proxies and their traffic capture.
 type ProxySpec struct {
-	// Resources of each proxy sidecar. Defaults: requests 100m/128Mi, limits 2/1Gi.
+	// resources of each proxy sidecar. Defaults: requests 100m/128Mi, limits 2/1Gi.
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 
-	// LogLevel of the proxy.
+	// logLevel of the proxy.
 	// +kubebuilder:validation:Enum=trace;debug;info;warning;error;critical;off
 	// +kubebuilder:default=warning
 	// +optional
 	LogLevel string `json:"logLevel,omitempty"`
 
-	// HoldApplicationUntilProxyStarts delays the application (the VM) until the
+	// holdApplicationUntilProxyStarts delays the application (the VM) until the
 	// proxy is ready, so its first connections are not lost.
 	// +optional
 	HoldApplicationUntilProxyStarts bool `json:"holdApplicationUntilProxyStarts,omitempty"`
 
-	// IncludeOutboundIPRanges are the destinations whose outbound traffic is
+	// includeOutboundIPRanges are the destinations whose outbound traffic is
 	// captured: ["*"] (the default) for all, or a list of CIDRs.
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MaxLength=43
@@ -137,7 +138,7 @@ type ProxySpec struct {
 	// +optional
 	IncludeOutboundIPRanges []string `json:"includeOutboundIPRanges,omitempty"`
 
-	// ExcludeOutboundIPRanges are destinations whose outbound traffic bypasses
+	// excludeOutboundIPRanges are destinations whose outbound traffic bypasses
 	// the proxy.
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MaxLength=43
@@ -146,7 +147,7 @@ type ProxySpec struct {
 	// +optional
 	ExcludeOutboundIPRanges []string `json:"excludeOutboundIPRanges,omitempty"`
 
-	// ExcludeInboundPorts are inbound ports that bypass the proxy.
+	// excludeInboundPorts are inbound ports that bypass the proxy.
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:Minimum=1
 	// +kubebuilder:validation:items:Maximum=65535
@@ -154,7 +155,7 @@ type ProxySpec struct {
 	// +optional
 	ExcludeInboundPorts []int32 `json:"excludeInboundPorts,omitempty"`
 
-	// ExcludeOutboundPorts are outbound destination ports that bypass the proxy.
+	// excludeOutboundPorts are outbound destination ports that bypass the proxy.
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:Minimum=1
 	// +kubebuilder:validation:items:Maximum=65535
@@ -176,12 +177,12 @@ const (
 
 // SecuritySpec configures mutual TLS and workload identities.
 type SecuritySpec struct {
-	// MTLS is the mesh-wide mutual TLS mode.
+	// mtls is the mesh-wide mutual TLS mode.
 	// +kubebuilder:default=PERMISSIVE
 	// +optional
 	MTLS MTLSMode `json:"mtls,omitempty"`
 
-	// TrustDomain of workload identities (spiffe://<trustDomain>/ns/...).
+	// trustDomain of workload identities (spiffe://<trustDomain>/ns/...).
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
 	// +kubebuilder:default="cluster.local"
@@ -191,24 +192,24 @@ type SecuritySpec struct {
 
 // GatewaysSpec configures gateways.
 type GatewaysSpec struct {
-	// Ingress is the ingress gateway.
+	// ingress is the ingress gateway.
 	// +optional
 	Ingress IngressGatewaySpec `json:"ingress,omitempty"`
 }
 
 // IngressGatewaySpec configures the ingress gateway.
 type IngressGatewaySpec struct {
-	// Enabled deploys the ingress gateway.
+	// enabled deploys the ingress gateway.
 	// +optional
 	Enabled bool `json:"enabled,omitempty"`
 
-	// ServiceType of the gateway's Service.
+	// serviceType of the gateway's Service.
 	// +kubebuilder:validation:Enum=ClusterIP;NodePort;LoadBalancer
 	// +kubebuilder:default=LoadBalancer
 	// +optional
 	ServiceType corev1.ServiceType `json:"serviceType,omitempty"`
 
-	// Ports of the gateway's Service. Defaults to http2 80→8080 and https 443→8443.
+	// ports of the gateway's Service. Defaults to http2 80→8080 and https 443→8443.
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, y.port == x.port))",message="gateway ports must be unique: remove the duplicate port"
 	// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, y.name == x.name))",message="gateway port names must be unique: rename the duplicate port"
@@ -220,16 +221,18 @@ type IngressGatewaySpec struct {
 // GatewayPort is a port of the gateway's Service.
 // +kubebuilder:validation:XValidation:rule="!has(self.targetPort) || !(self.targetPort in [15000, 15001, 15004, 15006, 15008, 15009, 15020, 15021, 15053, 15090])",message="targetPort must not be one of the proxy's reserved ports (15000, 15001, 15004, 15006, 15008, 15009, 15020, 15021, 15053, 15090)",fieldPath=".targetPort"
 type GatewayPort struct {
-	// Name of the port, e.g. http2.
+	// name of the port, e.g. http2.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=15
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-	Name string `json:"name"`
-	// Port of the Service.
+	// +required
+	Name string `json:"name,omitempty"`
+	// port of the Service.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
-	Port int32 `json:"port"`
-	// TargetPort the gateway listens on. Defaults to Port+8000 for ports below
+	// +required
+	Port int32 `json:"port,omitempty"`
+	// targetPort the gateway listens on. Defaults to Port+8000 for ports below
 	// 1024 (the gateway runs without privileges) and to Port otherwise.
 	// +kubebuilder:validation:Minimum=1024
 	// +kubebuilder:validation:Maximum=65535
@@ -241,7 +244,7 @@ type GatewayPort struct {
 // listed or matches the selector. The control plane's own namespace and
 // kube-system, kube-*, openshift-* are never members.
 type MembersSpec struct {
-	// Namespaces that are members.
+	// namespaces that are members.
 	// +kubebuilder:validation:MaxItems=1024
 	// +kubebuilder:validation:items:MaxLength=63
 	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
@@ -250,23 +253,23 @@ type MembersSpec struct {
 	// +optional
 	Namespaces []string `json:"namespaces,omitempty"`
 
-	// Selector selects member namespaces by label.
+	// selector selects member namespaces by label.
 	// +optional
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 }
 
 // AddonsSpec configures observability addons.
 type AddonsSpec struct {
-	// Prometheus scrapes istiod, the proxies (15090) and the operator.
+	// prometheus scrapes istiod, the proxies (15090) and the operator.
 	// +optional
 	Prometheus AddonSpec `json:"prometheus,omitempty"`
-	// Grafana shows the mesh dashboards.
+	// grafana shows the mesh dashboards.
 	// +optional
 	Grafana AddonSpec `json:"grafana,omitempty"`
-	// Kiali shows the mesh graph.
+	// kiali shows the mesh graph.
 	// +optional
 	Kiali AddonSpec `json:"kiali,omitempty"`
-	// Tracing (Jaeger) receives the proxies' spans.
+	// tracing (Jaeger) receives the proxies' spans.
 	// +optional
 	Tracing AddonSpec `json:"tracing,omitempty"`
 }
@@ -276,14 +279,14 @@ type AddonsSpec struct {
 // +kubebuilder:validation:XValidation:rule="!(has(self.image) && has(self.address))",message="set either image (the operator deploys the addon) or address (an addon that already runs), not both"
 // +kubebuilder:validation:XValidation:rule="!has(self.image) && !has(self.address) || self.enabled",message="image or address is set but the addon is not enabled: set enabled: true or remove them"
 type AddonSpec struct {
-	// Enabled turns the addon on.
+	// enabled turns the addon on.
 	// +optional
 	Enabled bool `json:"enabled,omitempty"`
-	// Image overrides the addon's image when the operator deploys it.
+	// image overrides the addon's image when the operator deploys it.
 	// +kubebuilder:validation:MaxLength=512
 	// +optional
 	Image string `json:"image,omitempty"`
-	// Address of an external addon, host:port or a URL, e.g.
+	// address of an external addon, host:port or a URL, e.g.
 	// http://prometheus.monitoring:9090. The operator deploys nothing then.
 	// +kubebuilder:validation:MaxLength=512
 	// +kubebuilder:validation:XValidation:rule="self.matches('^(https?://)?[A-Za-z0-9.-]+(:[0-9]{1,5})?(/.*)?$')",message="address must be host:port or an http(s) URL, e.g. http://prometheus.monitoring:9090"
@@ -293,56 +296,56 @@ type AddonSpec struct {
 
 // MeshControlPlaneStatus is what the operator observed.
 type MeshControlPlaneStatus struct {
-	// ObservedGeneration is the generation this status describes.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
-	// Conditions: Reconciled and Ready.
+	// conditions are Reconciled and Ready.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// Readiness of the enabled components.
+	// observedGeneration is the generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// readiness of the enabled components.
 	// +optional
 	Readiness ReadinessStatus `json:"readiness,omitempty"`
 
-	// ComponentsReady is "<ready>/<enabled>", for kubectl's column.
+	// componentsReady is "<ready>/<enabled>", for kubectl's column.
 	// +optional
 	ComponentsReady string `json:"componentsReady,omitempty"`
 
-	// Members of the mesh.
+	// members of the mesh.
 	// +optional
 	Members MembersStatus `json:"members,omitempty"`
 
-	// InjectionSnapshot names the immutable ConfigMap holding the proxy settings
+	// injectionSnapshot names the immutable ConfigMap holding the proxy settings
 	// that launcher pods are rendered from.
 	// +optional
 	InjectionSnapshot string `json:"injectionSnapshot,omitempty"`
 
-	// Version running.
+	// version running.
 	// +optional
 	Version string `json:"version,omitempty"`
 }
 
 // ReadinessStatus lists components by readiness, as OSSM 2 shows them.
 type ReadinessStatus struct {
-	// Components by readiness.
+	// components by readiness.
 	// +optional
 	Components ComponentReadiness `json:"components,omitempty"`
 }
 
 // ComponentReadiness lists component names by readiness.
 type ComponentReadiness struct {
-	// Ready components.
+	// ready components.
 	// +listType=atomic
 	// +optional
 	Ready []string `json:"ready,omitempty"`
-	// Unready components: deployed but not available.
+	// unready components: deployed but not available.
 	// +listType=atomic
 	// +optional
 	Unready []string `json:"unready,omitempty"`
-	// Pending components: not deployed yet.
+	// pending components: not deployed yet.
 	// +listType=atomic
 	// +optional
 	Pending []string `json:"pending,omitempty"`
@@ -350,16 +353,16 @@ type ComponentReadiness struct {
 
 // MembersStatus lists member namespaces by state.
 type MembersStatus struct {
-	// Configured members carry the injection label.
+	// configured members carry the injection label.
 	// +listType=atomic
 	// +optional
 	Configured []string `json:"configured,omitempty"`
-	// Pending members are selected but not labelled yet (e.g. the namespace
+	// pending members are selected but not labelled yet (e.g. the namespace
 	// does not exist yet).
 	// +listType=atomic
 	// +optional
 	Pending []string `json:"pending,omitempty"`
-	// Conflicted members are claimed by another MeshControlPlane.
+	// conflicted members are claimed by another MeshControlPlane.
 	// +listType=atomic
 	// +optional
 	Conflicted []string `json:"conflicted,omitempty"`
@@ -376,12 +379,18 @@ type MembersStatus struct {
 // +kubebuilder:printcolumn:name="Components",type=string,JSONPath=`.status.componentsReady`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type MeshControlPlane struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// spec is the desired control plane; every field has a default.
 	// +kubebuilder:default={}
-	Spec   MeshControlPlaneSpec   `json:"spec,omitempty"`
-	Status MeshControlPlaneStatus `json:"status,omitempty"`
+	// +optional
+	Spec MeshControlPlaneSpec `json:"spec,omitzero"`
+	// status is what the operator observed.
+	// +optional
+	Status MeshControlPlaneStatus `json:"status,omitzero"`
 }
 
 // MeshControlPlaneList is a list of MeshControlPlanes.
@@ -394,5 +403,5 @@ type MeshControlPlaneList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&MeshControlPlane{}, &MeshControlPlaneList{})
+	knownTypes = append(knownTypes, &MeshControlPlane{}, &MeshControlPlaneList{})
 }

@@ -23,52 +23,55 @@ import (
 // +kubebuilder:validation:XValidation:rule="self.volumes.filter(v, has(v.cloudInitNoCloud)).size() <= 1",message="at most one cloudInitNoCloud volume is allowed: merge the user data into one volume",fieldPath=".volumes"
 // +kubebuilder:validation:XValidation:rule="self.volumes.exists(v, has(v.containerDisk))",message="at least one containerDisk volume is needed to boot the VM: add a volume with containerDisk.image",fieldPath=".volumes"
 type VirtualMachineInstanceSpec struct {
-	// Domain describes the virtual hardware: CPU, memory, disks and interfaces.
-	Domain DomainSpec `json:"domain"`
+	// domain describes the virtual hardware: CPU, memory, disks and interfaces.
+	// +required
+	Domain DomainSpec `json:"domain,omitzero"`
 
-	// Networks the VM is connected to. VirtMesh supports exactly one network,
+	// networks the VM is connected to. VirtMesh supports exactly one network,
 	// the pod network (`pod: {}`), bound with masquerade.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=1
 	// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, y.name == x.name))",message="network names must be unique: rename or remove the duplicate network"
 	// +listType=atomic
-	Networks []Network `json:"networks"`
+	// +required
+	Networks []Network `json:"networks,omitempty"`
 
-	// Volumes back the disks in spec.domain.devices.disks, matched by name.
+	// volumes back the disks in spec.domain.devices.disks, matched by name.
 	// Supported sources: containerDisk and cloudInitNoCloud.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, y.name == x.name))",message="volume names must be unique: rename or remove the duplicate volume"
 	// +listType=atomic
-	Volumes []Volume `json:"volumes"`
+	// +required
+	Volumes []Volume `json:"volumes,omitempty"`
 
-	// NodeSelector is copied to the launcher pod.
+	// nodeSelector is copied to the launcher pod.
 	// +optional
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 
-	// Tolerations are copied to the launcher pod.
+	// tolerations are copied to the launcher pod.
 	// +optional
 	// +listType=atomic
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
 
-	// Affinity is copied to the launcher pod.
+	// affinity is copied to the launcher pod.
 	// +optional
 	Affinity *corev1.Affinity `json:"affinity,omitempty"`
 
-	// TerminationGracePeriodSeconds is how long the guest gets to shut down
+	// terminationGracePeriodSeconds is how long the guest gets to shut down
 	// after an ACPI power-down before it is stopped hard. Defaults to 30.
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=86400
 	// +optional
 	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
 
-	// Hostname of the guest and of the launcher pod. Defaults to the VMI name.
+	// hostname of the guest and of the launcher pod. Defaults to the VMI name.
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	// +optional
 	Hostname string `json:"hostname,omitempty"`
 
-	// Subdomain, with a headless Service of that name, gives the VM the DNS name
+	// subdomain gives the VM, with a headless Service of that name, the DNS name
 	// <hostname>.<subdomain>.<namespace>.svc.
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
@@ -78,26 +81,27 @@ type VirtualMachineInstanceSpec struct {
 
 // DomainSpec is the virtual hardware of the VM.
 type DomainSpec struct {
-	// Resources requested by and limited for the VM; the launcher pod's compute
+	// resources requested by and limited for the VM; the launcher pod's compute
 	// container gets these plus VirtMesh's documented overhead.
 	// +optional
 	Resources ResourceRequirements `json:"resources,omitempty"`
 
-	// CPU topology. Defaults to 1 socket, 1 core, 1 thread.
+	// cpu topology. Defaults to 1 socket, 1 core, 1 thread.
 	// +optional
 	CPU *CPU `json:"cpu,omitempty"`
 
-	// Memory visible to the guest. Defaults to resources.requests.memory.
+	// memory visible to the guest. Defaults to resources.requests.memory.
 	// +optional
 	Memory *Memory `json:"memory,omitempty"`
 
-	// Devices attached to the VM.
-	Devices Devices `json:"devices"`
+	// devices attached to the VM.
+	// +required
+	Devices Devices `json:"devices,omitzero"`
 }
 
 // ResourceRequirements mirrors KubeVirt's: requests and limits for the VM.
 type ResourceRequirements struct {
-	// Requests for cpu and memory. memory is the guest memory when
+	// requests for cpu and memory. memory is the guest memory when
 	// spec.domain.memory.guest is not set.
 	// +kubebuilder:validation:MaxProperties=2
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['cpu', 'memory'])",message="only cpu and memory can be requested for a VM"
@@ -105,7 +109,7 @@ type ResourceRequirements struct {
 	// +optional
 	Requests corev1.ResourceList `json:"requests,omitempty"`
 
-	// Limits for cpu and memory.
+	// limits for cpu and memory.
 	// +kubebuilder:validation:MaxProperties=2
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['cpu', 'memory'])",message="only cpu and memory can be limited for a VM"
 	// +kubebuilder:validation:XValidation:rule="['cpu', 'memory'].all(k, !(k in self) || quantity(string(self[k])).isGreaterThan(quantity('0')))",message="resource limits must be positive quantities, e.g. memory: 256Mi or cpu: 1"
@@ -116,17 +120,17 @@ type ResourceRequirements struct {
 // CPU is the guest CPU topology. vCPUs = sockets × cores × threads.
 // +kubebuilder:validation:XValidation:rule="(has(self.sockets) ? self.sockets : 1) * (has(self.cores) ? self.cores : 1) * (has(self.threads) ? self.threads : 1) <= 256",message="sockets × cores × threads must be at most 256 vCPUs"
 type CPU struct {
-	// Cores per socket.
+	// cores per socket.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=256
 	// +optional
 	Cores uint32 `json:"cores,omitempty"`
-	// Sockets.
+	// sockets of the guest.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=256
 	// +optional
 	Sockets uint32 `json:"sockets,omitempty"`
-	// Threads per core.
+	// threads per core.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=256
 	// +optional
@@ -135,7 +139,7 @@ type CPU struct {
 
 // Memory is the memory visible to the guest.
 type Memory struct {
-	// Guest memory, e.g. 128Mi.
+	// guest memory, e.g. 128Mi.
 	// +kubebuilder:validation:XValidation:rule="!quantity(string(self)).isLessThan(quantity('1Mi'))",message="spec.domain.memory.guest must be at least 1Mi, e.g. guest: 128Mi"
 	// +optional
 	Guest *resource.Quantity `json:"guest,omitempty"`
@@ -143,59 +147,62 @@ type Memory struct {
 
 // Devices attached to the VM.
 type Devices struct {
-	// Disks, in boot order, each backed by the volume of the same name.
+	// disks of the VM in boot order, each backed by the volume of the same name.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, y.name == x.name))",message="disk names must be unique: rename or remove the duplicate disk"
 	// +listType=atomic
-	Disks []Disk `json:"disks"`
+	// +required
+	Disks []Disk `json:"disks,omitempty"`
 
-	// Interfaces of the VM, each connected to the network of the same name.
+	// interfaces of the VM, each connected to the network of the same name.
 	// VirtMesh supports exactly one interface, bound with masquerade.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=1
 	// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, y.name == x.name))",message="interface names must be unique: rename or remove the duplicate interface"
 	// +listType=atomic
-	Interfaces []Interface `json:"interfaces"`
+	// +required
+	Interfaces []Interface `json:"interfaces,omitempty"`
 }
 
 // Disk is a block device of the VM.
 // +kubebuilder:validation:XValidation:rule="!has(self.cdrom)",message="cdrom disks are not supported by VirtMesh: use disk: {bus: virtio}",fieldPath=".cdrom"
 // +kubebuilder:validation:XValidation:rule="!has(self.lun)",message="lun disks are not supported by VirtMesh: use disk: {bus: virtio}",fieldPath=".lun"
 type Disk struct {
-	// Name of the disk; a volume with the same name backs it.
+	// name of the disk; a volume with the same name backs it.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=40
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-	Name string `json:"name"`
+	// +required
+	Name string `json:"name,omitempty"`
 
-	// Disk attaches the volume as a disk. Only the virtio bus is supported.
+	// disk attaches the volume as a disk. Only the virtio bus is supported.
 	// +optional
 	Disk *DiskTarget `json:"disk,omitempty"`
 
-	// BootOrder of the disk; lower boots first.
+	// bootOrder of the disk; lower boots first.
 	// +kubebuilder:validation:Minimum=1
 	// +optional
 	BootOrder *uint32 `json:"bootOrder,omitempty"`
 
-	// Serial number the guest sees.
+	// serial number the guest sees.
 	// +kubebuilder:validation:MaxLength=20
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.+-]+$`
 	// +optional
 	Serial string `json:"serial,omitempty"`
 
-	// CDRom is KubeVirt's cdrom target. Not supported by VirtMesh.
+	// cdrom is KubeVirt's cdrom target. Not supported by VirtMesh.
 	// +optional
 	CDRom *Unsupported `json:"cdrom,omitempty"`
 
-	// LUN is KubeVirt's lun target. Not supported by VirtMesh.
+	// lun is KubeVirt's lun target. Not supported by VirtMesh.
 	// +optional
 	LUN *Unsupported `json:"lun,omitempty"`
 }
 
 // DiskTarget attaches a volume as a disk.
 type DiskTarget struct {
-	// Bus of the disk. Only virtio is supported; defaults to virtio.
+	// bus of the disk. Only virtio is supported; defaults to virtio.
 	// +kubebuilder:validation:XValidation:rule="self == 'virtio'",message="only the virtio disk bus is supported by VirtMesh: set bus: virtio"
 	// +optional
 	Bus DiskBus `json:"bus,omitempty"`
@@ -213,18 +220,19 @@ type DiskBus string
 // +kubebuilder:validation:XValidation:rule="!has(self.passt)",message="the passt binding is not supported by VirtMesh: use masquerade: {}",fieldPath=".passt"
 // +kubebuilder:validation:XValidation:rule="!has(self.binding)",message="network binding plugins are not supported by VirtMesh: use masquerade: {}",fieldPath=".binding"
 type Interface struct {
-	// Name of the interface; a network with the same name connects it.
+	// name of the interface; a network with the same name connects it.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-	Name string `json:"name"`
+	// +required
+	Name string `json:"name,omitempty"`
 
-	// Masquerade puts the VM behind NAT inside the launcher pod; the VM is
+	// masquerade puts the VM behind NAT inside the launcher pod; the VM is
 	// reached at the pod IP. The only binding VirtMesh supports.
 	// +optional
 	Masquerade *InterfaceMasquerade `json:"masquerade,omitempty"`
 
-	// Ports the VM serves. Empty means every port is forwarded to the VM (except
+	// ports the VM serves. Empty means every port is forwarded to the VM (except
 	// the mesh proxy's ports). Each port becomes a container port of the
 	// launcher pod, so Services can name it.
 	// +kubebuilder:validation:MaxItems=64
@@ -234,33 +242,33 @@ type Interface struct {
 	// +optional
 	Ports []Port `json:"ports,omitempty"`
 
-	// MacAddress of the guest NIC, e.g. 02:00:00:aa:bb:cc. Defaults to a stable
+	// macAddress of the guest NIC, e.g. 02:00:00:aa:bb:cc. Defaults to a stable
 	// address derived from the VMI's UID.
 	// +kubebuilder:validation:Pattern=`^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$`
 	// +optional
 	MacAddress string `json:"macAddress,omitempty"`
 
-	// Model of the NIC. Only virtio is supported; defaults to virtio.
+	// model of the NIC. Only virtio is supported; defaults to virtio.
 	// +kubebuilder:validation:XValidation:rule="self == 'virtio'",message="only the virtio NIC model is supported by VirtMesh: set model: virtio or leave it out"
 	// +optional
 	Model string `json:"model,omitempty"`
 
-	// Bridge is KubeVirt's bridge binding. Not supported by VirtMesh.
+	// bridge is KubeVirt's bridge binding. Not supported by VirtMesh.
 	// +optional
 	Bridge *Unsupported `json:"bridge,omitempty"`
-	// Slirp is KubeVirt's slirp binding. Not supported by VirtMesh.
+	// slirp is KubeVirt's slirp binding. Not supported by VirtMesh.
 	// +optional
 	Slirp *Unsupported `json:"slirp,omitempty"`
-	// SRIOV is KubeVirt's SR-IOV binding. Not supported by VirtMesh.
+	// sriov is KubeVirt's SR-IOV binding. Not supported by VirtMesh.
 	// +optional
 	SRIOV *Unsupported `json:"sriov,omitempty"`
-	// Macvtap is KubeVirt's macvtap binding. Not supported by VirtMesh.
+	// macvtap is KubeVirt's macvtap binding. Not supported by VirtMesh.
 	// +optional
 	Macvtap *Unsupported `json:"macvtap,omitempty"`
-	// Passt is KubeVirt's passt binding. Not supported by VirtMesh.
+	// passt is KubeVirt's passt binding. Not supported by VirtMesh.
 	// +optional
 	Passt *Unsupported `json:"passt,omitempty"`
-	// Binding is KubeVirt's binding-plugin reference. Not supported by VirtMesh.
+	// binding is KubeVirt's binding-plugin reference. Not supported by VirtMesh.
 	// +optional
 	Binding *Unsupported `json:"binding,omitempty"`
 }
@@ -271,45 +279,47 @@ type InterfaceMasquerade struct{}
 // Port is a port the VM serves.
 // +kubebuilder:validation:XValidation:rule="!(self.port in [15000, 15001, 15004, 15006, 15008, 15009, 15020, 15021, 15053, 15090])",message="ports 15000, 15001, 15004, 15006, 15008, 15009, 15020, 15021, 15053 and 15090 are reserved for the mesh proxy: serve the VM on another port",fieldPath=".port"
 type Port struct {
-	// Name of the port, used by Services as a targetPort.
+	// name of the port, used by Services as a targetPort.
 	// +kubebuilder:validation:MaxLength=15
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	// +optional
 	Name string `json:"name,omitempty"`
 
-	// Protocol, TCP or UDP. Defaults to TCP.
+	// protocol is TCP or UDP. Defaults to TCP.
 	// +kubebuilder:validation:Enum=TCP;UDP
 	// +optional
 	Protocol string `json:"protocol,omitempty"`
 
-	// Port number, 1–65535.
+	// port number, 1–65535.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
-	Port int32 `json:"port"`
+	// +required
+	Port int32 `json:"port,omitempty"`
 }
 
 // Network connects an interface of the VM.
 // +kubebuilder:validation:XValidation:rule="has(self.pod)",message="only the pod network is supported by VirtMesh: set pod: {} (multus networks are not supported)"
 // +kubebuilder:validation:XValidation:rule="!has(self.multus)",message="multus networks are not supported by VirtMesh: use pod: {}",fieldPath=".multus"
 type Network struct {
-	// Name of the network; an interface with the same name uses it.
+	// name of the network; an interface with the same name uses it.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-	Name string `json:"name"`
+	// +required
+	Name string `json:"name,omitempty"`
 
-	// Pod is the launcher pod's network.
+	// pod is the launcher pod's network.
 	// +optional
 	Pod *PodNetwork `json:"pod,omitempty"`
 
-	// Multus is KubeVirt's secondary-network source. Not supported by VirtMesh.
+	// multus is KubeVirt's secondary-network source. Not supported by VirtMesh.
 	// +optional
 	Multus *Unsupported `json:"multus,omitempty"`
 }
 
 // PodNetwork is the pod network, with the VM's private NAT network inside the pod.
 type PodNetwork struct {
-	// VMNetworkCIDR is the IPv4 network between the VM and the pod: the gateway
+	// vmNetworkCIDR is the IPv4 network between the VM and the pod: the gateway
 	// gets the first address and the VM the second. Defaults to 10.0.2.0/24.
 	// +kubebuilder:validation:XValidation:rule="isCIDR(self) && cidr(self).ip().family() == 4 && cidr(self).prefixLength() <= 30",message="vmNetworkCIDR must be an IPv4 CIDR with room for a gateway and the VM (prefix length at most /30), e.g. 10.0.2.0/24"
 	// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self) == cidr(self).masked()",message="vmNetworkCIDR must be a network address with no host bits set, e.g. 10.0.2.0/24"
@@ -317,7 +327,7 @@ type PodNetwork struct {
 	// +optional
 	VMNetworkCIDR string `json:"vmNetworkCIDR,omitempty"`
 
-	// VMIPv6NetworkCIDR is the IPv6 network between the VM and the pod, used
+	// vmIPv6NetworkCIDR is the IPv6 network between the VM and the pod, used
 	// when the pod has an IPv6 address. Defaults to fd10:0:2::/120.
 	// +kubebuilder:validation:XValidation:rule="isCIDR(self) && cidr(self).ip().family() == 6 && cidr(self).prefixLength() <= 126",message="vmIPv6NetworkCIDR must be an IPv6 CIDR with room for a gateway and the VM (prefix length at most /126), e.g. fd10:0:2::/120"
 	// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self) == cidr(self).masked()",message="vmIPv6NetworkCIDR must be a network address with no host bits set, e.g. fd10:0:2::/120"
@@ -339,71 +349,73 @@ type PodNetwork struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.serviceAccount)",message="serviceAccount volumes are not supported by VirtMesh",fieldPath=".serviceAccount"
 // +kubebuilder:validation:XValidation:rule="!has(self.downwardAPI)",message="downwardAPI volumes are not supported by VirtMesh",fieldPath=".downwardAPI"
 type Volume struct {
-	// Name of the volume; a disk with the same name uses it.
+	// name of the volume; a disk with the same name uses it.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=40
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-	Name string `json:"name"`
+	// +required
+	Name string `json:"name,omitempty"`
 
-	// ContainerDisk is a disk image shipped in a container image.
+	// containerDisk is a disk image shipped in a container image.
 	// +optional
 	ContainerDisk *ContainerDiskSource `json:"containerDisk,omitempty"`
 
-	// CloudInitNoCloud is a NoCloud seed the guest's cloud-init reads.
+	// cloudInitNoCloud is a NoCloud seed the guest's cloud-init reads.
 	// +optional
 	CloudInitNoCloud *CloudInitNoCloudSource `json:"cloudInitNoCloud,omitempty"`
 
-	// PersistentVolumeClaim is not supported by VirtMesh.
+	// persistentVolumeClaim is not supported by VirtMesh.
 	// +optional
 	PersistentVolumeClaim *Unsupported `json:"persistentVolumeClaim,omitempty"`
-	// DataVolume is not supported by VirtMesh.
+	// dataVolume is not supported by VirtMesh.
 	// +optional
 	DataVolume *Unsupported `json:"dataVolume,omitempty"`
-	// EmptyDisk is not supported by VirtMesh.
+	// emptyDisk is not supported by VirtMesh.
 	// +optional
 	EmptyDisk *Unsupported `json:"emptyDisk,omitempty"`
-	// HostDisk is not supported by VirtMesh.
+	// hostDisk is not supported by VirtMesh.
 	// +optional
 	HostDisk *Unsupported `json:"hostDisk,omitempty"`
-	// Ephemeral is not supported by VirtMesh.
+	// ephemeral is not supported by VirtMesh.
 	// +optional
 	Ephemeral *Unsupported `json:"ephemeral,omitempty"`
-	// CloudInitConfigDrive is not supported by VirtMesh.
+	// cloudInitConfigDrive is not supported by VirtMesh.
 	// +optional
 	CloudInitConfigDrive *Unsupported `json:"cloudInitConfigDrive,omitempty"`
-	// ConfigMap is not supported by VirtMesh.
+	// configMap is not supported by VirtMesh.
 	// +optional
 	ConfigMap *Unsupported `json:"configMap,omitempty"`
-	// Secret is not supported by VirtMesh.
+	// secret is not supported by VirtMesh.
 	// +optional
 	Secret *Unsupported `json:"secret,omitempty"`
-	// ServiceAccount is not supported by VirtMesh.
+	// serviceAccount is not supported by VirtMesh.
 	// +optional
 	ServiceAccount *Unsupported `json:"serviceAccount,omitempty"`
-	// DownwardAPI is not supported by VirtMesh.
+	// downwardAPI is not supported by VirtMesh.
 	// +optional
 	DownwardAPI *Unsupported `json:"downwardAPI,omitempty"`
 }
 
 // ContainerDiskSource is a disk image inside a container image.
 type ContainerDiskSource struct {
-	// Image holding the disk, e.g. quay.io/containerdisks/fedora:40.
+	// image holding the disk, e.g. quay.io/containerdisks/fedora:40.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
-	Image string `json:"image"`
+	// +required
+	Image string `json:"image,omitempty"`
 
-	// Path of the disk inside the image. Defaults to the only file in /disk.
+	// path of the disk inside the image. Defaults to the only file in /disk.
 	// +kubebuilder:validation:MaxLength=512
 	// +kubebuilder:validation:XValidation:rule="self.startsWith('/') && !self.contains('/../') && !self.endsWith('/..')",message="path must be an absolute path inside the image without '..', e.g. /disk/disk.qcow2"
 	// +optional
 	Path string `json:"path,omitempty"`
 
-	// ImagePullPolicy of the volume container.
+	// imagePullPolicy of the volume container.
 	// +kubebuilder:validation:Enum=Always;IfNotPresent;Never
 	// +optional
 	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
 
-	// ImagePullSecret names a Secret in the VMI's namespace used to pull Image.
+	// imagePullSecret names a Secret in the VMI's namespace used to pull Image.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	ImagePullSecret string `json:"imagePullSecret,omitempty"`
@@ -415,32 +427,32 @@ type ContainerDiskSource struct {
 // +kubebuilder:validation:XValidation:rule="!(has(self.networkData) && has(self.networkDataBase64))",message="set only one of networkData and networkDataBase64"
 // +kubebuilder:validation:XValidation:rule="!has(self.secretRef) && !has(self.networkDataSecretRef)",message="secretRef and networkDataSecretRef are not supported by VirtMesh: put the data inline in userData / networkData"
 type CloudInitNoCloudSource struct {
-	// UserData, e.g. a #cloud-config document or a shell script.
+	// userData is, e.g., a #cloud-config document or a shell script.
 	// +kubebuilder:validation:MaxLength=32768
 	// +optional
 	UserData string `json:"userData,omitempty"`
 
-	// UserDataBase64 is UserData, base64-encoded.
+	// userDataBase64 is UserData, base64-encoded.
 	// +kubebuilder:validation:MaxLength=43692
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9+/\s]*={0,2}\s*$`
 	// +optional
 	UserDataBase64 string `json:"userDataBase64,omitempty"`
 
-	// NetworkData is a network-config document (version 1 or 2).
+	// networkData is a network-config document (version 1 or 2).
 	// +kubebuilder:validation:MaxLength=32768
 	// +optional
 	NetworkData string `json:"networkData,omitempty"`
 
-	// NetworkDataBase64 is NetworkData, base64-encoded.
+	// networkDataBase64 is NetworkData, base64-encoded.
 	// +kubebuilder:validation:MaxLength=43692
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9+/\s]*={0,2}\s*$`
 	// +optional
 	NetworkDataBase64 string `json:"networkDataBase64,omitempty"`
 
-	// SecretRef is not supported by VirtMesh.
+	// secretRef is not supported by VirtMesh.
 	// +optional
 	SecretRef *Unsupported `json:"secretRef,omitempty"`
-	// NetworkDataSecretRef is not supported by VirtMesh.
+	// networkDataSecretRef is not supported by VirtMesh.
 	// +optional
 	NetworkDataSecretRef *Unsupported `json:"networkDataSecretRef,omitempty"`
 }
@@ -458,11 +470,7 @@ type VirtualMachineInstancePhase string
 
 // VirtualMachineInstanceStatus is what the operator observed of the VMI's run.
 type VirtualMachineInstanceStatus struct {
-	// Phase of the run, with KubeVirt's meaning.
-	// +optional
-	Phase VirtualMachineInstancePhase `json:"phase,omitempty"`
-
-	// Conditions: Ready, PodScheduled, MeshEnrolled, ProxyReady, Failure.
+	// conditions are Ready, PodScheduled, MeshEnrolled, ProxyReady and Failure.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -470,31 +478,35 @@ type VirtualMachineInstanceStatus struct {
 	// +patchMergeKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 
-	// Interfaces of the VM as seen from the cluster: with masquerade the VM is
+	// phase of the run, with KubeVirt's meaning.
+	// +optional
+	Phase VirtualMachineInstancePhase `json:"phase,omitempty"`
+
+	// interfaces of the VM as seen from the cluster: with masquerade the VM is
 	// reached at the launcher pod's IP(s).
 	// +optional
 	// +listType=atomic
 	Interfaces []VirtualMachineInstanceNetworkInterface `json:"interfaces,omitempty"`
 
-	// NodeName is the node the launcher pod runs on.
+	// nodeName is the node the launcher pod runs on.
 	// +optional
 	NodeName string `json:"nodeName,omitempty"`
 
-	// LauncherPod is the name of the virt-launcher pod running this VMI.
+	// launcherPod is the name of the virt-launcher pod running this VMI.
 	// +optional
 	LauncherPod string `json:"launcherPod,omitempty"`
 
-	// MeshSnapshot names the mesh injection settings snapshot the launcher pod
+	// meshSnapshot names the mesh injection settings snapshot the launcher pod
 	// was rendered from, when the VMI is enrolled in the mesh.
 	// +optional
 	MeshSnapshot string `json:"meshSnapshot,omitempty"`
 
-	// PhaseTransitionTimestamps records when each phase was entered.
+	// phaseTransitionTimestamps records when each phase was entered.
 	// +optional
 	// +listType=atomic
 	PhaseTransitionTimestamps []PhaseTransitionTimestamp `json:"phaseTransitionTimestamps,omitempty"`
 
-	// ObservedGeneration is the generation this status describes.
+	// observedGeneration is the generation this status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
@@ -502,23 +514,30 @@ type VirtualMachineInstanceStatus struct {
 // VirtualMachineInstanceNetworkInterface is an interface of the VM as seen from
 // the cluster.
 type VirtualMachineInstanceNetworkInterface struct {
-	// Name of the interface in the spec.
+	// name of the interface in the spec.
+	// +kubebuilder:validation:MinLength=1
+	// +required
 	Name string `json:"name,omitempty"`
-	// IP is the primary address the VM is reached at (the pod IP).
+	// ipAddress is the primary address the VM is reached at (the pod IP).
+	// +optional
 	IP string `json:"ipAddress,omitempty"`
-	// IPs are all addresses the VM is reached at (the pod IPs).
+	// ipAddresses are all addresses the VM is reached at (the pod IPs).
 	// +listType=atomic
+	// +optional
 	IPs []string `json:"ipAddresses,omitempty"`
-	// MAC of the guest NIC.
+	// mac of the guest NIC.
+	// +optional
 	MAC string `json:"mac,omitempty"`
 }
 
 // PhaseTransitionTimestamp is when the VMI entered a phase.
 type PhaseTransitionTimestamp struct {
-	// Phase entered.
-	Phase VirtualMachineInstancePhase `json:"phase"`
-	// PhaseTransitionTimestamp is when it was entered.
-	PhaseTransitionTimestamp metav1.Time `json:"phaseTransitionTimestamp"`
+	// phase entered.
+	// +required
+	Phase VirtualMachineInstancePhase `json:"phase,omitempty"`
+	// phaseTransitionTimestamp is when it was entered.
+	// +optional
+	PhaseTransitionTimestamp metav1.Time `json:"phaseTransitionTimestamp,omitempty"`
 }
 
 // VirtualMachineInstance is one run of a virtual machine in a virt-launcher pod,
@@ -534,11 +553,17 @@ type PhaseTransitionTimestamp struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Mesh",type=string,JSONPath=`.status.conditions[?(@.type=="MeshEnrolled")].status`
 type VirtualMachineInstance struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   VirtualMachineInstanceSpec   `json:"spec"`
-	Status VirtualMachineInstanceStatus `json:"status,omitempty"`
+	// spec is the VM to run.
+	// +required
+	Spec VirtualMachineInstanceSpec `json:"spec,omitzero"`
+	// status is what the operator observed of the run.
+	// +optional
+	Status VirtualMachineInstanceStatus `json:"status,omitzero"`
 }
 
 // VirtualMachineInstanceList is a list of VirtualMachineInstances.
@@ -551,5 +576,5 @@ type VirtualMachineInstanceList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&VirtualMachineInstance{}, &VirtualMachineInstanceList{})
+	knownTypes = append(knownTypes, &VirtualMachineInstance{}, &VirtualMachineInstanceList{})
 }

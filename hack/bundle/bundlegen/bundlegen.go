@@ -57,10 +57,12 @@ func Defaults(root, version string) Options {
 			"config/samples/mesh_v1alpha1_meshcontrolplane.yaml",
 			"config/samples/virt_v1alpha1_virtualmachineinstance.yaml",
 		},
-		Version:        version,
-		Package:        "virtmesh-operator",
-		Channels:       []string{"alpha"},
-		DefaultChannel: "alpha",
+		Version: version,
+		Package: "virtmesh-operator",
+		// OLM's channel naming convention (candidate, fast, stable): the
+		// v1alpha1 APIs are a preview, so they ship in candidate.
+		Channels:       []string{"candidate"},
+		DefaultChannel: "candidate",
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 
 	"github.com/golangci/golangci-lint/v2/pkg/commands"
 	"github.com/golangci/golangci-lint/v2/pkg/exitcodes"
-
 	// Registers the "kubeapilinter" module plugin.
 	_ "sigs.k8s.io/kube-api-linter"
 )

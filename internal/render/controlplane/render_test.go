@@ -2,8 +2,6 @@ package controlplane
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -13,10 +11,9 @@ import (
 
 	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
 	"virtmesh.io/virtmesh/internal/config"
+	"virtmesh.io/virtmesh/internal/testing/golden"
 	"virtmesh.io/virtmesh/internal/testing/mcpbuilder"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // operatorImages is what the operator's environment gives in these tests.
 var operatorImages = config.Images{
@@ -75,28 +72,8 @@ func TestGolden(t *testing.T) {
 			b, _ = yaml.Marshal(snap)
 			buf.WriteString("---\n")
 			buf.Write(b)
-			compareGolden(t, filepath.Join("testdata", name+".golden.yaml"), buf.Bytes())
+			golden.Assert(t, filepath.Join("testdata", name+".golden.yaml"), buf.Bytes())
 		})
-	}
-}
-
-func compareGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run 'go test ./internal/render/controlplane -update' to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s differs (-want +got); rerun with -update if intended:\n%s", path, diff)
 	}
 }
 

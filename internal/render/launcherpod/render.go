@@ -98,8 +98,8 @@ func PodName(vmi *virtv1alpha1.VirtualMachineInstance) string {
 		suffix[i] = alphabet[int(sum[i])%len(alphabet)]
 	}
 	base := PodNamePrefix + vmi.Name + "-"
-	if max := validation.DNS1123SubdomainMaxLength - len(suffix); len(base) > max {
-		base = base[:max]
+	if limit := validation.DNS1123SubdomainMaxLength - len(suffix); len(base) > limit {
+		base = base[:limit]
 	}
 	return base + string(suffix)
 }

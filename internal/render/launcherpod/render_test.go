@@ -1,13 +1,11 @@
 package launcherpod
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
@@ -15,10 +13,9 @@ import (
 	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
 	"virtmesh.io/virtmesh/internal/injection"
 	"virtmesh.io/virtmesh/internal/podcontract"
+	"virtmesh.io/virtmesh/internal/testing/golden"
 	vb "virtmesh.io/virtmesh/internal/testing/vmibuilder"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 const testUID = "6f1c3a52-0d2e-4b8e-9a51-3c1b2f7d9e10"
 
@@ -90,20 +87,7 @@ func TestRenderGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join("testdata", name+".yaml")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./internal/render/launcherpod -update)", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("%s differs (-want +got); refresh with -update if intended:\n%s", path, diff)
-			}
+			golden.Assert(t, filepath.Join("testdata", name+".yaml"), got)
 			checkInvariants(t, pod, tc.mesh != nil)
 		})
 	}

@@ -94,7 +94,7 @@ func RunProxy(o ProxyOptions) error {
 			fmt.Fprintln(w, "OK")
 			close(quit)
 		})
-		go http.Serve(ln, mux)
+		go func() { _ = http.Serve(ln, mux) }() // ends when the listener closes
 	}
 	fmt.Printf("READY uid=%d\n", os.Getuid())
 	<-quit
@@ -120,7 +120,7 @@ func forward(c *net.TCPConn, listener string, src netip.Addr) {
 		return
 	}
 	defer up.Close()
-	go func() { _, _ = io.Copy(up, c); up.(*net.TCPConn).CloseWrite() }()
+	go func() { _, _ = io.Copy(up, c); _ = up.(*net.TCPConn).CloseWrite() }()
 	_, _ = io.Copy(c, up)
 }
 
