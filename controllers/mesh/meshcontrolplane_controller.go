@@ -12,7 +12,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -30,6 +28,7 @@ import (
 	"virtmesh.io/virtmesh/internal/config"
 	"virtmesh.io/virtmesh/internal/membership"
 	cp "virtmesh.io/virtmesh/internal/render/controlplane"
+	"virtmesh.io/virtmesh/internal/statuspatch"
 )
 
 const (
@@ -105,7 +104,7 @@ func (r *MeshControlPlaneReconciler) Reconcile(ctx context.Context, req reconcil
 	obs, recErr := r.doReconcile(ctx, mcp)
 	status := computeStatus(mcp, obs)
 	r.recordTransition(mcp, status)
-	conflict, statusErr := r.patchStatus(ctx, mcp, status)
+	conflict, statusErr := statuspatch.Patch(ctx, r.Client, mcp, &mcp.Status, status)
 	var result reconcile.Result
 	if conflict || (recErr == nil && obs.retry) {
 		// The object or a namespace changed under us (a stale cache):
@@ -114,28 +113,6 @@ func (r *MeshControlPlaneReconciler) Reconcile(ctx context.Context, req reconcil
 	}
 	// controller-runtime logs a returned error and retries with backoff.
 	return result, errors.Join(recErr, statusErr)
-}
-
-// patchStatus patches the status subresource once, only when it changed,
-// with an optimistic lock so a status computed from a stale object never
-// lands; conflict reports that it did not.
-func (r *MeshControlPlaneReconciler) patchStatus(ctx context.Context, mcp *meshv1alpha1.MeshControlPlane, status meshv1alpha1.MeshControlPlaneStatus) (conflict bool, err error) {
-	if equality.Semantic.DeepEqual(mcp.Status, status) {
-		return false, nil
-	}
-	patch := client.MergeFromWithOptions(mcp.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	mcp.Status = status
-	if err := r.Client.Status().Patch(ctx, mcp, patch); err != nil {
-		switch {
-		case apierrors.IsNotFound(err):
-			return false, nil
-		case apierrors.IsConflict(err):
-			return true, nil
-		}
-		return false, fmt.Errorf("patch status: %w", err)
-	}
-	log.FromContext(ctx).V(1).Info("Patched status", "meshControlPlane", klog.KObj(mcp), "components", status.ComponentsReady)
-	return false, nil
 }
 
 // doReconcile applies everything and observes readiness. The returned error is

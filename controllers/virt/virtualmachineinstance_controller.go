@@ -9,7 +9,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -25,6 +24,7 @@ import (
 	"virtmesh.io/virtmesh/internal/enrollment"
 	"virtmesh.io/virtmesh/internal/injection"
 	"virtmesh.io/virtmesh/internal/render/launcherpod"
+	"virtmesh.io/virtmesh/internal/statuspatch"
 )
 
 // ControllerName names the controller, its field manager and its events.
@@ -105,7 +105,7 @@ func (r *VirtualMachineInstanceReconciler) Reconcile(ctx context.Context, req re
 
 	obs, result, recErr := r.doReconcile(ctx, vmi)
 	status := computeStatus(vmi, obs, metav1.NewTime(r.now().Truncate(time.Second)))
-	conflict, statusErr := r.patchStatus(ctx, vmi, status)
+	conflict, statusErr := statuspatch.Patch(ctx, r.Client, vmi, &vmi.Status, status)
 	if conflict && result.RequeueAfter == 0 {
 		// The VMI changed under us; compute the status again from the new one.
 		result.RequeueAfter = time.Second
@@ -382,26 +382,4 @@ func (r *VirtualMachineInstanceReconciler) deleteLauncherPods(ctx context.Contex
 		r.Recorder.Eventf(pod, nil, corev1.EventTypeNormal, EventDeleted, "Delete", "Deleted launcher pod %s: VirtualMachineInstance %s was deleted", pod.Name, key.Name)
 	}
 	return errors.Join(errs...)
-}
-
-// patchStatus patches the status subresource once, only when it changed,
-// with an optimistic lock so a status computed from a stale VMI never lands;
-// conflict reports that it did not.
-func (r *VirtualMachineInstanceReconciler) patchStatus(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance, status virtv1alpha1.VirtualMachineInstanceStatus) (conflict bool, err error) {
-	if equality.Semantic.DeepEqual(vmi.Status, status) {
-		return false, nil
-	}
-	patch := client.MergeFromWithOptions(vmi.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	vmi.Status = status
-	if err := r.Client.Status().Patch(ctx, vmi, patch); err != nil {
-		if apierrors.IsNotFound(err) {
-			return false, nil
-		}
-		if apierrors.IsConflict(err) {
-			return true, nil
-		}
-		return false, fmt.Errorf("patch status: %w", err)
-	}
-	log.FromContext(ctx).V(1).Info("Patched status", "vmi", klog.KObj(vmi), "phase", status.Phase)
-	return false, nil
 }

@@ -138,64 +138,44 @@ func (v prefixValue) Set(s string) error {
 }
 func (v prefixValue) render(name string) []string { return arg(name, v.p.String()) }
 
-// uint16List repeats once per element.
-type uint16List struct{ p *[]uint16 }
+// listValue is a repeatable flag: each occurrence appends one element, and
+// rendering repeats the flag once per element, in order.
+type listValue[T any] struct {
+	p      *[]T
+	parse  func(string) (T, error)
+	format func(T) string
+}
 
-func (v uint16List) String() string { return fmt.Sprint(derefOr(v.p, nil)) }
-func (v uint16List) Set(s string) error {
-	n, err := parseUint16(s)
+func (v listValue[T]) String() string { return fmt.Sprint(derefOr(v.p, nil)) }
+func (v listValue[T]) Set(s string) error {
+	e, err := v.parse(s)
 	if err != nil {
 		return err
 	}
-	*v.p = append(*v.p, n)
+	*v.p = append(*v.p, e)
 	return nil
 }
-func (v uint16List) render(name string) []string {
+func (v listValue[T]) render(name string) []string {
 	var out []string
-	for _, n := range *v.p {
-		out = append(out, arg(name, strconv.Itoa(int(n)))...)
+	for _, e := range *v.p {
+		out = append(out, arg(name, v.format(e))...)
 	}
 	return out
 }
 
-// prefixList repeats once per element.
-type prefixList struct{ p *[]netip.Prefix }
-
-func (v prefixList) String() string { return fmt.Sprint(derefOr(v.p, nil)) }
-func (v prefixList) Set(s string) error {
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		return err
-	}
-	*v.p = append(*v.p, p)
-	return nil
-}
-func (v prefixList) render(name string) []string {
-	var out []string
-	for _, p := range *v.p {
-		out = append(out, arg(name, p.String())...)
-	}
-	return out
+// uint16List is a repeatable port number.
+func uint16List(p *[]uint16) listValue[uint16] {
+	return listValue[uint16]{p: p, parse: parseUint16, format: func(n uint16) string { return strconv.Itoa(int(n)) }}
 }
 
-// portList repeats once per element as protocol:number, e.g. tcp:9080.
-type portList struct{ p *[]Port }
-
-func (v portList) String() string { return fmt.Sprint(derefOr(v.p, nil)) }
-func (v portList) Set(s string) error {
-	p, err := ParsePort(s)
-	if err != nil {
-		return err
-	}
-	*v.p = append(*v.p, p)
-	return nil
+// prefixList is a repeatable CIDR.
+func prefixList(p *[]netip.Prefix) listValue[netip.Prefix] {
+	return listValue[netip.Prefix]{p: p, parse: netip.ParsePrefix, format: netip.Prefix.String}
 }
-func (v portList) render(name string) []string {
-	var out []string
-	for _, p := range *v.p {
-		out = append(out, arg(name, p.String())...)
-	}
-	return out
+
+// portList is a repeatable protocol:number, e.g. tcp:9080.
+func portList(p *[]Port) listValue[Port] {
+	return listValue[Port]{p: p, parse: ParsePort, format: Port.String}
 }
 
 // optionalCSV is one comma-separated flag whose absence (nil) and empty value

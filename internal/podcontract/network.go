@@ -132,11 +132,11 @@ func (m *MeshCapture) flags() []flagSpec {
 		{"proxy-gid", "gid of the proxy", int64Value{&m.ProxyGID}},
 		{"inbound-capture-port", "port captured inbound TCP is redirected to", uint16Value{&m.InboundCapturePort}},
 		{"outbound-capture-port", "port captured outbound TCP is redirected to", uint16Value{&m.OutboundCapturePort}},
-		{"exclude-inbound-port", "inbound port not captured (repeatable)", uint16List{&m.ExcludeInboundPorts}},
+		{"exclude-inbound-port", "inbound port not captured (repeatable)", uint16List(&m.ExcludeInboundPorts)},
 		{"include-outbound-cidrs", "comma-separated CIDRs captured outbound; absent: all", optionalCSV{&m.IncludeOutboundCIDRs}},
-		{"exclude-outbound-cidr", "outbound CIDR not captured (repeatable)", prefixList{&m.ExcludeOutboundCIDRs}},
-		{"exclude-outbound-port", "outbound port not captured (repeatable)", uint16List{&m.ExcludeOutboundPorts}},
-		{"unproxied-port", "inbound TCP port DNATed straight to the VM (repeatable)", uint16List{&m.UnproxiedPorts}},
+		{"exclude-outbound-cidr", "outbound CIDR not captured (repeatable)", prefixList(&m.ExcludeOutboundCIDRs)},
+		{"exclude-outbound-port", "outbound port not captured (repeatable)", uint16List(&m.ExcludeOutboundPorts)},
+		{"unproxied-port", "inbound TCP port DNATed straight to the VM (repeatable)", uint16List(&m.UnproxiedPorts)},
 	}
 }
 
@@ -169,7 +169,7 @@ func (o *NetSetupOptions) flags() []flagSpec {
 	return append(o.VMNetwork.flags(),
 		flagSpec{"tap-owner-uid", "uid owning the tap and the tun node", int64Value{&o.TapOwnerUID}},
 		flagSpec{"tun-device", "where to create the tun node for compute (empty: none)", stringValue{&o.TunDevice}},
-		flagSpec{"port", "a VM port as protocol:number (repeatable; none: all ports)", portList{&o.Ports}},
+		flagSpec{"port", "a VM port as protocol:number (repeatable; none: all ports)", portList(&o.Ports)},
 	)
 }
 
