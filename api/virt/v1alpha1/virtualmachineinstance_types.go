@@ -77,6 +77,15 @@ type VirtualMachineInstanceSpec struct {
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	// +optional
 	Subdomain string `json:"subdomain,omitempty"`
+
+	// serviceAccountName is the ServiceAccount the launcher pod runs as, and
+	// so the VM's workload identity in the mesh
+	// (spiffe://<trust domain>/ns/<namespace>/sa/<serviceAccountName>).
+	// Defaults to the namespace's "default" ServiceAccount.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 }
 
 // DomainSpec is the virtual hardware of the VM.

@@ -151,11 +151,10 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 			NodeSelector:                  vmi.Spec.NodeSelector,
 			Tolerations:                   vmi.Spec.Tolerations,
 			Affinity:                      vmi.Spec.Affinity,
-			// The workload identity is the namespace's default service
-			// account (named explicitly: the projected istio-ca token needs a
-			// serviceAccountName). Neither the VM nor the launcher talks to the
-			// API server, so its API token is not mounted.
-			ServiceAccountName:           "default",
+			// The workload identity is the VMI's ServiceAccount. Neither the
+			// VM nor the launcher talks to the API server, so its API token
+			// is not mounted.
+			ServiceAccountName:           serviceAccountName(vmi),
 			AutomountServiceAccountToken: ptr.To(false),
 			EnableServiceLinks:           ptr.To(false),
 			ImagePullSecrets:             pullSecrets(vmi),
@@ -567,4 +566,13 @@ func volumeContainers(vmi *virtv1alpha1.VirtualMachineInstance) []corev1.Contain
 		})
 	}
 	return out
+}
+
+// serviceAccountName is the VMI's ServiceAccount, "default" when it names
+// none (named explicitly: the projected istio-ca token needs one).
+func serviceAccountName(vmi *virtv1alpha1.VirtualMachineInstance) string {
+	if vmi.Spec.ServiceAccountName != "" {
+		return vmi.Spec.ServiceAccountName
+	}
+	return "default"
 }

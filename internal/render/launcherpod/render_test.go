@@ -57,7 +57,7 @@ func TestRenderGolden(t *testing.T) {
 			mesh: testSettings(),
 		},
 		"two-containerdisks-cloudinit": {
-			vmi: vb.MakeVMI("fedora").Namespace("apps").UID(testUID).
+			vmi: vb.MakeVMI("fedora").Namespace("apps").UID(testUID).ServiceAccount("fedora-vm").
 				ContainerDisk("datadisk", "registry.example.com/disks/data:1", "/disk/data.qcow2").
 				CloudInit("cloudinitdisk", "#cloud-config\npassword: fedora\n").
 				NodeSelector("kubernetes.io/arch", "amd64").Hostname("fedora", "vms").

@@ -160,6 +160,12 @@ func (w *VMIWrapper) Hostname(hostname, subdomain string) *VMIWrapper {
 	return w
 }
 
+// ServiceAccount sets spec.serviceAccountName.
+func (w *VMIWrapper) ServiceAccount(name string) *VMIWrapper {
+	w.Spec.ServiceAccountName = name
+	return w
+}
+
 // NodeSelector adds a node selector entry.
 func (w *VMIWrapper) NodeSelector(k, v string) *VMIWrapper {
 	if w.Spec.NodeSelector == nil {
