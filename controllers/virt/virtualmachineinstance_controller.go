@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -125,6 +126,12 @@ func (r *VirtualMachineInstanceReconciler) now() time.Time {
 // and only while the VMI has never had one.
 func (r *VirtualMachineInstanceReconciler) doReconcile(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance) (observed, reconcile.Result, error) {
 	var obs observed
+	if errs := validation.IsValidLabelValue(vmi.Name); len(errs) > 0 {
+		// Admission rejects such names now; a VMI stored before that can
+		// never get a pod (its name labels the pod), and retrying cannot help.
+		obs.RenderErr = fmt.Sprintf("the VMI name cannot label its launcher pod (%s): recreate the VMI with a name of at most 63 characters", strings.Join(errs, "; "))
+		return obs, reconcile.Result{}, nil
+	}
 	decision, _, err := r.decide(ctx, r.Client, vmi)
 	if err != nil {
 		return obs, reconcile.Result{}, err

@@ -151,6 +151,11 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 			NodeSelector:                  vmi.Spec.NodeSelector,
 			Tolerations:                   vmi.Spec.Tolerations,
 			Affinity:                      vmi.Spec.Affinity,
+			TopologySpreadConstraints:     vmi.Spec.TopologySpreadConstraints,
+			SchedulerName:                 vmi.Spec.SchedulerName,
+			PriorityClassName:             vmi.Spec.PriorityClassName,
+			DNSPolicy:                     vmi.Spec.DNSPolicy,
+			DNSConfig:                     vmi.Spec.DNSConfig,
 			// The workload identity is the VMI's ServiceAccount. Neither the
 			// VM nor the launcher talks to the API server, so its API token
 			// is not mounted.
@@ -499,21 +504,32 @@ func computeContainer(vmi *virtv1alpha1.VirtualMachineInstance, vmNet podcontrac
 	}, nil
 }
 
-// computeResources: memory is the VM's (requests.memory, else
-// memory.guest, else DefaultGuestMemory) plus ComputeMemoryOverhead; a memory
-// limit is the VMI's limit plus the overhead; cpu is copied.
+// computeResources: memory is the VM's (requests.memory, else memory.guest,
+// else limits.memory, else DefaultGuestMemory) plus the overhead
+// (ComputeMemoryOverhead and any memory.reservedOverhead.addedOverhead); with
+// overcommitGuestOverhead the request leaves the overhead out, as KubeVirt
+// does. A memory limit is the VMI's limit plus the overhead; cpu is copied.
 func computeResources(vmi *virtv1alpha1.VirtualMachineInstance, opts Options) (corev1.ResourceRequirements, error) {
 	overhead := resource.MustParse(ComputeMemoryOverhead)
-	vmRes := vmi.Spec.Domain.Resources
+	domain := vmi.Spec.Domain
+	if m := domain.Memory; m != nil && m.ReservedOverhead != nil && m.ReservedOverhead.AddedOverhead != nil {
+		overhead.Add(*m.ReservedOverhead.AddedOverhead)
+	}
+	vmRes := domain.Resources
 	mem, ok := vmRes.Requests[corev1.ResourceMemory]
-	if !ok {
-		mem = resource.MustParse(DefaultGuestMemory)
-		if vmi.Spec.Domain.Memory != nil && vmi.Spec.Domain.Memory.Guest != nil {
-			mem = vmi.Spec.Domain.Memory.Guest.DeepCopy()
+	switch {
+	case ok:
+	case domain.Memory != nil && domain.Memory.Guest != nil:
+		mem = domain.Memory.Guest.DeepCopy()
+	default:
+		if mem, ok = vmRes.Limits[corev1.ResourceMemory]; !ok {
+			mem = resource.MustParse(DefaultGuestMemory)
 		}
 	}
 	reqMem := mem.DeepCopy()
-	reqMem.Add(overhead)
+	if !vmRes.OvercommitGuestOverhead {
+		reqMem.Add(overhead)
+	}
 	out := corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: reqMem}}
 	if cpu, ok := vmRes.Requests[corev1.ResourceCPU]; ok {
 		out.Requests[corev1.ResourceCPU] = cpu.DeepCopy()
@@ -523,7 +539,7 @@ func computeResources(vmi *virtv1alpha1.VirtualMachineInstance, opts Options) (c
 		if l, ok := vmRes.Limits[corev1.ResourceMemory]; ok {
 			lm := l.DeepCopy()
 			lm.Add(overhead)
-			if lm.Cmp(reqMem) < 0 {
+			if l.Cmp(mem) < 0 {
 				return out, fmt.Errorf("spec.domain.resources.limits.memory %s is below the requested memory %s", l.String(), mem.String())
 			}
 			out.Limits[corev1.ResourceMemory] = lm

@@ -1,0 +1,218 @@
+package validation
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	kubevirtv1 "kubevirt.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
+	"virtmesh.io/virtmesh/internal/kubevirtparity"
+	"virtmesh.io/virtmesh/internal/launcher"
+	"virtmesh.io/virtmesh/internal/podcontract"
+	"virtmesh.io/virtmesh/internal/render/launcherpod"
+	"virtmesh.io/virtmesh/internal/testing/badmanifest"
+	"virtmesh.io/virtmesh/internal/testing/golden"
+	"virtmesh.io/virtmesh/internal/testing/launcherplan"
+)
+
+// asVirtMesh proves doc is a valid KubeVirt VMI (strict decoding into
+// kubevirt.io/api's own type: no unknown field, right types) and returns it
+// with the one change a user makes: the apiVersion.
+func asVirtMesh(t *testing.T, doc []byte, namespace string) *unstructured.Unstructured {
+	t.Helper()
+	var kv kubevirtv1.VirtualMachineInstance
+	if err := yaml.UnmarshalStrict(doc, &kv); err != nil {
+		t.Fatalf("not a valid KubeVirt VirtualMachineInstance: %v", err)
+	}
+	if kv.APIVersion != "kubevirt.io/v1" || kv.Kind != "VirtualMachineInstance" {
+		t.Fatalf("apiVersion %q kind %q: the corpus holds KubeVirt's kubevirt.io/v1 VirtualMachineInstances", kv.APIVersion, kv.Kind)
+	}
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(doc, &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	u.SetAPIVersion(virtv1alpha1.GroupVersion.String())
+	u.SetNamespace(namespace)
+	return u
+}
+
+// TestKubeVirtCorpusAccepted: KubeVirt-shaped VMIs apply after the
+// apiVersion change, the defaults show in the stored object, and each renders
+// to a launcher pod whose QEMU command line is pinned in <name>.args.
+func TestKubeVirtCorpusAccepted(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("kubevirt", "accepted", "*.yaml"))
+	if err != nil || len(files) < 5 {
+		t.Fatalf("want the accepted KubeVirt corpus, found %d files: %v", len(files), err)
+	}
+	ensureNamespace(t, "kubevirt-accepted")
+	ctx := context.Background()
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			doc, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := asVirtMesh(t, doc, "kubevirt-accepted")
+			if err := env.Client.Create(ctx, u, strict); err != nil {
+				t.Fatalf("rejected: %v", err)
+			}
+			vmi := &virtv1alpha1.VirtualMachineInstance{}
+			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(u), vmi); err != nil {
+				t.Fatal(err)
+			}
+			if len(vmi.Spec.Networks) != 1 || len(vmi.Spec.Domain.Devices.Interfaces) != 1 || vmi.Spec.Domain.Devices.Interfaces[0].Masquerade == nil {
+				t.Errorf("stored networks %+v, interfaces %+v: want the pod network with a masquerade interface", vmi.Spec.Networks, vmi.Spec.Domain.Devices.Interfaces)
+			}
+			args := qemuArgs(t, vmi)
+			golden.Assert(t, filepath.Join("kubevirt", "accepted", name+".args"), []byte(strings.Join(args, "\n")+"\n"))
+		})
+	}
+}
+
+// qemuArgs renders vmi's launcher pod and computes, from the VMI file the pod
+// projects, the QEMU command line compute would start (TCG, a fixed clock).
+// The UID is fixed so the MAC and SMBIOS UUID are stable.
+func qemuArgs(t *testing.T, vmi *virtv1alpha1.VirtualMachineInstance) []string {
+	t.Helper()
+	vmi = vmi.DeepCopy()
+	sum := sha256.Sum256([]byte(vmi.Name))
+	id, err := uuid.FromBytes(sum[:16])
+	if err != nil {
+		t.Fatal(err)
+	}
+	vmi.UID = types.UID(id.String())
+	pod, err := launcherpod.RenderLauncherPod(vmi, nil, launcherpod.Options{LauncherImage: "example.com/virt-launcher:test"})
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), podcontract.VMIFileName)
+	if err := os.WriteFile(file, []byte(pod.Annotations[podcontract.VMIAnnotation]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v, err := launcher.LoadVMI(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args, err := launcherplan.Args(v, podcontract.AccelTCG, podcontract.DefaultDisksDir, time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatalf("QEMU command line: %v", err)
+	}
+	return args
+}
+
+// TestKubeVirtCorpusRejected: KubeVirt-valid VMIs that VirtMesh refuses are
+// refused with every message their file announces, naming the cause.
+func TestKubeVirtCorpusRejected(t *testing.T) {
+	cases, err := badmanifest.Load(filepath.Join("kubevirt", "rejected"))
+	if err != nil || len(cases) < 10 {
+		t.Fatalf("want the rejected KubeVirt corpus, found %d files: %v", len(cases), err)
+	}
+	ensureNamespace(t, "kubevirt-rejected")
+	ctx := context.Background()
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			u := asVirtMesh(t, []byte(c.Docs[0]), "kubevirt-rejected")
+			got := env.Client.Create(ctx, u, strict)
+			if got == nil {
+				t.Fatalf("accepted, want rejection containing %q", c.Wants)
+			}
+			if missing := c.Missing(got.Error()); len(missing) > 0 {
+				t.Fatalf("rejected with\n  %v\nwant the message to contain\n  %q", got, missing)
+			}
+			t.Logf("rejected as expected: %v", got)
+		})
+	}
+}
+
+// sampleBase is the smallest KubeVirt VMI the field samples are set on.
+const sampleBase = `{"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstance","metadata":{"name":"sample"},
+"spec":{"domain":{"resources":{"requests":{"memory":"128Mi"}},
+"devices":{"disks":[{"name":"containerdisk","disk":{"bus":"virtio"}}],"interfaces":[{"name":"default","masquerade":{}}]}},
+"networks":[{"name":"default","pod":{}}],
+"volumes":[{"name":"containerdisk","containerDisk":{"image":"quay.io/kubevirt/cirros-container-disk-demo:v1.9.0"}}]}}`
+
+// TestKubeVirtFieldSamples applies, for every row of the parity table with a
+// sample, a minimal VMI with that field set: it must be valid KubeVirt, and
+// VirtMesh accepts it unless the row says rejected, then with the row's message.
+func TestKubeVirtFieldSamples(t *testing.T) {
+	ensureNamespace(t, "kubevirt-samples")
+	ctx := context.Background()
+	n := 0
+	for i, e := range kubevirtparity.VMISpec {
+		if e.Sample == "" {
+			continue
+		}
+		n++
+		t.Run(e.Path, func(t *testing.T) {
+			var obj map[string]any
+			if err := json.Unmarshal([]byte(sampleBase), &obj); err != nil {
+				t.Fatal(err)
+			}
+			var value any
+			if err := json.Unmarshal([]byte(e.Sample), &value); err != nil {
+				t.Fatalf("sample %s: %v", e.Sample, err)
+			}
+			setPath(obj["spec"].(map[string]any), strings.Split(e.Path, "."), value)
+			obj["metadata"].(map[string]any)["name"] = fmt.Sprintf("sample-%d", i)
+			doc, err := json.Marshal(obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := asVirtMesh(t, doc, "kubevirt-samples")
+			got := env.Client.Create(ctx, u, strict, client.DryRunAll)
+			switch {
+			case e.Answer == kubevirtparity.Rejected && got == nil:
+				t.Fatalf("spec.%s: %s was accepted, want rejection containing %q", e.Path, e.Sample, e.Note)
+			case e.Answer == kubevirtparity.Rejected && !strings.Contains(got.Error(), e.Note):
+				t.Fatalf("spec.%s: rejected with\n  %v\nwant the message to contain\n  %q", e.Path, got, e.Note)
+			case e.Answer != kubevirtparity.Rejected && got != nil:
+				t.Fatalf("spec.%s: %s (%s) was rejected: %v", e.Path, e.Sample, e.Answer, got)
+			}
+		})
+	}
+	if n < 100 {
+		t.Errorf("only %d rows have samples; want at least 100", n)
+	}
+}
+
+// setPath sets value at path below obj, creating maps on the way; a "x[]"
+// step descends into x's first element (created when absent), and a final
+// "x[]" sets the whole list.
+func setPath(obj map[string]any, path []string, value any) {
+	part := path[0]
+	list := strings.HasSuffix(part, "[]")
+	part = strings.TrimSuffix(part, "[]")
+	if len(path) == 1 {
+		obj[part] = value
+		return
+	}
+	if list {
+		items, _ := obj[part].([]any)
+		if len(items) == 0 {
+			items = []any{map[string]any{}}
+			obj[part] = items
+		}
+		setPath(items[0].(map[string]any), path[1:], value)
+		return
+	}
+	next, ok := obj[part].(map[string]any)
+	if !ok {
+		next = map[string]any{}
+		obj[part] = next
+	}
+	setPath(next, path[1:], value)
+}
