@@ -77,6 +77,12 @@ func run() error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("VirtualMachineInstance controller: %w", err)
 	}
+	if err := (&virtcontroller.VirtualMachineReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder(virtcontroller.VMControllerName),
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("VirtualMachine controller: %w", err)
+	}
 	if err := (&meshcontroller.MeshControlPlaneReconciler{
 		Client:   mgr.GetClient(),
 		Scheme:   mgr.GetScheme(),

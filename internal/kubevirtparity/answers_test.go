@@ -28,10 +28,25 @@ func covering(index map[string]Entry, path string) (Entry, bool) {
 	return Entry{}, false
 }
 
-func index(t *testing.T) map[string]Entry {
+// table is one KubeVirt spec type and VirtMesh's answers for it.
+type table struct {
+	name     string
+	kubevirt reflect.Type
+	entries  []Entry
+	crd      string
+	// nested is a path below which another table answers.
+	nested string
+}
+
+var tables = []table{
+	{"VMISpec", reflect.TypeOf(kubevirtv1.VirtualMachineInstanceSpec{}), VMISpec, "virt.virtmesh.io_virtualmachineinstances.yaml", ""},
+	{"VMSpec", reflect.TypeOf(kubevirtv1.VirtualMachineSpec{}), VMSpec, "virt.virtmesh.io_virtualmachines.yaml", "template.spec."},
+}
+
+func index(t *testing.T, entries []Entry) map[string]Entry {
 	t.Helper()
 	idx := map[string]Entry{}
-	for _, e := range VMISpec {
+	for _, e := range entries {
 		if _, dup := idx[e.Path]; dup {
 			t.Errorf("%s is answered twice", e.Path)
 		}
@@ -43,36 +58,39 @@ func index(t *testing.T) map[string]Entry {
 // TestEveryKubeVirtFieldHasAnAnswer fails when kubevirt.io/api has a field
 // VirtMesh has not decided about: a KubeVirt bump that adds one turns CI red.
 func TestEveryKubeVirtFieldHasAnAnswer(t *testing.T) {
-	idx := index(t)
-	fields := Walk(reflect.TypeOf(kubevirtv1.VirtualMachineInstanceSpec{}))
-	known := map[string]bool{}
-	for _, f := range fields {
-		known[f.Path] = true
-		e, ok := covering(idx, f.Path)
-		if !ok {
-			t.Errorf("KubeVirt field spec.%s (%s) has no answer in VMISpec: implement, ignore or reject it", f.Path, f.Type)
-			continue
-		}
-		if e.Path == f.Path && e.Answer == Implemented && !f.Leaf {
-			continue // its children need answers of their own
-		}
-	}
-	for _, e := range VMISpec {
-		if !known[e.Path] {
-			t.Errorf("VMISpec answers %s, which kubevirt.io/api's VirtualMachineInstanceSpec does not have", e.Path)
-		}
+	for _, tb := range tables {
+		t.Run(tb.name, func(t *testing.T) {
+			idx := index(t, tb.entries)
+			known := map[string]bool{}
+			for _, f := range Walk(tb.kubevirt) {
+				if tb.nested != "" && strings.HasPrefix(f.Path, tb.nested) {
+					continue
+				}
+				known[f.Path] = true
+				if _, ok := covering(idx, f.Path); !ok {
+					t.Errorf("KubeVirt field spec.%s (%s) has no answer in %s: implement, ignore or reject it", f.Path, f.Type, tb.name)
+				}
+			}
+			for _, e := range tb.entries {
+				if !known[e.Path] {
+					t.Errorf("%s answers %s, which kubevirt.io/api's %s does not have", tb.name, e.Path, tb.kubevirt.Name())
+				}
+			}
+		})
 	}
 }
 
 // TestEntriesBelowACoveringAnswerAreRedundant keeps the table tight: a row
 // under a rejected or ignored field says nothing new.
 func TestEntriesBelowACoveringAnswerAreRedundant(t *testing.T) {
-	idx := index(t)
-	for _, e := range VMISpec {
-		for p := e.Path; strings.Contains(p, "."); {
-			p = p[:strings.LastIndex(p, ".")]
-			if a, ok := idx[p]; ok && a.Answer != Implemented {
-				t.Errorf("%s is below %s, which is %s: drop the row", e.Path, p, a.Answer)
+	for _, tb := range tables {
+		idx := index(t, tb.entries)
+		for _, e := range tb.entries {
+			for p := e.Path; strings.Contains(p, "."); {
+				p = p[:strings.LastIndex(p, ".")]
+				if a, ok := idx[p]; ok && a.Answer != Implemented {
+					t.Errorf("%s: %s is below %s, which is %s: drop the row", tb.name, e.Path, p, a.Answer)
+				}
 			}
 		}
 	}
@@ -82,10 +100,12 @@ func TestEntriesBelowACoveringAnswerAreRedundant(t *testing.T) {
 // schema: implemented and ignored fields so they are accepted, rejected ones
 // so the rejection is VirtMesh's message, never a bare "unknown field".
 func TestAnswersMatchTheCRD(t *testing.T) {
-	spec := crdSpecSchema(t)
-	for _, e := range VMISpec {
-		if lookup(spec, e.Path) == nil {
-			t.Errorf("%s (%s) is not in the VirtualMachineInstance CRD's schema", e.Path, e.Answer)
+	for _, tb := range tables {
+		spec := crdSpecSchema(t, tb.crd)
+		for _, e := range tb.entries {
+			if lookup(spec, e.Path) == nil {
+				t.Errorf("%s (%s) is not in %s's schema", e.Path, e.Answer, tb.crd)
+			}
 		}
 	}
 }
@@ -116,13 +136,13 @@ type schema struct {
 	Items      *schema            `json:"items"`
 }
 
-func crdSpecSchema(t *testing.T) *schema {
+func crdSpecSchema(t *testing.T, crd string) *schema {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "config", "crd", "bases", "virt.virtmesh.io_virtualmachineinstances.yaml"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "config", "crd", "bases", crd))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var crd struct {
+	var doc struct {
 		Spec struct {
 			Versions []struct {
 				Schema struct {
@@ -131,10 +151,10 @@ func crdSpecSchema(t *testing.T) *schema {
 			} `json:"versions"`
 		} `json:"spec"`
 	}
-	if err := yaml.Unmarshal(b, &crd); err != nil {
+	if err := yaml.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	return crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"]
+	return doc.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"]
 }
 
 // lookup follows a Walk path through the schema.

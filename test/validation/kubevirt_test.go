@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	kubevirtv1 "kubevirt.io/api/core/v1"
@@ -33,12 +34,24 @@ import (
 // with the one change a user makes: the apiVersion.
 func asVirtMesh(t *testing.T, doc []byte, namespace string) *unstructured.Unstructured {
 	t.Helper()
-	var kv kubevirtv1.VirtualMachineInstance
-	if err := yaml.UnmarshalStrict(doc, &kv); err != nil {
-		t.Fatalf("not a valid KubeVirt VirtualMachineInstance: %v", err)
+	var meta metav1.TypeMeta
+	if err := yaml.Unmarshal(doc, &meta); err != nil {
+		t.Fatal(err)
 	}
-	if kv.APIVersion != "kubevirt.io/v1" || kv.Kind != "VirtualMachineInstance" {
-		t.Fatalf("apiVersion %q kind %q: the corpus holds KubeVirt's kubevirt.io/v1 VirtualMachineInstances", kv.APIVersion, kv.Kind)
+	if meta.APIVersion != "kubevirt.io/v1" {
+		t.Fatalf("apiVersion %q: the corpus holds KubeVirt's kubevirt.io/v1 objects", meta.APIVersion)
+	}
+	var err error
+	switch meta.Kind {
+	case "VirtualMachineInstance":
+		err = yaml.UnmarshalStrict(doc, &kubevirtv1.VirtualMachineInstance{})
+	case "VirtualMachine":
+		err = yaml.UnmarshalStrict(doc, &kubevirtv1.VirtualMachine{})
+	default:
+		t.Fatalf("kind %q: the corpus holds VirtualMachineInstances and VirtualMachines", meta.Kind)
+	}
+	if err != nil {
+		t.Fatalf("not a valid KubeVirt %s: %v", meta.Kind, err)
 	}
 	u := &unstructured.Unstructured{}
 	if err := yaml.Unmarshal(doc, &u.Object); err != nil {
@@ -47,6 +60,28 @@ func asVirtMesh(t *testing.T, doc []byte, namespace string) *unstructured.Unstru
 	u.SetAPIVersion(virtv1alpha1.GroupVersion.String())
 	u.SetNamespace(namespace)
 	return u
+}
+
+// storedVMI reads back what the API server stored for u: the VMI, or for a
+// VirtualMachine the VMI its template gives (named like the VM).
+func storedVMI(t *testing.T, u *unstructured.Unstructured) *virtv1alpha1.VirtualMachineInstance {
+	t.Helper()
+	ctx := context.Background()
+	if u.GetKind() == "VirtualMachine" {
+		vm := &virtv1alpha1.VirtualMachine{}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(u), vm); err != nil {
+			t.Fatal(err)
+		}
+		return &virtv1alpha1.VirtualMachineInstance{
+			ObjectMeta: metav1.ObjectMeta{Name: vm.Name, Namespace: vm.Namespace, Labels: vm.Spec.Template.ObjectMeta.Labels},
+			Spec:       vm.Spec.Template.Spec,
+		}
+	}
+	vmi := &virtv1alpha1.VirtualMachineInstance{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(u), vmi); err != nil {
+		t.Fatal(err)
+	}
+	return vmi
 }
 
 // TestKubeVirtCorpusAccepted: KubeVirt-shaped VMIs apply after the
@@ -70,10 +105,7 @@ func TestKubeVirtCorpusAccepted(t *testing.T) {
 			if err := env.Client.Create(ctx, u, strict); err != nil {
 				t.Fatalf("rejected: %v", err)
 			}
-			vmi := &virtv1alpha1.VirtualMachineInstance{}
-			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(u), vmi); err != nil {
-				t.Fatal(err)
-			}
+			vmi := storedVMI(t, u)
 			if len(vmi.Spec.Networks) != 1 || len(vmi.Spec.Domain.Devices.Interfaces) != 1 || vmi.Spec.Domain.Devices.Interfaces[0].Masquerade == nil {
 				t.Errorf("stored networks %+v, interfaces %+v: want the pod network with a masquerade interface", vmi.Spec.Networks, vmi.Spec.Domain.Devices.Interfaces)
 			}
@@ -145,47 +177,70 @@ const sampleBase = `{"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstanc
 "networks":[{"name":"default","pod":{}}],
 "volumes":[{"name":"containerdisk","containerDisk":{"image":"quay.io/kubevirt/cirros-container-disk-demo:v1.9.0"}}]}}`
 
-// TestKubeVirtFieldSamples applies, for every row of the parity table with a
-// sample, a minimal VMI with that field set: it must be valid KubeVirt, and
-// VirtMesh accepts it unless the row says rejected, then with the row's message.
+// sampleVMBase is the smallest KubeVirt VirtualMachine: sampleBase's spec
+// as its template.
+const sampleVMBase = `{"apiVersion":"kubevirt.io/v1","kind":"VirtualMachine","metadata":{"name":"sample"},
+"spec":{"template":{"spec":{"domain":{"resources":{"requests":{"memory":"128Mi"}},
+"devices":{"disks":[{"name":"containerdisk","disk":{"bus":"virtio"}}],"interfaces":[{"name":"default","masquerade":{}}]}},
+"networks":[{"name":"default","pod":{}}],
+"volumes":[{"name":"containerdisk","containerDisk":{"image":"quay.io/kubevirt/cirros-container-disk-demo:v1.9.0"}}]}}}}`
+
+// TestKubeVirtFieldSamples applies, for every row of the parity tables with
+// a sample, a minimal VMI or VM with that field set: it must be valid
+// KubeVirt, and VirtMesh accepts it unless the row says rejected, then with
+// the row's message.
 func TestKubeVirtFieldSamples(t *testing.T) {
 	ensureNamespace(t, "kubevirt-samples")
-	ctx := context.Background()
 	n := 0
-	for i, e := range kubevirtparity.VMISpec {
-		if e.Sample == "" {
-			continue
+	for _, tb := range []struct {
+		name    string
+		base    string
+		entries []kubevirtparity.Entry
+	}{
+		{"vmi", sampleBase, kubevirtparity.VMISpec},
+		{"vm", sampleVMBase, kubevirtparity.VMSpec},
+	} {
+		for i, e := range tb.entries {
+			if e.Sample == "" {
+				continue
+			}
+			n++
+			t.Run(tb.name+"/"+e.Path, func(t *testing.T) {
+				applySample(t, tb.base, e, fmt.Sprintf("%s-sample-%d", tb.name, i))
+			})
 		}
-		n++
-		t.Run(e.Path, func(t *testing.T) {
-			var obj map[string]any
-			if err := json.Unmarshal([]byte(sampleBase), &obj); err != nil {
-				t.Fatal(err)
-			}
-			var value any
-			if err := json.Unmarshal([]byte(e.Sample), &value); err != nil {
-				t.Fatalf("sample %s: %v", e.Sample, err)
-			}
-			setPath(obj["spec"].(map[string]any), strings.Split(e.Path, "."), value)
-			obj["metadata"].(map[string]any)["name"] = fmt.Sprintf("sample-%d", i)
-			doc, err := json.Marshal(obj)
-			if err != nil {
-				t.Fatal(err)
-			}
-			u := asVirtMesh(t, doc, "kubevirt-samples")
-			got := env.Client.Create(ctx, u, strict, client.DryRunAll)
-			switch {
-			case e.Answer == kubevirtparity.Rejected && got == nil:
-				t.Fatalf("spec.%s: %s was accepted, want rejection containing %q", e.Path, e.Sample, e.Note)
-			case e.Answer == kubevirtparity.Rejected && !strings.Contains(got.Error(), e.Note):
-				t.Fatalf("spec.%s: rejected with\n  %v\nwant the message to contain\n  %q", e.Path, got, e.Note)
-			case e.Answer != kubevirtparity.Rejected && got != nil:
-				t.Fatalf("spec.%s: %s (%s) was rejected: %v", e.Path, e.Sample, e.Answer, got)
-			}
-		})
 	}
 	if n < 100 {
 		t.Errorf("only %d rows have samples; want at least 100", n)
+	}
+}
+
+// applySample sets e's sample on base and dry-runs its creation.
+func applySample(t *testing.T, base string, e kubevirtparity.Entry, name string) {
+	t.Helper()
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(base), &obj); err != nil {
+		t.Fatal(err)
+	}
+	var value any
+	if err := json.Unmarshal([]byte(e.Sample), &value); err != nil {
+		t.Fatalf("sample %s: %v", e.Sample, err)
+	}
+	setPath(obj["spec"].(map[string]any), strings.Split(e.Path, "."), value)
+	obj["metadata"].(map[string]any)["name"] = name
+	doc, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := asVirtMesh(t, doc, "kubevirt-samples")
+	got := env.Client.Create(context.Background(), u, strict, client.DryRunAll)
+	switch {
+	case e.Answer == kubevirtparity.Rejected && got == nil:
+		t.Fatalf("spec.%s: %s was accepted, want rejection containing %q", e.Path, e.Sample, e.Note)
+	case e.Answer == kubevirtparity.Rejected && !strings.Contains(got.Error(), e.Note):
+		t.Fatalf("spec.%s: rejected with\n  %v\nwant the message to contain\n  %q", e.Path, got, e.Note)
+	case e.Answer != kubevirtparity.Rejected && got != nil:
+		t.Fatalf("spec.%s: %s (%s) was rejected: %v", e.Path, e.Sample, e.Answer, got)
 	}
 }
 

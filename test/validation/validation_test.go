@@ -218,6 +218,7 @@ func TestKubectlExplain(t *testing.T) {
 		{"virtualmachineinstances.virt.virtmesh.io.spec.networks", "it is the default, as in KubeVirt when a VMI names no networks and no interfaces"},
 		{"virtualmachineinstances.virt.virtmesh.io.spec.domain.devices.autoattachGraphicsDevice", "accepted and ignored: VirtMesh VMs are headless"},
 		{"meshcontrolplanes.spec.security.mtls", "mesh-wide mutual TLS mode"},
+		{"mvm.spec.runStrategy", "Always, RerunOnFailure, Halted"},
 		{"mcp.spec.proxy.includeOutboundIPRanges", "destinations whose outbound traffic is"},
 	} {
 		// The API server publishes a new CRD's OpenAPI a little after the CRD

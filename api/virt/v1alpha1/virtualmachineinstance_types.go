@@ -14,10 +14,9 @@ import (
 // shows them: like KubeVirt, a VMI without networks and interfaces gets the
 // pod network, bound with masquerade (VirtMesh's only binding).
 //
-// The whole spec is immutable: a VirtualMachineInstance is one run of one VM and
-// its launcher pod is rendered from the spec once.
+// A VirtualMachine's template is one too; a VMI's spec is immutable (see
+// VirtualMachineInstance.Spec).
 //
-// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec is immutable: a VirtualMachineInstance is one run of a VM; delete it and create a new one to change the VM"
 // +kubebuilder:validation:XValidation:rule="!has(self.domain.devices.interfaces) || self.domain.devices.interfaces.all(i, has(self.networks) && self.networks.exists(n, n.name == i.name))",message="every interface in spec.domain.devices.interfaces needs a network of the same name in spec.networks: add the network or rename the interface",fieldPath=".domain.devices.interfaces"
 // +kubebuilder:validation:XValidation:rule="!has(self.networks) || self.networks.all(n, has(self.domain.devices.interfaces) && self.domain.devices.interfaces.exists(i, i.name == n.name))",message="every network in spec.networks needs an interface of the same name in spec.domain.devices.interfaces: add the interface or remove the network",fieldPath=".networks"
 // +kubebuilder:validation:XValidation:rule="!has(self.domain.devices.disks) || self.domain.devices.disks.all(d, has(self.volumes) && self.volumes.exists(v, v.name == d.name))",message="every disk in spec.domain.devices.disks needs a volume of the same name in spec.volumes: add the volume or rename the disk",fieldPath=".domain.devices.disks"
@@ -270,7 +269,9 @@ type VirtualMachineInstance struct {
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// spec is the VM to run.
+	// spec is the VM to run. It is immutable: a VirtualMachineInstance is one
+	// run of one VM and its launcher pod is rendered from the spec once.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec is immutable: a VirtualMachineInstance is one run of a VM; delete it and create a new one to change the VM (a VirtualMachine applies a changed template on its next run)"
 	// +required
 	Spec VirtualMachineInstanceSpec `json:"spec,omitzero"`
 	// status is what the operator observed of the run.

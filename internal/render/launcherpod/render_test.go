@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
@@ -217,24 +218,21 @@ func TestKVMResource(t *testing.T) {
 	}
 }
 
-// The shipped samples render (with and without the mesh).
+// The shipped samples render (with and without the mesh); a VirtualMachine
+// renders its template.
 func TestRenderSamples(t *testing.T) {
-	for _, f := range []string{"virt_v1alpha1_virtualmachineinstance.yaml", "bookinfo-details-vm.yaml"} {
+	for _, f := range []string{"virt_v1alpha1_virtualmachineinstance.yaml", "virt_v1alpha1_virtualmachine.yaml", "bookinfo-details-vm.yaml"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "..", "config", "samples", f))
 		if err != nil {
 			t.Fatal(err)
 		}
 		found := false
 		for _, doc := range strings.Split(string(b), "\n---") {
-			if !strings.Contains(doc, "kind: VirtualMachineInstance") {
+			vmi := sampleVMI(t, f, doc)
+			if vmi == nil {
 				continue
 			}
 			found = true
-			vmi := &virtv1alpha1.VirtualMachineInstance{}
-			if err := yaml.UnmarshalStrict([]byte(doc), vmi); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			vmi.UID = testUID
 			for _, mesh := range []*injection.Settings{nil, testSettings()} {
 				pod, err := RenderLauncherPod(vmi, mesh, testOpts)
 				if err != nil {
@@ -244,7 +242,34 @@ func TestRenderSamples(t *testing.T) {
 			}
 		}
 		if !found {
-			t.Errorf("%s has no VirtualMachineInstance", f)
+			t.Errorf("%s has no VirtualMachineInstance or VirtualMachine", f)
 		}
 	}
+}
+
+// sampleVMI is the VMI a sample document runs: the VMI itself, or a
+// VirtualMachine's template; nil for other kinds.
+func sampleVMI(t *testing.T, file, doc string) *virtv1alpha1.VirtualMachineInstance {
+	t.Helper()
+	var vmi *virtv1alpha1.VirtualMachineInstance
+	switch {
+	case strings.Contains(doc, "kind: VirtualMachineInstance"):
+		vmi = &virtv1alpha1.VirtualMachineInstance{}
+		if err := yaml.UnmarshalStrict([]byte(doc), vmi); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+	case strings.Contains(doc, "kind: VirtualMachine\n"):
+		vm := &virtv1alpha1.VirtualMachine{}
+		if err := yaml.UnmarshalStrict([]byte(doc), vm); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		vmi = &virtv1alpha1.VirtualMachineInstance{
+			ObjectMeta: metav1.ObjectMeta{Name: vm.Name, Namespace: vm.Namespace, Labels: vm.Spec.Template.ObjectMeta.Labels},
+			Spec:       vm.Spec.Template.Spec,
+		}
+	default:
+		return nil
+	}
+	vmi.UID = testUID
+	return vmi
 }
