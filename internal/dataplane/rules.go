@@ -74,7 +74,8 @@ const (
 //
 //	PREROUTING   1. -i eth0 → KUBEVIRT_PREINBOUND: outside the mesh the DNAT
 //	                to the VM; in the mesh only the explicitly unproxied
-//	                ports, which must win over the inbound capture.
+//	                TCP ports, which must win over the inbound capture, and
+//	                the VM's UDP, which the proxy does not carry.
 //	             2. -i k6t-eth0 -p tcp → VIRTMESH_VM_OUTBOUND (mesh): the
 //	                VM's TCP is the pod's outbound traffic (→ 15001).
 //	             3. -i k6t-eth0 → RETURN (mesh): DHCP, DNS, ICMP and the rest
@@ -153,16 +154,34 @@ func (r *renderer) render() {
 }
 
 // preInbound: what arrives on eth0 and goes straight to the VM.
+//
+// In the mesh that is the unproxied TCP ports and the VM's UDP: Istio
+// captures TCP only, so UDP is DNATed to the guest as outside the mesh —
+// each declared UDP port, or, with no ports declared, all UDP except the
+// proxy's own ports (its DNS proxy on 15053 among them). TCP is never
+// DNATed here in the mesh except the unproxied ports: a catch-all would
+// skip the proxy (no mTLS, no authz) and send probes on 15021 to the guest.
 func (r *renderer) preInbound() {
 	dnat := []string{"-j", "DNAT", "--to-destination", r.vm}
-	if m := r.c.Mesh; m != nil {
-		for _, p := range uniq(m.UnproxiedPorts) {
-			r.t.add(ChainPreInbound, cat([]string{"-p", "tcp", "--dport", itoa(p)}, dnat)...)
+	m := r.c.Mesh
+	if m == nil {
+		for _, match := range r.portMatches() {
+			r.t.add(ChainPreInbound, cat(match, dnat)...)
 		}
 		return
 	}
-	for _, match := range r.portMatches() {
-		r.t.add(ChainPreInbound, cat(match, dnat)...)
+	for _, p := range uniq(m.UnproxiedPorts) {
+		r.t.add(ChainPreInbound, cat([]string{"-p", "tcp", "--dport", itoa(p)}, dnat)...)
+	}
+	if len(r.c.Ports) == 0 {
+		r.t.add(ChainPreInbound, "-p", "udp", "-m", "multiport", "--dports", strings.Join(itoas(r.proxyPorts()), ","), "-j", "RETURN")
+		r.t.add(ChainPreInbound, cat([]string{"-p", "udp"}, dnat)...)
+		return
+	}
+	for _, p := range r.c.Ports {
+		if p.Protocol == "UDP" {
+			r.t.add(ChainPreInbound, cat([]string{"-p", "udp", "--dport", itoa(p.Port)}, dnat)...)
+		}
 	}
 }
 

@@ -73,8 +73,11 @@ func TestRenderRulesNoMeshNeedsNoPodIP(t *testing.T) {
 }
 
 // TestMeshNeverDNATsProxyPorts: in the mesh, the proxy ports return before
-// any DNAT towards the VM and there is no catch-all DNAT in PREINBOUND.
+// any DNAT towards the VM, and PREINBOUND DNATs only the unproxied TCP ports
+// and the VM's UDP (declared ports, or all but the proxy's), never TCP in
+// general: that would skip the proxy.
 func TestMeshNeverDNATsProxyPorts(t *testing.T) {
+	const proxyPorts = "-m multiport --dports 15000,15001,15004,15006,15008,15009,15020,15021,15053,15090"
 	for name, cfg := range netcfg.Scenarios() {
 		if cfg.Mesh == nil {
 			continue
@@ -83,20 +86,52 @@ func TestMeshNeverDNATsProxyPorts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sawReturn := false
+		sawReturn, sawUDPReturn := false, false
 		for _, l := range strings.Split(rules, "\n") {
-			if strings.HasPrefix(l, "-A "+ChainVMLocalOutput+" -p tcp -m multiport --dports 15000,15001,15004,15006,15008,15009,15020,15021,15053,15090") {
+			if strings.HasPrefix(l, "-A "+ChainVMLocalOutput+" -p tcp "+proxyPorts) {
 				sawReturn = true
 			}
 			if strings.HasPrefix(l, "-A "+ChainVMLocalOutput) && strings.Contains(l, "DNAT") && !sawReturn {
 				t.Errorf("%s: DNAT before the proxy-port RETURN: %s", name, l)
 			}
-			if strings.HasPrefix(l, "-A "+ChainPreInbound) && !strings.Contains(l, "--dport") {
-				t.Errorf("%s: catch-all inbound DNAT in the mesh: %s", name, l)
+			rule, ok := strings.CutPrefix(l, "-A "+ChainPreInbound+" ")
+			if !ok {
+				continue
+			}
+			switch {
+			case rule == "-p udp "+proxyPorts+" -j RETURN":
+				sawUDPReturn = true
+			case strings.HasPrefix(rule, "-p tcp --dport "), strings.HasPrefix(rule, "-p udp --dport "):
+			case rule == "-p udp -j DNAT --to-destination "+podcontract.VMAddress(cfg.VMCIDR).String() && sawUDPReturn && len(cfg.Ports) == 0:
+			default:
+				t.Errorf("%s: inbound DNAT in the mesh that is neither one port nor the VM's UDP after the proxy ports: %s", name, l)
 			}
 		}
 		if !sawReturn {
 			t.Errorf("%s: no proxy-port RETURN in %s", name, ChainVMLocalOutput)
 		}
+	}
+}
+
+// TestMeshForwardsDeclaredUDPOnly: with declared ports, the mesh DNATs
+// exactly the declared UDP ports and the unproxied TCP ports inbound.
+func TestMeshForwardsDeclaredUDPOnly(t *testing.T) {
+	cfg := netcfg.WithMesh(netcfg.WithPorts(podcontract.DefaultNetSetupOptions()), func(m *podcontract.MeshCapture) { m.UnproxiedPorts = []uint16{22} })
+	rules, err := RenderRules(cfg, IPv4, podIPv4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range strings.Split(rules, "\n") {
+		if strings.HasPrefix(l, "-A "+ChainPreInbound) {
+			got = append(got, l)
+		}
+	}
+	want := []string{
+		"-A KUBEVIRT_PREINBOUND -p tcp --dport 22 -j DNAT --to-destination 10.0.2.2",
+		"-A KUBEVIRT_PREINBOUND -p udp --dport 5353 -j DNAT --to-destination 10.0.2.2",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", ChainPreInbound, diff)
 	}
 }

@@ -145,7 +145,7 @@ var VMISpec = []Entry{
 	rej("domain.devices.interfaces[].binding", "network binding plugins are not supported by VirtMesh", `{"name":"passt"}`),
 	impl("domain.devices.interfaces[].ports[]", "container ports of the launcher pod and the NAT's forwarded ports; none: all ports", ""),
 	impl("domain.devices.interfaces[].ports[].name", "the container port's name", ""),
-	impl("domain.devices.interfaces[].ports[].protocol", "TCP or UDP", ""),
+	impl("domain.devices.interfaces[].ports[].protocol", "TCP or UDP; in the mesh a UDP port is DNATed straight to the guest (the proxy carries TCP only)", ""),
 	impl("domain.devices.interfaces[].ports[].port", "the mesh proxy's ports are rejected", ""),
 	rej("domain.devices.interfaces[].portRanges[]", "portRanges are not supported by VirtMesh", `[{"protocol":"TCP","start":8000,"end":8010}]`),
 	impl("domain.devices.interfaces[].macAddress", "the guest NIC's MAC; default: stable, from the VMI's UID", `"02:00:00:aa:bb:cc"`),

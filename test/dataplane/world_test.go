@@ -103,6 +103,10 @@ func newWorld(t *testing.T, cfg podcontract.NetSetupOptions, ipv6 bool) *world {
 	for _, port := range []int{2222, 9080, 15000, 15021} {
 		podnet.ServeTCP(t, w.vm, port, "VM")
 	}
+	// UDP servers too, one on a port the proxy reserves (its DNS proxy's).
+	for _, port := range []int{5353, 15053} {
+		serveUDP(t, w.vm, port, fmt.Sprintf("VM-UDP port=%d", port))
+	}
 	podnet.ServeTCP(t, w.upstream, 8080, "UPSTREAM")
 	serveUDP(t, w.upstream, 5353, "UPSTREAM-UDP")
 	return w
@@ -248,20 +252,36 @@ func talk(t *testing.T, ns, local, remote string) []string {
 // udpAsk sends one datagram from ns and returns the answer.
 func udpAsk(t *testing.T, ns, remote string) string {
 	t.Helper()
+	got, err := udpExchange(t, ns, "", remote)
+	if err != nil {
+		t.Fatalf("UDP to %s: %v", remote, err)
+	}
+	return got
+}
+
+// udpExchange sends one datagram from ns (optionally from a local address)
+// and returns the answer or why there was none (an ICMP port unreachable
+// shows as connection refused).
+func udpExchange(t *testing.T, ns, local, remote string) (string, error) {
+	t.Helper()
 	var c net.Conn
 	podnet.MustInNS(t, ns, func() (err error) {
-		c, err = net.Dial("udp", remote)
+		var d net.Dialer
+		if local != "" {
+			d.LocalAddr = &net.UDPAddr{IP: net.ParseIP(local)}
+		}
+		c, err = d.Dial("udp", remote)
 		return err
 	})
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Write([]byte("query")); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	buf := make([]byte, 1500)
 	n, err := c.Read(buf)
 	if err != nil {
-		t.Fatalf("UDP to %s: %v", remote, err)
+		return "", err
 	}
-	return strings.TrimSpace(string(buf[:n]))
+	return strings.TrimSpace(string(buf[:n])), nil
 }
