@@ -83,7 +83,8 @@ const (
 //	             4. -p tcp → ISTIO_INBOUND (mesh): inbound capture (→ 15006).
 //	OUTPUT       1. ISTIO_OUTPUT (mesh) first, so the proxy's own
 //	                connections and the 127.0.0.6 passthrough are decided
-//	                before anything is DNATed.
+//	                before anything is DNATed; connections straight to the
+//	                VM's network are never captured.
 //	             2. KUBEVIRT_OUTPUT: proxy ports RETURN, then
 //	                {127.0.0.1, podIP} → VM.
 //	POSTROUTING  MASQUERADE from the VM; -o k6t-eth0 → KUBEVIRT_POSTINBOUND
@@ -229,7 +230,12 @@ func (r *renderer) meshInbound() {
 
 // meshOutput is Istio's ISTIO_OUTPUT: the proxy's own traffic is exempt,
 // the passthrough from 127.0.0.6 returns, local-to-local traffic of other
-// users returns, and the rest is redirected to the outbound listener.
+// users returns, and the rest is redirected to the outbound listener. One
+// addition: connections straight to the VM's network (the launcher's guest
+// probes to 10.0.2.2) return too — they are the pod talking to its own
+// workload, which the proxy must never answer. It does not touch the
+// proxy's inbound hand-over: that goes to podIP:port, returns at the
+// 127.0.0.6 rule and is DNATed to the VM later, in KUBEVIRT_OUTPUT.
 func (r *renderer) meshOutput() {
 	m := r.c.Mesh
 	for _, p := range uniq(m.ExcludeOutboundPorts) {
@@ -246,6 +252,7 @@ func (r *renderer) meshOutput() {
 		r.t.add(ChainOutput, "-m", "owner", owner.flag, owner.id, "-j", "RETURN")
 	}
 	r.t.add(ChainOutput, "-d", host(r.f.Loopback()), "-j", "RETURN")
+	r.t.add(ChainOutput, "-d", r.cidr.Masked().String(), "-j", "RETURN")
 	r.outboundSelection(ChainOutput)
 }
 

@@ -135,3 +135,31 @@ func TestMeshForwardsDeclaredUDPOnly(t *testing.T) {
 		t.Errorf("%s (-want +got):\n%s", ChainPreInbound, diff)
 	}
 }
+
+// TestMeshNeverCapturesTheVMNetwork: pod-local connections straight to the
+// VM's network (the launcher's guest probes) return in ISTIO_OUTPUT before
+// any redirect to the proxy.
+func TestMeshNeverCapturesTheVMNetwork(t *testing.T) {
+	for name, cfg := range netcfg.Scenarios() {
+		if cfg.Mesh == nil {
+			continue
+		}
+		for _, fam := range []Family{IPv4, IPv6} {
+			rules, err := RenderRules(cfg, fam, podIPv4, podIPv6)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ret := "-A " + ChainOutput + " -d " + VMCIDR(cfg.VMNetwork, fam).String() + " -j RETURN"
+			i := strings.Index(rules, ret+"\n")
+			if i < 0 {
+				t.Errorf("%s %s: no %q", name, fam, ret)
+				continue
+			}
+			for _, l := range strings.Split(rules[:i], "\n") {
+				if strings.HasPrefix(l, "-A "+ChainOutput) && strings.HasSuffix(l, "-j "+ChainRedirect) {
+					t.Errorf("%s %s: %q before %q", name, fam, l, ret)
+				}
+			}
+		}
+	}
+}

@@ -43,7 +43,10 @@ const (
 type world struct {
 	client, upstream, pod, vm string
 	cfg                       podcontract.NetSetupOptions
-	launcher                  string
+	launcher, helper          string
+	// proxy is the proxy stand-in (mesh only); its stderr logs every
+	// connection it accepted.
+	proxy *podnet.Proc
 	setupOutput               string
 	lease                     *nclient4.Lease
 	lease6                    *dhcpv6.Message
@@ -58,7 +61,7 @@ func newWorld(t *testing.T, cfg podcontract.NetSetupOptions, ipv6 bool) *world {
 	launcher, proxyBin := bins.Get(t)
 	w := &world{
 		client: newNS(t, "client"), upstream: newNS(t, "up"), pod: newNS(t, "pod"), vm: newNS(t, "vm"),
-		cfg: cfg, launcher: launcher,
+		cfg: cfg, launcher: launcher, helper: proxyBin,
 	}
 	for _, ns := range []string{w.client, w.upstream, w.pod, w.vm} {
 		// No duplicate address detection: addresses are usable at once, so
@@ -95,8 +98,8 @@ func newWorld(t *testing.T, cfg podcontract.NetSetupOptions, ipv6 bool) *world {
 	w.configureGuest(t, ipv6)
 
 	if cfg.Mesh != nil {
-		p := podnet.StartInNS(t, w.pod, "proxy-standin", uint32(cfg.Mesh.ProxyUID), nil, []string{helperEnv + "=proxy"}, proxyBin)
-		p.WaitLine(t, "READY", 10*time.Second)
+		w.proxy = podnet.StartInNS(t, w.pod, "proxy-standin", uint32(cfg.Mesh.ProxyUID), nil, []string{helperEnv + "=proxy"}, proxyBin)
+		w.proxy.WaitLine(t, "READY", 10*time.Second)
 	}
 	// The guest's servers, including ones on the proxy's ports: if traffic
 	// for those ever reached the guest, the answer would say "VM".
@@ -193,6 +196,15 @@ func (w *world) configureGuest(t *testing.T, ipv6 bool) {
 	podnet.Run(t, "ip", "-n", w.vm, "addr", "add", ia.Options.OneAddress().IPv6Addr.String()+"/128", "dev", "eth0", "nodad")
 	podnet.Run(t, "ip", "-n", w.vm, "-6", "route", "add", w.cfg.VMIPv6CIDR.String(), "dev", "eth0")
 	podnet.Run(t, "ip", "-n", w.vm, "-6", "route", "add", "default", "via", gw.String())
+}
+
+// dialAs connects to addr from the pod as uid (owner matches see that uid)
+// and returns the lines received, or "DIAL-ERROR <err>".
+func (w *world) dialAs(t *testing.T, uid uint32, addr string) []string {
+	t.Helper()
+	p := podnet.StartInNS(t, w.pod, "dial", uid, nil, []string{helperEnv + "=dial", dialEnv + "=" + addr}, w.helper)
+	p.Wait(t, 15*time.Second)
+	return strings.Split(strings.TrimSpace(p.Stdout()), "\n")
 }
 
 // serveUDP answers every datagram with "<banner> saw=<peer>".
