@@ -42,7 +42,7 @@ func TestRenderRulesErrors(t *testing.T) {
 		want   string
 	}{
 		{"mesh without pod IP", netcfg.WithMesh(podcontract.DefaultNetSetupOptions(), nil), IPv4, []netip.Addr{podIPv6}, "needs the pod's IPv4 address"},
-		{"mesh without pod IPv6", netcfg.WithMesh(podcontract.DefaultNetSetupOptions(), nil), IPv6, []netip.Addr{podIPv4}, "needs the pod's IPv6 address"},
+		{"mesh without pod IPv6", netcfg.WithIPv6(netcfg.WithMesh(podcontract.DefaultNetSetupOptions(), nil)), IPv6, []netip.Addr{podIPv4}, "needs the pod's IPv6 address"},
 		{"invalid config", podcontract.NetSetupOptions{}, IPv4, nil, "invalid dataplane config"},
 		{"unknown family", podcontract.DefaultNetSetupOptions(), Family(5), nil, "unknown address family"},
 	}
@@ -145,6 +145,9 @@ func TestMeshNeverCapturesTheVMNetwork(t *testing.T) {
 			continue
 		}
 		for _, fam := range []Family{IPv4, IPv6} {
+			if fam == IPv6 && !cfg.IPv6 {
+				continue // no VM network (TestNoVMRulesWithoutVMIPv6)
+			}
 			rules, err := RenderRules(cfg, fam, podIPv4, podIPv6)
 			if err != nil {
 				t.Fatal(err)
@@ -159,6 +162,56 @@ func TestMeshNeverCapturesTheVMNetwork(t *testing.T) {
 				if strings.HasPrefix(l, "-A "+ChainOutput) && strings.HasSuffix(l, "-j "+ChainRedirect) {
 					t.Errorf("%s %s: %q before %q", name, fam, l, ret)
 				}
+			}
+		}
+	}
+}
+
+// TestNoVMRulesWithoutVMIPv6: without --vm-ipv6 the IPv6 table forwards
+// nothing to or from the VM and captures nothing inbound (so IPv6
+// connections to the pod are refused), keeping only the mesh's outbound
+// capture of pod-local processes; and it needs no pod IPv6 address.
+func TestNoVMRulesWithoutVMIPv6(t *testing.T) {
+	for name, cfg := range netcfg.Scenarios() {
+		if cfg.IPv6 {
+			continue
+		}
+		rules, err := RenderRules(cfg, IPv6)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, bad := range []string{"NAT", "MASQUERADE", ChainPreInbound, ChainInbound, ChainInRedirect, ChainVMOutboundRedir, "PREROUTING -", VMCIDR(cfg.VMNetwork, IPv6).Masked().Addr().String()} {
+			if strings.Contains(rules, bad) {
+				t.Errorf("%s: IPv6 table without --vm-ipv6 contains %q:\n%s", name, bad, rules)
+			}
+		}
+		if got := strings.Contains(rules, "-A OUTPUT -j "+ChainOutput); got != (cfg.Mesh != nil) {
+			t.Errorf("%s: outbound capture rendered = %v, want %v (the mesh's):\n%s", name, got, cfg.Mesh != nil, rules)
+		}
+	}
+}
+
+// TestIPv6LoopbackNeverDNATed: [::1] → VM cannot work (IPv6 has no
+// route_localnet: the connection would hang), so it is never rendered and
+// [::1]:port is refused like any closed port; 127.0.0.1 still is DNATed.
+func TestIPv6LoopbackNeverDNATed(t *testing.T) {
+	for name, cfg := range netcfg.Scenarios() {
+		for _, fam := range []Family{IPv4, IPv6} {
+			rules, err := RenderRules(cfg, fam, podIPv4, podIPv6)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dnat := false
+			for _, l := range strings.Split(rules, "\n") {
+				if strings.Contains(l, " -d "+host(fam.Loopback())+" ") && strings.HasSuffix(l, "-j DNAT --to-destination "+podcontract.VMAddress(VMCIDR(cfg.VMNetwork, fam)).String()) {
+					dnat = true
+				}
+			}
+			if dnat != (fam == IPv4) {
+				t.Errorf("%s %s: loopback DNAT rendered = %v, want %v:\n%s", name, fam, dnat, fam == IPv4, rules)
+			}
+			if strings.Contains(rules, "-s "+host(fam.Loopback())+" -j SNAT") != (fam == IPv4) {
+				t.Errorf("%s %s: loopback SNAT must exist exactly with the loopback DNAT:\n%s", name, fam, rules)
 			}
 		}
 	}

@@ -46,16 +46,31 @@ type world struct {
 	launcher, helper          string
 	// proxy is the proxy stand-in (mesh only); its stderr logs every
 	// connection it accepted.
-	proxy *podnet.Proc
-	setupOutput               string
-	lease                     *nclient4.Lease
-	lease6                    *dhcpv6.Message
+	proxy       *podnet.Proc
+	setupOutput string
+	lease       *nclient4.Lease
+	lease6      *dhcpv6.Message
 }
 
 // newWorld builds the namespaces, runs net-setup in the pod, starts the
 // DHCP server and the proxy stand-in (in the mesh), configures the guest
-// from DHCP and starts the servers. ipv6 adds a second family everywhere.
+// from DHCP and starts the servers. ipv6 makes the pod (and the client and
+// upstream) dual-stack; the VM gets IPv6 only with cfg.IPv6, and then the
+// world plays the kubelet and sets net.ipv6.conf.all.forwarding=1 in the
+// pod first, as it does for the pod's securityContext.sysctls.
 func newWorld(t *testing.T, cfg podcontract.NetSetupOptions, ipv6 bool) *world {
+	t.Helper()
+	w := wireWorld(t, cfg, ipv6)
+	if ipv6 && cfg.IPv6 {
+		podnet.WriteSysctl(t, w.pod, podcontract.IPv6ForwardingSysctl, "1")
+	}
+	w.setupOutput = w.netSetup(t)
+	w.startPod(t, ipv6 && cfg.IPv6)
+	return w
+}
+
+// wireWorld builds and wires the namespaces; nothing runs in the pod yet.
+func wireWorld(t *testing.T, cfg podcontract.NetSetupOptions, ipv6 bool) *world {
 	t.Helper()
 	requireEnv(t)
 	launcher, proxyBin := bins.Get(t)
@@ -86,19 +101,24 @@ func newWorld(t *testing.T, cfg podcontract.NetSetupOptions, ipv6 bool) *world {
 		}
 		podnet.WriteSysctl(t, w.client, "net.ipv6.conf.all.forwarding", "1")
 	}
+	return w
+}
 
-	w.setupOutput = w.netSetup(t)
-
+// startPod does what follows net-setup: the guest's NIC, DHCP (DHCPv6 with
+// vmIPv6), the proxy stand-in in the mesh and the servers.
+func (w *world) startPod(t *testing.T, vmIPv6 bool) {
+	t.Helper()
+	cfg := w.cfg
 	// The guest: a veth in place of tap0 (see the package doc).
 	podnet.Run(t, "ip", "link", "add", "vmport0", "netns", w.pod, "mtu", strconv.Itoa(podMTU), "type", "veth", "peer", "name", "eth0", "netns", w.vm, "address", vmMAC)
 	podnet.Run(t, "ip", "-n", w.pod, "link", "set", "vmport0", "master", cfg.Bridge, "up")
 	podnet.Run(t, "ip", "-n", w.vm, "link", "set", "eth0", "up")
 
 	w.startDHCP(t)
-	w.configureGuest(t, ipv6)
+	w.configureGuest(t, vmIPv6)
 
 	if cfg.Mesh != nil {
-		w.proxy = podnet.StartInNS(t, w.pod, "proxy-standin", uint32(cfg.Mesh.ProxyUID), nil, []string{helperEnv + "=proxy"}, proxyBin)
+		w.proxy = podnet.StartInNS(t, w.pod, "proxy-standin", uint32(cfg.Mesh.ProxyUID), nil, []string{helperEnv + "=proxy"}, w.helper)
 		w.proxy.WaitLine(t, "READY", 10*time.Second)
 	}
 	// The guest's servers, including ones on the proxy's ports: if traffic
@@ -112,7 +132,6 @@ func newWorld(t *testing.T, cfg podcontract.NetSetupOptions, ipv6 bool) *world {
 	}
 	podnet.ServeTCP(t, w.upstream, 8080, "UPSTREAM")
 	serveUDP(t, w.upstream, 5353, "UPSTREAM-UDP")
-	return w
 }
 
 // netSetup runs `virt-launcher net-setup` the way the init container does:
@@ -120,8 +139,12 @@ func newWorld(t *testing.T, cfg podcontract.NetSetupOptions, ipv6 bool) *world {
 // the container runtime mounts it. Returns its output.
 func (w *world) netSetup(t *testing.T) string {
 	t.Helper()
+	return podnet.NSExec(t, w.pod, w.netSetupCommand()...)
+}
+
+func (w *world) netSetupCommand() []string {
 	c := podnet.Container{Setup: []string{podnet.ReadOnlyProcSys}, Caps: "-all,+net_admin,+net_raw"}
-	return podnet.NSExec(t, w.pod, c.Command(append([]string{w.launcher, "net-setup"}, w.cfg.Args()...)...)...)
+	return c.Command(append([]string{w.launcher, "net-setup"}, w.cfg.Args()...)...)
 }
 
 func (w *world) startDHCP(t *testing.T) {
