@@ -230,7 +230,7 @@ var VMISpec = []Entry{
 	impl("networks[].name", "names the interface", ""),
 	impl("networks[].pod", "the launcher pod's network", ""),
 	impl("networks[].pod.vmNetworkCIDR", "the VM's IPv4 NAT network (default 10.0.2.0/24)", ""),
-	impl("networks[].pod.vmIPv6NetworkCIDR", "the VM's IPv6 NAT network (default fd10:0:2::/120)", ""),
+	impl("networks[].pod.vmIPv6NetworkCIDR", "the VM's IPv6 NAT network (default fd10:0:2::/120), used only when the operator runs with --vm-ipv6 (VMs are IPv4-only otherwise)", ""),
 	rej("networks[].multus", "multus networks are not supported by VirtMesh", `{"networkName":"blue"}`),
 	rej("networks[].resourceClaim", "networks from resource claims are not supported by VirtMesh", `{"claimName":"nic","requestName":"vf"}`),
 	impl("dnsPolicy", "the launcher pod's; the guest gets the pod's resolv.conf over DHCP", `"ClusterFirst"`),
