@@ -78,9 +78,10 @@ const (
 // accept connections the proxy could hand to nobody.
 //
 // Local clients reach the VM at 127.0.0.1 (route_localnet lets the DNATed
-// connection leave through the bridge) but never at [::1]: IPv6 has no
-// route_localnet, so such a connection would be dropped on the way out and
-// hang. [::1]:port stays local and is refused like any closed port.
+// connection cross the bridge) but never at [::1]: IPv6 has no
+// route_localnet, so the guest's answer, un-NATed back to ::1, would be
+// dropped on the bridge and the client hang. [::1]:port stays local and is
+// refused like any closed port.
 //
 // Order inside the base chains, which is the point of rendering both rule
 // sets into one table:

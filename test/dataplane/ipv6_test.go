@@ -132,17 +132,34 @@ func TestVMIPv6On(t *testing.T) {
 			})
 			if !mesh {
 				t.Run("control: a [::1] DNAT to the VM would hang", func(t *testing.T) {
-					// The rule KubeVirt renders. Without an IPv6
-					// route_localnet the DNATed connection, still from ::1,
-					// is dropped on its way out of the bridge: no answer,
-					// no refusal, only a timeout.
-					rule := []string{"KUBEVIRT_OUTPUT", "-d", "::1/128", "-p", "tcp", "--dport", "9080", "-j", "DNAT", "--to-destination", "fd10:0:2::2"}
-					podnet.NSExec(t, w.pod, append([]string{"ip6tables", "-t", "nat", "-A"}, rule...)...)
-					defer podnet.NSExec(t, w.pod, append([]string{"ip6tables", "-t", "nat", "-D"}, rule...)...)
+					// The rules VirtMesh rendered before, mirroring IPv4's
+					// 127.0.0.1 DNAT and SNAT. The SYN reaches the guest,
+					// but its answer, un-NATed back to ::1, arrives on
+					// k6t-eth0, and IPv6 (which has no route_localnet)
+					// drops packets for ::1 from a non-loopback device: no
+					// answer, no refusal, only a timeout.
+					for _, rule := range [][]string{
+						{"-t", "nat", "KUBEVIRT_OUTPUT", "-d", "::1/128", "-p", "tcp", "--dport", "9080", "-j", "DNAT", "--to-destination", "fd10:0:2::2"},
+						{"-t", "nat", "KUBEVIRT_POSTINBOUND", "-s", "::1/128", "-j", "SNAT", "--to-source", "fd10:0:2::1"},
+						{"-t", "filter", "INPUT", "-p", "tcp", "--dport", "9080"}, // a counter, in the guest
+					} {
+						ns := w.pod
+						if rule[1] == "filter" {
+							ns = w.vm
+						}
+						add := append([]string{"ip6tables", rule[0], rule[1], "-A"}, rule[2:]...)
+						podnet.NSExec(t, ns, add...)
+						del := append([]string{"ip6tables", rule[0], rule[1], "-D"}, rule[2:]...)
+						t.Cleanup(func() { podnet.NSExec(t, ns, del...) })
+					}
 					err := dialWithin(t, w.pod, "", "[::1]:9080", time.Second)
 					var ne net.Error
 					if !errors.As(err, &ne) || !ne.Timeout() {
 						t.Fatalf("dial [::1]:9080 with the DNAT = %v, want a timeout", err)
+					}
+					counted := strings.Fields(strings.Split(podnet.NSExec(t, w.vm, "ip6tables", "-L", "INPUT", "-v", "-n", "-x"), "\n")[2])
+					if len(counted) == 0 || counted[0] == "0" {
+						t.Fatalf("the guest never saw the SYN: %q", counted)
 					}
 				})
 				return
