@@ -74,6 +74,9 @@ type VirtualMachineInstanceReconciler struct {
 	// KVMResource, when set, is the device-plugin resource compute requests
 	// for /dev/kvm (e.g. devices.kubevirt.io/kvm).
 	KVMResource corev1.ResourceName
+	// VMIPv6 gives VMs IPv6 in dual-stack pods (launcherpod.Options.VMIPv6):
+	// only where every kubelet allows the pod sysctl it needs.
+	VMIPv6 bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -213,7 +216,7 @@ func (r *VirtualMachineInstanceReconciler) createLauncherPod(ctx context.Context
 		obs.Pod = first(pods)
 		return obs, reconcile.Result{}, err
 	}
-	pod, err := launcherpod.RenderLauncherPod(vmi, settings, launcherpod.Options{LauncherImage: r.LauncherImage, KVMResource: r.KVMResource})
+	pod, err := launcherpod.RenderLauncherPod(vmi, settings, launcherpod.Options{LauncherImage: r.LauncherImage, KVMResource: r.KVMResource, VMIPv6: r.VMIPv6})
 	if err != nil {
 		// Not retried: the spec is immutable and annotation or mesh changes
 		// bring the VMI back through the watches.

@@ -165,7 +165,8 @@ type PodNetwork struct {
 	VMNetworkCIDR string `json:"vmNetworkCIDR,omitempty"`
 
 	// vmIPv6NetworkCIDR is the IPv6 network between the VM and the pod, used
-	// when the pod has an IPv6 address. Defaults to fd10:0:2::/120.
+	// when the operator runs with --vm-ipv6 and the pod has an IPv6 address
+	// (otherwise the VM is IPv4-only). Defaults to fd10:0:2::/120.
 	// +kubebuilder:validation:XValidation:rule="isCIDR(self) && cidr(self).ip().family() == 6 && cidr(self).prefixLength() <= 126",message="vmIPv6NetworkCIDR must be an IPv6 CIDR with room for a gateway and the VM (prefix length at most /126), e.g. fd10:0:2::/120"
 	// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self) == cidr(self).masked()",message="vmIPv6NetworkCIDR must be a network address with no host bits set, e.g. fd10:0:2::/120"
 	// +kubebuilder:validation:MaxLength=43

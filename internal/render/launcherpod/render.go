@@ -84,6 +84,13 @@ type Options struct {
 	// Without it the launcher's --accel=auto falls back to TCG (software
 	// emulation): slow but runnable on any node.
 	KVMResource corev1.ResourceName
+	// VMIPv6 gives VMs IPv6 in dual-stack pods (--vm-ipv6 in net-setup's
+	// and compute's flags) and renders the pod sysctl
+	// net.ipv6.conf.all.forwarding=1 that it needs: an unsafe sysctl, so
+	// every kubelet must run with
+	// --allowed-unsafe-sysctls=net.ipv6.conf.all.forwarding (otherwise it
+	// rejects the pod). Off, VMs are IPv4-only.
+	VMIPv6 bool
 }
 
 // PodName is the launcher pod's name for vmi: virt-launcher-<vmi>-<5 chars>.
@@ -118,6 +125,8 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 	if err != nil {
 		return nil, err
 	}
+	// One value for net-setup, compute and the pod sysctl below.
+	netCfg.IPv6 = opts.VMIPv6
 	vmiJSON, err := vmiAnnotation(vmi)
 	if err != nil {
 		return nil, err
@@ -165,7 +174,7 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 			ImagePullSecrets:             pullSecrets(vmi),
 			SecurityContext: &corev1.PodSecurityContext{
 				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-				Sysctls:        []corev1.Sysctl{{Name: "net.ipv4.ip_unprivileged_port_start", Value: UnprivilegedPortStart}},
+				Sysctls:        podSysctls(netCfg.VMNetwork),
 			},
 			Volumes: baseVolumes(),
 		},
@@ -178,6 +187,18 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 	}
 	pod.Spec.Containers = append([]corev1.Container{compute}, volumeContainers(vmi)...)
 	return pod, nil
+}
+
+// podSysctls are the pod's namespaced sysctls, which the kubelet sets in the
+// pod's network namespace before any container starts. With the VM's IPv6,
+// IPv6 forwarding: nothing in the pod can set it (no netlink path, and
+// /proc/sys is read-only in containers); net-setup checks it.
+func podSysctls(n podcontract.VMNetwork) []corev1.Sysctl {
+	s := []corev1.Sysctl{{Name: "net.ipv4.ip_unprivileged_port_start", Value: UnprivilegedPortStart}}
+	if n.IPv6 {
+		s = append(s, corev1.Sysctl{Name: podcontract.IPv6ForwardingSysctl, Value: "1"})
+	}
+	return s
 }
 
 // NetworkConfig is what net-setup applies for vmi: the VM network, its ports

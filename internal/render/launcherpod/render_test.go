@@ -48,9 +48,12 @@ func details() *vb.VMIWrapper {
 func TestRenderGolden(t *testing.T) {
 	hold := testSettings()
 	hold.HoldApplicationUntilProxyStarts = true
+	ipv6 := testOpts
+	ipv6.VMIPv6 = true
 	cases := map[string]struct {
 		vmi  *virtv1alpha1.VirtualMachineInstance
 		mesh *injection.Settings
+		opts *Options // testOpts when nil
 	}{
 		"plain": {vmi: vb.MakeVMI("cirros").UID(testUID).Label("app", "cirros").GracePeriod(30).Obj()},
 		"mesh-enrolled": {
@@ -77,10 +80,17 @@ func TestRenderGolden(t *testing.T) {
 				PortProto("", "TCP", 9443).Obj(),
 			mesh: hold,
 		},
+		// The operator runs with --vm-ipv6: the VM gets IPv6 and the pod
+		// the sysctl it needs.
+		"vm-ipv6": {vmi: details().Obj(), mesh: testSettings(), opts: &ipv6},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			pod, err := RenderLauncherPod(tc.vmi, tc.mesh, testOpts)
+			opts := testOpts
+			if tc.opts != nil {
+				opts = *tc.opts
+			}
+			pod, err := RenderLauncherPod(tc.vmi, tc.mesh, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,6 +146,17 @@ func checkInvariants(t *testing.T, pod *corev1.Pod, enrolled bool) {
 	// compute's DHCP server hands out exactly the network net-setup NATs.
 	if cfg.VMNetwork != co.VMNetwork {
 		t.Errorf("net-setup VM network %+v, compute VM network %+v: want the same", cfg.VMNetwork, co.VMNetwork)
+	}
+	// The VM's IPv6 and the pod sysctl it needs come from one decision,
+	// and the operator reads it back from the pod.
+	sysctl := false
+	for _, s := range pod.Spec.SecurityContext.Sysctls {
+		if s.Name == podcontract.IPv6ForwardingSysctl && s.Value == "1" {
+			sysctl = true
+		}
+	}
+	if sysctl != cfg.IPv6 || VMHasIPv6(pod) != cfg.IPv6 {
+		t.Errorf("net-setup --vm-ipv6=%v, pod sysctl %s=1 %v, read back %v: want all equal", cfg.IPv6, podcontract.IPv6ForwardingSysctl, sysctl, VMHasIPv6(pod))
 	}
 	for _, c := range []corev1.Container{ns, pod.Spec.Containers[0]} {
 		mounted := false
@@ -272,4 +293,21 @@ func sampleVMI(t *testing.T, file, doc string) *virtv1alpha1.VirtualMachineInsta
 	}
 	vmi.UID = testUID
 	return vmi
+}
+
+func TestVMHasIPv6(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		opts := testOpts
+		opts.VMIPv6 = on
+		pod, err := RenderLauncherPod(details().Obj(), nil, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := VMHasIPv6(pod); got != on {
+			t.Errorf("VMHasIPv6 = %v for a pod rendered with VMIPv6 %v", got, on)
+		}
+	}
+	if VMHasIPv6(&corev1.Pod{}) {
+		t.Error("VMHasIPv6 = true for a pod without a compute container")
+	}
 }
