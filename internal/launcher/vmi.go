@@ -28,6 +28,8 @@ type VMISpec struct {
 	Volumes                       []VMIVolume  `json:"volumes"`
 	Hostname                      string       `json:"hostname,omitempty"`
 	TerminationGracePeriodSeconds *int64       `json:"terminationGracePeriodSeconds,omitempty"`
+	ReadinessProbe                *VMIProbe    `json:"readinessProbe,omitempty"`
+	LivenessProbe                 *VMIProbe    `json:"livenessProbe,omitempty"`
 }
 
 // VMIDomain is spec.domain.
