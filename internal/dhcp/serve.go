@@ -79,9 +79,11 @@ func handle4(o Options, log logr.Logger, conn net.PacketConn, peer net.Addr, m *
 }
 
 func handle6(o Options, log logr.Logger, conn net.PacketConn, peer net.Addr, d dhcpv6.DHCPv6) {
-	m, err := d.GetInnerMessage()
-	if err != nil {
-		log.Error(err, "Decoding DHCPv6 message", "peer", peer)
+	// The bridge is the guest's own link: there is no relay agent on it, so
+	// a relayed message is bogus and gets no answer.
+	m, ok := d.(*dhcpv6.Message)
+	if !ok {
+		log.V(1).Info("Ignoring relayed DHCPv6 message", "type", d.Type(), "peer", peer)
 		return
 	}
 	resp, err := reply6(o, m)
