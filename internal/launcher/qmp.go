@@ -56,9 +56,7 @@ func DialQMP(ctx context.Context, socket string) (*QMP, error) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	q := &QMP{conn: conn, replies: make(chan qmpMessage, 1), done: make(chan struct{}), stops: make(chan struct{}, 1)}
-	greeting := make(chan error, 1)
-	go q.read(greeting)
+	q, greeting := startQMP(conn)
 	select {
 	case err := <-greeting:
 		if err != nil {
@@ -76,6 +74,18 @@ func DialQMP(ctx context.Context, socket string) (*QMP, error) {
 	return q, nil
 }
 
+// startQMP starts reading conn; the greeting's outcome arrives on the
+// returned channel.
+func startQMP(conn net.Conn) (*QMP, <-chan error) {
+	q := &QMP{conn: conn, replies: make(chan qmpMessage, 1), done: make(chan struct{}), stops: make(chan struct{}, 1)}
+	greeting := make(chan error, 1)
+	go q.read(greeting)
+	return q, greeting
+}
+
+// read reads QMP messages until the connection ends: the greeting goes to
+// greeting (an error when the connection ends first), events are recorded,
+// and a reply is handed to the one Execute waiting for it.
 func (q *QMP) read(greeting chan<- error) {
 	defer close(q.done)
 	sc := bufio.NewScanner(q.conn)
