@@ -97,9 +97,12 @@ func (q *QMP) read(greeting chan<- error) {
 			continue
 		}
 		switch {
-		case first && m.QMP != nil:
-			first = false
-			greeting <- nil
+		case m.QMP != nil:
+			// Only the first greeting counts; another is not a reply.
+			if first {
+				first = false
+				greeting <- nil
+			}
 		case m.Event == "SHUTDOWN":
 			q.evMu.Lock()
 			q.lastShutdown = m.Data.Reason
@@ -110,6 +113,8 @@ func (q *QMP) read(greeting chan<- error) {
 			default:
 			}
 		case m.Event != "":
+		case m.Return == nil && m.Error == nil:
+			// Neither an event nor a reply: nothing to hand to Execute.
 		default:
 			// Never block the reader (events must keep flowing): a reply
 			// nobody waits for any more (its caller timed out) is dropped
