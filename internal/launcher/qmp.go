@@ -144,15 +144,27 @@ func (q *QMP) Execute(ctx context.Context, command string) (json.RawMessage, err
 	}
 	select {
 	case m := <-q.replies:
-		if m.Error != nil {
-			return nil, fmt.Errorf("QMP %s: %s: %s", command, m.Error.Class, m.Error.Desc)
-		}
-		return m.Return, nil
+		return m.result(command)
 	case <-q.done:
+		// The reply may have come just before QEMU hung up: both cases
+		// were ready and select picked this one.
+		select {
+		case m := <-q.replies:
+			return m.result(command)
+		default:
+		}
 		return nil, fmt.Errorf("QMP %s: connection closed", command)
 	case <-ctx.Done():
 		return nil, fmt.Errorf("QMP %s: %w", command, ctx.Err())
 	}
+}
+
+// result is a reply's return value or error.
+func (m qmpMessage) result(command string) (json.RawMessage, error) {
+	if m.Error != nil {
+		return nil, fmt.Errorf("QMP %s: %s: %s", command, m.Error.Class, m.Error.Desc)
+	}
+	return m.Return, nil
 }
 
 // Status is query-status' run state ("running", "paused", ...).

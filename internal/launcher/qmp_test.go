@@ -108,3 +108,24 @@ func TestDialQMPGivesUp(t *testing.T) {
 		t.Fatal("want error")
 	}
 }
+
+// TestQMPReplyBeforeHangup: a reply QEMU sends right before closing the
+// socket (system_powerdown, then exit) is the command's result, not
+// "connection closed". Before the fix about 1 in 500 replies was lost.
+func TestQMPReplyBeforeHangup(t *testing.T) {
+	for i := 0; i < 5000; i++ {
+		client, qemu := net.Pipe()
+		q, _ := startQMP(client)
+		go func() {
+			defer qemu.Close()
+			if _, err := bufio.NewReader(qemu).ReadBytes('\n'); err == nil {
+				fmt.Fprintln(qemu, `{"return": {}}`)
+			}
+		}()
+		_, err := q.Execute(context.Background(), "system_powerdown")
+		client.Close()
+		if err != nil {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+}
