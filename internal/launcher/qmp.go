@@ -21,9 +21,17 @@ type QMP struct {
 	// lastShutdown is the reason of the last SHUTDOWN event.
 	evMu         sync.Mutex
 	lastShutdown string
-	done         chan struct{}
-	stops        chan struct{}
+	// done is closed when the reader stops; readErr, set before, says why.
+	done    chan struct{}
+	readErr error
+	stops   chan struct{}
 }
+
+// maxQMPMessage bounds one QMP message (a line) from QEMU. What the
+// launcher asks for and the events it reads are well under a KiB; a longer
+// line ends the reader (and so every pending and later command) instead of
+// growing its buffer.
+const maxQMPMessage = 1 << 20
 
 type qmpMessage struct {
 	Return json.RawMessage `json:"return"`
@@ -89,7 +97,7 @@ func startQMP(conn net.Conn) (*QMP, <-chan error) {
 func (q *QMP) read(greeting chan<- error) {
 	defer close(q.done)
 	sc := bufio.NewScanner(q.conn)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	sc.Buffer(make([]byte, 0, 4<<10), maxQMPMessage)
 	first := true
 	for sc.Scan() {
 		var m qmpMessage
@@ -125,8 +133,17 @@ func (q *QMP) read(greeting chan<- error) {
 			}
 		}
 	}
+	q.readErr = errors.New("connection closed")
+	if err := sc.Err(); err != nil {
+		q.readErr = err
+		if errors.Is(err, bufio.ErrTooLong) {
+			q.readErr = fmt.Errorf("a message from QEMU is longer than %d bytes: connection abandoned", maxQMPMessage)
+		}
+		// Nobody reads QEMU's side any more: let it see the hangup.
+		_ = q.conn.Close()
+	}
 	if first {
-		greeting <- errors.New("QMP: connection closed before the greeting")
+		greeting <- fmt.Errorf("QMP: %w before the greeting", q.readErr)
 	}
 }
 
@@ -153,7 +170,7 @@ func (q *QMP) Execute(ctx context.Context, command string) (json.RawMessage, err
 			return m.result(command)
 		default:
 		}
-		return nil, fmt.Errorf("QMP %s: connection closed", command)
+		return nil, fmt.Errorf("QMP %s: %w", command, q.readErr)
 	case <-ctx.Done():
 		return nil, fmt.Errorf("QMP %s: %w", command, ctx.Err())
 	}
