@@ -92,7 +92,12 @@ func (m *MeshCapture) validate(c NetSetupOptions) []error {
 	return errs
 }
 
-// validIfName mirrors the kernel's dev_valid_name.
+// validIfName accepts the interface names net-setup can both create and
+// match in iptables rules: the kernel's dev_valid_name (1 to 15 bytes, not
+// "." or "..", no '/', ':' or white space) narrowed to letters, digits and
+// "-_." so that iptables-restore reads the name literally: it splits on
+// blanks and quotes, takes a lone "!" for a negation and a trailing "+" for
+// a wildcard matching every interface with that prefix.
 func validIfName(name string) error {
 	switch {
 	case name == "":
@@ -101,10 +106,14 @@ func validIfName(name string) error {
 		return fmt.Errorf("interface name %q is longer than 15 characters", name)
 	case name == "." || name == "..":
 		return fmt.Errorf("interface name %q is not allowed", name)
-	case strings.ContainsAny(name, "/: \t\n,="):
-		return fmt.Errorf("interface name %q contains a forbidden character", name)
+	case strings.IndexFunc(name, func(r rune) bool { return !ifNameChar(r) }) >= 0:
+		return fmt.Errorf("interface name %q may only contain letters, digits, '-', '_' and '.'", name)
 	}
 	return nil
+}
+
+func ifNameChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
 }
 
 // Validate reports every problem in n.
