@@ -15,7 +15,7 @@ func (c NetSetupOptions) Validate() error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	errs = append(errs, c.validate()...)
-	if c.TapOwnerUID < 0 || c.TapOwnerUID > 1<<32-2 {
+	if !validID(c.TapOwnerUID) {
 		add("tapOwnerUID %d is not a valid uid", c.TapOwnerUID)
 	}
 	if c.TunDevice != "" && (!filepath.IsAbs(c.TunDevice) || filepath.Clean(c.TunDevice) != c.TunDevice || c.TunDevice == "/") {
@@ -44,11 +44,17 @@ func (c NetSetupOptions) Validate() error {
 	return errors.Join(errs...)
 }
 
+// maxID is the largest uid or gid: (uid_t)-1 means "none" to the kernel, and
+// iptables' owner match takes 0 to 2^32-2.
+const maxID = 1<<32 - 2
+
+func validID(id int64) bool { return id >= 0 && id <= maxID }
+
 func (m *MeshCapture) validate(c NetSetupOptions) []error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	if m.ProxyUID < 0 || m.ProxyGID < 0 {
-		add("mesh: proxy uid %d and gid %d must not be negative", m.ProxyUID, m.ProxyGID)
+	if !validID(m.ProxyUID) || !validID(m.ProxyGID) {
+		add("mesh: proxy uid %d and gid %d must be valid ids (0 to %d)", m.ProxyUID, m.ProxyGID, maxID)
 	}
 	if m.InboundCapturePort == 0 || m.OutboundCapturePort == 0 {
 		add("mesh: capture ports must be set, got inbound %d outbound %d", m.InboundCapturePort, m.OutboundCapturePort)

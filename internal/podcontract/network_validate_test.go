@@ -43,6 +43,7 @@ func TestValidate(t *testing.T) {
 		{"tun device", netcfg.Edit(func(c *podcontract.NetSetupOptions) { c.TunDevice = "/var/run/virtmesh/tun/tun" }), ""},
 		{"relative tun device", netcfg.Edit(func(c *podcontract.NetSetupOptions) { c.TunDevice = "tun/tun" }), "clean absolute file path"},
 		{"unclean tun device", netcfg.Edit(func(c *podcontract.NetSetupOptions) { c.TunDevice = "/run/../tun" }), "clean absolute file path"},
+		{"proxy uid beyond 32 bits", netcfg.WithMesh(podcontract.DefaultNetSetupOptions(), func(m *podcontract.MeshCapture) { m.ProxyGID = 1 << 32 }), "must be valid ids"},
 		{"same capture ports", netcfg.WithMesh(podcontract.DefaultNetSetupOptions(), func(m *podcontract.MeshCapture) { m.OutboundCapturePort = 15006 }), "must differ"},
 	}
 	for _, tt := range tests {
