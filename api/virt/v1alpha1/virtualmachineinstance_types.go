@@ -109,6 +109,7 @@ type DomainSpec struct {
 }
 
 // ResourceRequirements mirrors KubeVirt's: requests and limits for the VM.
+// +kubebuilder:validation:XValidation:rule="!has(self.requests) || !has(self.limits) || ['cpu', 'memory'].all(k, !(k in self.requests) || !(k in self.limits) || !quantity(string(self.requests[k])).isGreaterThan(quantity(string(self.limits[k]))))",message="resource requests must not exceed the limits: lower requests.cpu/memory or raise limits.cpu/memory"
 type ResourceRequirements struct {
 	// requests for cpu and memory. memory is the guest memory when
 	// spec.domain.memory.guest is not set.

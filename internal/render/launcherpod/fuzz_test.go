@@ -71,6 +71,11 @@ func checkPodAdmissible(t *testing.T, pod *corev1.Pod) {
 			}
 			portNames[port.Name] = true
 		}
+		for name, limit := range c.Resources.Limits {
+			if req, ok := c.Resources.Requests[name]; ok && req.Cmp(limit) > 0 {
+				errs = append(errs, field.Invalid(p.Child("resources", "requests").Key(string(name)), req.String(), "must be less than or equal to the limit "+limit.String()))
+			}
+		}
 		for _, a := range append(append([]string{}, c.Command...), c.Args...) {
 			if a == "" || strings.ContainsRune(a, 0) {
 				errs = append(errs, field.Invalid(p.Child("args"), a, "empty or NUL in an argument"))
