@@ -18,10 +18,10 @@ import (
 // renderErrorsAllowed are the render errors a VMI the CRD schema accepts
 // may still get: inputs the schema cannot see (the unproxied-ports
 // annotation, checked against the declared ports) or compare (a memory
-// limit below the request). Each becomes a condition on the VMI. Any other
-// error for an admitted VMI is a bug: the schema let through what the
-// renderer refuses.
-var renderErrorsAllowed = []string{virtv1alpha1.AnnotationExcludeInboundPorts, "limits.memory"}
+// limit below the request, the size of the JSON the launcher gets). Each
+// becomes a condition on the VMI. Any other error for an admitted VMI is a
+// bug: the schema let through what the renderer refuses.
+var renderErrorsAllowed = []string{virtv1alpha1.AnnotationExcludeInboundPorts, "limits.memory", "too large to hand to its launcher pod"}
 
 // checkPodAdmissible checks what the API server would refuse in a pod
 // whatever its spec: names, labels, the annotations' size, container and

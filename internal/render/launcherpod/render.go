@@ -27,6 +27,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
@@ -127,13 +128,18 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 		return nil, err
 	}
 
+	annotations := podAnnotations(vmiJSON, mesh)
+	if err := apivalidation.ValidateAnnotationsSize(annotations); err != nil {
+		return nil, fmt.Errorf("the VMI is too large to hand to its launcher pod in the %s annotation (%w): shorten spec.volumes[].cloudInitNoCloud userData or networkData", podcontract.VMIAnnotation, err)
+	}
+
 	pod := &corev1.Pod{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        PodName(vmi),
 			Namespace:   vmi.Namespace,
 			Labels:      podLabels(vmi, mesh),
-			Annotations: podAnnotations(vmiJSON, mesh),
+			Annotations: annotations,
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion:         virtv1alpha1.GroupVersion.String(),
 				Kind:               "VirtualMachineInstance",
@@ -341,11 +347,15 @@ func vmiAnnotation(vmi *virtv1alpha1.VirtualMachineInstance) (string, error) {
 		Metadata:   map[string]string{"name": vmi.Name, "namespace": vmi.Namespace, "uid": string(vmi.UID)},
 		Spec:       vmi.Spec,
 	}
-	b, err := json.Marshal(doc)
-	if err != nil {
+	// Not HTML-escaped: '<', '>' and '&' are common in user data (shell
+	// redirections, "&&") and would take six bytes each.
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
 		return "", fmt.Errorf("encode VMI for the launcher: %w", err)
 	}
-	return string(b), nil
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
 func pullSecrets(vmi *virtv1alpha1.VirtualMachineInstance) []corev1.LocalObjectReference {

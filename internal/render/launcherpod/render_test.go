@@ -193,6 +193,9 @@ func TestRenderErrors(t *testing.T) {
 		"no uid":          {vmi: vb.MakeVMI("x").Obj(), opts: testOpts, want: "has no UID"},
 		"bad annotation":  {vmi: vb.MakeVMI("x").UID(testUID).Annotation(virtv1alpha1.AnnotationExcludeInboundPorts, "22,ssh").Obj(), opts: testOpts, want: `"ssh" is not a port number`},
 		"limit below req": {vmi: vb.MakeVMI("x").UID(testUID).Request("memory", "1Gi").Limit("memory", "512Mi").Obj(), opts: testOpts, want: "below the requested memory"},
+		// 32768 control characters are 196 KiB of JSON escapes: two such
+		// documents exceed the API server's 256 KiB for all annotations.
+		"too large": {vmi: vb.MakeVMI("x").UID(testUID).CloudInit("c", strings.Repeat("\x01", 32768)+strings.Repeat("\x02", 32768)).Obj(), opts: testOpts, want: "too large to hand to its launcher pod"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
