@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"virtmesh.io/virtmesh/internal/podcontract"
 	"virtmesh.io/virtmesh/internal/testing/golden"
 )
@@ -92,6 +94,10 @@ func TestBuildMachineErrors(t *testing.T) {
 		"not masquerade":    func(v *VMI, _ *PlanInput) { v.Spec.Domain.Devices.Interfaces[0].Masquerade = nil },
 		"bad mac":           func(v *VMI, _ *PlanInput) { v.Spec.Domain.Devices.Interfaces[0].MacAddress = "zz" },
 		"no tap fd":         func(_ *VMI, in *PlanInput) { in.TapFD = 0 },
+		// 8Ei once rounded to MiB as -8796093022208M.
+		"memory beyond int64 MiB": func(v *VMI, _ *PlanInput) {
+			v.Spec.Domain.Resources.Requests = map[string]resource.Quantity{"memory": resource.MustParse("8Ei")}
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			v, in := base(), in

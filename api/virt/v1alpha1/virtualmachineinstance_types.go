@@ -116,6 +116,7 @@ type ResourceRequirements struct {
 	// +kubebuilder:validation:MaxProperties=2
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['cpu', 'memory'])",message="only cpu and memory can be requested for a VM"
 	// +kubebuilder:validation:XValidation:rule="['cpu', 'memory'].all(k, !(k in self) || quantity(string(self[k])).isGreaterThan(quantity('0')))",message="resource requests must be positive quantities, e.g. memory: 128Mi or cpu: 500m"
+	// +kubebuilder:validation:XValidation:rule="!('memory' in self) || !quantity(string(self.memory)).isGreaterThan(quantity('0')) || (!quantity(string(self.memory)).isLessThan(quantity('1Mi')) && !quantity(string(self.memory)).isGreaterThan(quantity('16Ti')))",message="requests.memory is the guest's memory unless memory.guest is set: between 1Mi and 16Ti, e.g. memory: 128Mi"
 	// +optional
 	Requests corev1.ResourceList `json:"requests,omitempty"`
 
@@ -151,6 +152,7 @@ type CPU struct {
 type Memory struct {
 	// guest memory, e.g. 128Mi.
 	// +kubebuilder:validation:XValidation:rule="!quantity(string(self)).isLessThan(quantity('1Mi'))",message="spec.domain.memory.guest must be at least 1Mi, e.g. guest: 128Mi"
+	// +kubebuilder:validation:XValidation:rule="!quantity(string(self)).isGreaterThan(quantity('16Ti'))",message="spec.domain.memory.guest must be at most 16Ti"
 	// +optional
 	Guest *resource.Quantity `json:"guest,omitempty"`
 }
