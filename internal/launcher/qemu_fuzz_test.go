@@ -57,16 +57,19 @@ func qemuKV(t *testing.T, opt, v string) (implied string, kv map[string]string) 
 
 // qemuID is QEMU's id_wellformed (device, netdev and node ids).
 func qemuID(s string) bool {
-	if s == "" || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+	if s == "" || !isAlpha(s[0]) {
 		return false
 	}
 	for _, c := range []byte(s) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+		if !isAlpha(c) && !isDigit(c) && c != '-' && c != '.' && c != '_' {
 			return false
 		}
 	}
 	return true
 }
+
+func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // qemuMaxNodeName: a block node name must fit BlockDriverState.node_name
 // (32 bytes with its NUL), or QEMU says "Node name too long".
