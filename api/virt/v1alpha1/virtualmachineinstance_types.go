@@ -109,14 +109,12 @@ type DomainSpec struct {
 }
 
 // ResourceRequirements mirrors KubeVirt's: requests and limits for the VM.
-// +kubebuilder:validation:XValidation:rule="!has(self.requests) || !has(self.limits) || ['cpu', 'memory'].all(k, !(k in self.requests) || !(k in self.limits) || !quantity(string(self.requests[k])).isGreaterThan(quantity(string(self.limits[k]))))",message="resource requests must not exceed the limits: lower requests.cpu/memory or raise limits.cpu/memory"
 type ResourceRequirements struct {
 	// requests for cpu and memory. memory is the guest memory when
 	// spec.domain.memory.guest is not set.
 	// +kubebuilder:validation:MaxProperties=2
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['cpu', 'memory'])",message="only cpu and memory can be requested for a VM"
 	// +kubebuilder:validation:XValidation:rule="['cpu', 'memory'].all(k, !(k in self) || quantity(string(self[k])).isGreaterThan(quantity('0')))",message="resource requests must be positive quantities, e.g. memory: 128Mi or cpu: 500m"
-	// +kubebuilder:validation:XValidation:rule="!('memory' in self) || !quantity(string(self.memory)).isGreaterThan(quantity('0')) || (!quantity(string(self.memory)).isLessThan(quantity('1Mi')) && !quantity(string(self.memory)).isGreaterThan(quantity('16Ti')))",message="requests.memory is the guest's memory unless memory.guest is set: between 1Mi and 16Ti, e.g. memory: 128Mi"
 	// +optional
 	Requests corev1.ResourceList `json:"requests,omitempty"`
 

@@ -17,11 +17,14 @@ import (
 
 // renderErrorsAllowed are the render errors a VMI the CRD schema accepts
 // may still get: inputs the schema cannot see (the unproxied-ports
-// annotation, checked against the declared ports) or compare (a memory
-// limit below the request, the size of the JSON the launcher gets). Each
-// becomes a condition on the VMI. Any other error for an admitted VMI is a
+// annotation, checked against the declared ports) or compare at a cost the
+// API server allows (requests against limits, requests.memory's range, the
+// size of the JSON the launcher gets). Each becomes a condition on the VMI. Any other error for an admitted VMI is a
 // bug: the schema let through what the renderer refuses.
-var renderErrorsAllowed = []string{virtv1alpha1.AnnotationExcludeInboundPorts, "limits.memory", "too large to hand to its launcher pod"}
+var renderErrorsAllowed = []string{
+	virtv1alpha1.AnnotationExcludeInboundPorts, "too large to hand to its launcher pod",
+	"limits.memory", "requests.cpu", "requests.memory",
+}
 
 // checkPodAdmissible checks what the API server would refuse in a pod
 // whatever its spec: names, labels, the annotations' size, container and

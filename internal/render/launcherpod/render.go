@@ -509,13 +509,31 @@ func computeContainer(vmi *virtv1alpha1.VirtualMachineInstance, vmNet podcontrac
 	}, nil
 }
 
+// The guest memory a VMI may ask for: QEMU needs at least a MiB, and
+// memory.guest has the same bounds in the CRD.
+var (
+	minGuestMemory = resource.MustParse("1Mi")
+	maxGuestMemory = resource.MustParse("16Ti")
+)
+
 // computeResources: memory is the VM's (requests.memory, else
 // memory.guest, else DefaultGuestMemory) plus ComputeMemoryOverhead; a memory
 // limit is the VMI's limit plus the overhead; cpu is copied.
 func computeResources(vmi *virtv1alpha1.VirtualMachineInstance, opts Options) (corev1.ResourceRequirements, error) {
 	overhead := resource.MustParse(ComputeMemoryOverhead)
 	vmRes := vmi.Spec.Domain.Resources
+	// The schema cannot check these two (CEL's cost estimate for quantities
+	// in a map is over the API server's budget); the API server would refuse
+	// the pod, or QEMU the guest.
+	if req, ok := vmRes.Requests[corev1.ResourceCPU]; ok {
+		if limit, ok := vmRes.Limits[corev1.ResourceCPU]; ok && req.Cmp(limit) > 0 {
+			return corev1.ResourceRequirements{}, fmt.Errorf("spec.domain.resources.requests.cpu %s is above limits.cpu %s: lower the request or raise the limit", req.String(), limit.String())
+		}
+	}
 	mem, ok := vmRes.Requests[corev1.ResourceMemory]
+	if ok && (mem.Cmp(minGuestMemory) < 0 || mem.Cmp(maxGuestMemory) > 0) {
+		return corev1.ResourceRequirements{}, fmt.Errorf("spec.domain.resources.requests.memory %s is the guest's memory: it must be between %s and %s", mem.String(), minGuestMemory.String(), maxGuestMemory.String())
+	}
 	if !ok {
 		mem = resource.MustParse(DefaultGuestMemory)
 		if vmi.Spec.Domain.Memory != nil && vmi.Spec.Domain.Memory.Guest != nil {
