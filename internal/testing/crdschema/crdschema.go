@@ -22,6 +22,7 @@ import (
 
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	crdvalidation "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/validation"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
 	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
@@ -48,8 +49,10 @@ type Validator struct {
 	cel              *cel.Validator
 }
 
-// Load reads a CRD manifest and builds the validator of its storage
-// version, as the API server does when it serves the CRD.
+// Load reads a CRD manifest, checks it as the API server does when it is
+// created (schema, CEL rules and their estimated cost), and builds the
+// validator of its storage version, as the API server does when it serves
+// the CRD.
 func Load(path string) (*Validator, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -58,6 +61,16 @@ func Load(path string) (*Validator, error) {
 	crd := &apiextensionsv1.CustomResourceDefinition{}
 	if err := yaml.UnmarshalStrict(b, crd); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	// The CRD itself first, as the API server checks it on create: among
+	// other things the estimated cost of every CEL rule.
+	apiextensionsv1.SetObjectDefaults_CustomResourceDefinition(crd)
+	internalCRD := &apiextensions.CustomResourceDefinition{}
+	if err := apiextensionsv1.Convert_v1_CustomResourceDefinition_To_apiextensions_CustomResourceDefinition(crd, internalCRD, nil); err != nil {
+		return nil, fmt.Errorf("%s: converting the CRD: %w", path, err)
+	}
+	if errs := crdvalidation.ValidateCustomResourceDefinition(context.Background(), internalCRD); len(errs) > 0 {
+		return nil, fmt.Errorf("%s: the API server would refuse this CRD: %w", path, errs.ToAggregate())
 	}
 	var version *apiextensionsv1.CustomResourceDefinitionVersion
 	for i := range crd.Spec.Versions {
