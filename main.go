@@ -20,6 +20,7 @@ import (
 	meshcontroller "virtmesh.io/virtmesh/controllers/mesh"
 	virtcontroller "virtmesh.io/virtmesh/controllers/virt"
 	"virtmesh.io/virtmesh/internal/config"
+	"virtmesh.io/virtmesh/internal/podcontract"
 	cp "virtmesh.io/virtmesh/internal/render/controlplane"
 	"virtmesh.io/virtmesh/internal/scheme"
 )
@@ -33,10 +34,13 @@ func main() {
 
 func run() error {
 	var metricsAddr, probeAddr string
-	var leaderElect bool
+	var leaderElect, vmIPv6 bool
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; 0 disables it")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health probes bind to")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so only one manager reconciles at a time")
+	flag.BoolVar(&vmIPv6, "vm-ipv6", false, "Give VMs IPv6 in dual-stack pods. Launcher pods then set the sysctl "+
+		podcontract.IPv6ForwardingSysctl+"=1, which is not a safe sysctl: every kubelet must run with "+
+		podcontract.KubeletAllowIPv6ForwardingFlag+" or it rejects the pods. Off: VMs are IPv4-only and IPv6 connections to their pods are refused")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -74,8 +78,15 @@ func run() error {
 		Scheme:        mgr.GetScheme(),
 		Recorder:      mgr.GetEventRecorder("virtualmachineinstance-controller"),
 		LauncherImage: images.Launcher,
+		VMIPv6:        vmIPv6,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("VirtualMachineInstance controller: %w", err)
+	}
+	if err := (&virtcontroller.VirtualMachineReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder(virtcontroller.VMControllerName),
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("VirtualMachine controller: %w", err)
 	}
 	if err := (&meshcontroller.MeshControlPlaneReconciler{
 		Client:   mgr.GetClient(),
@@ -92,7 +103,7 @@ func run() error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	log.Info("Starting manager", "launcherImage", images.Launcher, "meshHub", images.Hub)
+	log.Info("Starting manager", "launcherImage", images.Launcher, "meshHub", images.Hub, "vmIPv6", vmIPv6)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 

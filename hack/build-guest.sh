@@ -57,6 +57,7 @@ modules=(
   drivers/virtio/virtio_ring.ko drivers/virtio/virtio.ko
   drivers/virtio/virtio_pci_legacy_dev.ko drivers/virtio/virtio_pci_modern_dev.ko
   drivers/virtio/virtio_pci.ko drivers/block/virtio_blk.ko
+  drivers/char/hw_random/virtio-rng.ko
   net/core/failover.ko drivers/net/net_failover.ko drivers/net/virtio_net.ko
   drivers/cdrom/cdrom.ko fs/isofs/isofs.ko
   drivers/input/evdev.ko drivers/acpi/button.ko

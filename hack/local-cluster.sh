@@ -286,8 +286,8 @@ apply_samples() {
   log "applying config/samples/bookinfo-details-vm.yaml"
   kubectl apply -f "$root/config/samples/bookinfo-details-vm.yaml"
   log "waiting for the details-v1 VM to be Ready (timeout $wait_timeout)"
-  kubectl wait --for=condition=Ready virtualmachineinstances.virt.virtmesh.io/details-v1 -n bookinfo --timeout="$wait_timeout" ||
-    { kubectl describe mvmi/details-v1 -n bookinfo >&2; die "mvmi/details-v1 is not Ready; operator log: $manager_log"; }
+  kubectl wait --for=condition=Ready virtualmachines.virt.virtmesh.io/details-v1 -n bookinfo --timeout="$wait_timeout" ||
+    { kubectl describe mvm/details-v1 mvmi/details-v1 -n bookinfo >&2; die "mvm/details-v1 is not Ready; operator log: $manager_log"; }
 }
 
 print_env() {
@@ -298,7 +298,7 @@ summary() {
   echo
   kubectl get nodes -o wide
   echo
-  kubectl get mcp,mvmi,pods -A
+  kubectl get mcp,mvm,mvmi,pods -A
   cat <<EOF
 
 VirtMesh runs on a local cluster: etcd, kube-apiserver, kube-controller-manager
@@ -308,8 +308,8 @@ containers and boots no VMs, so "Running" means rendered, admitted and
 scheduled, not booted.
 
   export KUBECONFIG=$kubeconfig
-  $bin/kubectl get mcp,mvmi,pods -A
-  $bin/kubectl describe mvmi details-v1 -n bookinfo
+  $bin/kubectl get mcp,mvm,mvmi,pods -A
+  $bin/kubectl describe mvm,mvmi details-v1 -n bookinfo
 
 Operator: pid $(cat "$manager_pid" 2>/dev/null || echo '?'), log $manager_log
 Cluster logs: $kwok_workdir/clusters/$name/logs
@@ -361,7 +361,7 @@ case "$cmd" in
     else
       echo "operator: not running"
     fi
-    if cluster_running; then kubectl get mcp,mvmi,pods -A; fi
+    if cluster_running; then kubectl get mcp,mvm,mvmi,pods -A; fi
     ;;
   operator-start) operator_start ;;
   operator-stop) operator_stop ;;

@@ -30,7 +30,10 @@ func computeNetwork(o podcontract.ComputeOptions) launcher.NetworkFunc {
 			dns, _ = dhcp.ParseResolvConf(f)
 			f.Close()
 		}
-		opts, err := dhcp.OptionsFor(o.VMNetwork, podHasIPv6(o.PodInterface), dns, v.Hostname(), br.MTU)
+		// DHCPv6 only when the VM has IPv6 (--vm-ipv6, on a pod that has
+		// it): exactly when net-setup gave the bridge an IPv6 gateway and
+		// the NAT for it.
+		opts, err := dhcp.OptionsFor(o.VMNetwork, o.IPv6 && podHasIPv6(o.PodInterface), dns, v.Hostname(), br.MTU)
 		if err != nil {
 			return nil, err
 		}
@@ -60,7 +63,7 @@ func computeNetwork(o podcontract.ComputeOptions) launcher.NetworkFunc {
 }
 
 // podHasIPv6 reports whether the pod interface has a global IPv6 address;
-// only then does the guest get DHCPv6.
+// only then (and with --vm-ipv6) does the guest get DHCPv6.
 func podHasIPv6(ifname string) bool {
 	ifc, err := net.InterfaceByName(ifname)
 	return err == nil && hasGlobalIPv6(ifc)

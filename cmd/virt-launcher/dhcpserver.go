@@ -69,8 +69,9 @@ func runDHCPServer(args []string) error {
 	if mtu == 0 {
 		mtu = br.MTU
 	}
-	// net-setup gives the bridge an IPv6 gateway exactly when the pod has IPv6.
-	opts, err := dhcp.OptionsFor(cfg.VMNetwork, hasGlobalIPv6(br), rc, hostname, mtu)
+	// net-setup gives the bridge an IPv6 gateway exactly when the VM has
+	// IPv6 (--vm-ipv6) and the pod has it.
+	opts, err := dhcp.OptionsFor(cfg.VMNetwork, cfg.IPv6 && hasGlobalIPv6(br), rc, hostname, mtu)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	// The guest clock may start in a time zone (spec.domain.clock.timezone);
+	// the launcher image has no zoneinfo of its own.
+	_ "time/tzdata"
 )
 
 var subcommands = map[string]func(args []string) error{}

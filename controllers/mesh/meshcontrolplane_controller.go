@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -142,7 +143,32 @@ func (r *MeshControlPlaneReconciler) doReconcile(ctx context.Context, mcp *meshv
 	obs.readiness, err = r.readiness(ctx, v, fatal)
 	errs = append(errs, err)
 	obs.applyErr = errors.Join(errs...)
+	if permanent(obs.applyErr) {
+		// The API server refuses what was rendered (invalid or forbidden):
+		// retrying the same objects cannot help. The condition says why; a
+		// spec change brings the control plane back through the watch.
+		return obs, nil
+	}
 	return obs, obs.applyErr
+}
+
+// permanent reports an error made only of API server refusals that retrying
+// the same request cannot clear: Invalid, and Forbidden other than a quota.
+func permanent(err error) bool {
+	switch e := err.(type) {
+	case nil:
+		return false
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			if !permanent(inner) {
+				return false
+			}
+		}
+		return true
+	case interface{ Unwrap() error }:
+		return permanent(e.Unwrap())
+	}
+	return apierrors.IsInvalid(err) || apierrors.IsForbidden(err) && !strings.Contains(err.Error(), "exceeded quota")
 }
 
 // applyControlPlane applies every rendered object, the mTLS policy (when its

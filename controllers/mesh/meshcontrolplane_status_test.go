@@ -2,12 +2,15 @@ package mesh
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
 )
@@ -79,5 +82,33 @@ func TestSetReadyKeepsTransitionTime(t *testing.T) {
 	setReady(&conds, 1, meshv1alpha1.ComponentReadiness{Ready: []string{"istiod"}})
 	if c := meta.FindStatusCondition(conds, meshv1alpha1.ConditionReady); c.Status != metav1.ConditionTrue {
 		t.Errorf("got %+v", c)
+	}
+}
+
+func TestPermanent(t *testing.T) {
+	invalid := apierrors.NewInvalid(schema.GroupKind{Kind: "Deployment"}, "istiod", nil)
+	forbidden := apierrors.NewForbidden(schema.GroupResource{Resource: "deployments"}, "istiod", errors.New("no"))
+	quota := apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "x", errors.New("exceeded quota: q"))
+	timeout := apierrors.NewTimeoutError("slow", 1)
+	cases := map[string]struct {
+		err  error
+		want bool
+	}{
+		"nil":                         {nil, false},
+		"invalid":                     {invalid, true},
+		"wrapped invalid":             {fmt.Errorf("apply Deployment istiod: %w", invalid), true},
+		"forbidden":                   {forbidden, true},
+		"quota":                       {quota, false},
+		"timeout":                     {timeout, false},
+		"all permanent, joined":       {errors.Join(invalid, fmt.Errorf("x: %w", forbidden)), true},
+		"one retryable among them":    {errors.Join(invalid, timeout), false},
+		"wrapped join with one retry": {fmt.Errorf("apply: %w", errors.Join(invalid, timeout)), false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := permanent(tc.err); got != tc.want {
+				t.Errorf("permanent(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
 	}
 }

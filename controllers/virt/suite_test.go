@@ -64,8 +64,17 @@ func (c *countingReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 // and stops it when the test ends.
 func startController(t *testing.T) *countingReconciler {
 	t.Helper()
+	vmi, _ := startControllers(t, false)
+	return vmi
+}
+
+// startControllers starts the VMI controller and, with vms, the
+// VirtualMachine controller in one manager, as main.go does.
+func startControllers(t *testing.T, vms bool) (vmiCounter, vmCounter *countingReconciler) {
+	t.Helper()
 	mgr, err := manager.New(env.Config, manager.Options{
 		Scheme:     env.Scheme,
+		Logger:     testenv.Logger(t, 1),
 		Metrics:    server.Options{BindAddress: "0"},
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 		// As main.go should: cache launcher pods only, without managedFields.
@@ -81,6 +90,13 @@ func startController(t *testing.T) *countingReconciler {
 	if err := r.setup(mgr, counter); err != nil {
 		t.Fatal(err)
 	}
+	if vms {
+		vr := &VirtualMachineReconciler{Client: mgr.GetClient()}
+		vmCounter = &countingReconciler{inner: vr}
+		if err := vr.setup(mgr, vmCounter); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -90,7 +106,7 @@ func startController(t *testing.T) *countingReconciler {
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	return counter
+	return counter, vmCounter
 }
 
 // newNamespace creates a fresh namespace for one test.

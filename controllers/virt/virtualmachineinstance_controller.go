@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -73,6 +74,9 @@ type VirtualMachineInstanceReconciler struct {
 	// KVMResource, when set, is the device-plugin resource compute requests
 	// for /dev/kvm (e.g. devices.kubevirt.io/kvm).
 	KVMResource corev1.ResourceName
+	// VMIPv6 gives VMs IPv6 in dual-stack pods (launcherpod.Options.VMIPv6):
+	// only where every kubelet allows the pod sysctl it needs.
+	VMIPv6 bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -125,6 +129,12 @@ func (r *VirtualMachineInstanceReconciler) now() time.Time {
 // and only while the VMI has never had one.
 func (r *VirtualMachineInstanceReconciler) doReconcile(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance) (observed, reconcile.Result, error) {
 	var obs observed
+	if errs := validation.IsValidLabelValue(vmi.Name); len(errs) > 0 {
+		// Admission rejects such names now; a VMI stored before that can
+		// never get a pod (its name labels the pod), and retrying cannot help.
+		obs.RenderErr = fmt.Sprintf("the VMI name cannot label its launcher pod (%s): recreate the VMI with a name of at most 63 characters", strings.Join(errs, "; "))
+		return obs, reconcile.Result{}, nil
+	}
 	decision, _, err := r.decide(ctx, r.Client, vmi)
 	if err != nil {
 		return obs, reconcile.Result{}, err
@@ -206,7 +216,7 @@ func (r *VirtualMachineInstanceReconciler) createLauncherPod(ctx context.Context
 		obs.Pod = first(pods)
 		return obs, reconcile.Result{}, err
 	}
-	pod, err := launcherpod.RenderLauncherPod(vmi, settings, launcherpod.Options{LauncherImage: r.LauncherImage, KVMResource: r.KVMResource})
+	pod, err := launcherpod.RenderLauncherPod(vmi, settings, launcherpod.Options{LauncherImage: r.LauncherImage, KVMResource: r.KVMResource, VMIPv6: r.VMIPv6})
 	if err != nil {
 		// Not retried: the spec is immutable and annotation or mesh changes
 		// bring the VMI back through the watches.

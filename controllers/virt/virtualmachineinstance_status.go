@@ -2,6 +2,7 @@ package virt
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -290,19 +291,43 @@ func orDefault(s, def string) string {
 	return s
 }
 
-// interfaces: with masquerade the VM is reached at the pod's IPs.
+// interfaces: with masquerade the VM is reached at the pod's IPs — at its
+// IPv6 ones only when the pod was rendered with the VM's IPv6.
 func interfaces(vmi *virtv1alpha1.VirtualMachineInstance, pod *corev1.Pod) []virtv1alpha1.VirtualMachineInstanceNetworkInterface {
 	var out []virtv1alpha1.VirtualMachineInstanceNetworkInterface
+	ips := reachableIPs(pod)
 	for _, ifc := range vmi.Spec.Domain.Devices.Interfaces {
 		mac := ifc.MacAddress
 		if mac == "" {
 			mac = podcontract.StableMAC(vmi.Namespace, vmi.Name, string(vmi.UID), ifc.Name)
 		}
-		i := virtv1alpha1.VirtualMachineInstanceNetworkInterface{Name: ifc.Name, MAC: mac, IP: pod.Status.PodIP}
-		for _, ip := range pod.Status.PodIPs {
-			i.IPs = append(i.IPs, ip.IP)
+		i := virtv1alpha1.VirtualMachineInstanceNetworkInterface{Name: ifc.Name, MAC: mac, IPs: ips}
+		if len(ips) > 0 {
+			i.IP = ips[0]
 		}
 		out = append(out, i)
+	}
+	return out
+}
+
+// reachableIPs are the pod's IPs at which the VM answers: IPv6 ones only
+// with the VM's IPv6 (launcherpod.VMHasIPv6), as without it net-setup
+// forwards no IPv6 to the guest.
+func reachableIPs(pod *corev1.Pod) []string {
+	all := []string{}
+	for _, ip := range pod.Status.PodIPs {
+		all = append(all, ip.IP)
+	}
+	if len(all) == 0 && pod.Status.PodIP != "" {
+		all = append(all, pod.Status.PodIP)
+	}
+	ipv6 := launcherpod.VMHasIPv6(pod)
+	var out []string
+	for _, ip := range all {
+		if a, err := netip.ParseAddr(ip); err == nil && a.Unmap().Is6() && !ipv6 {
+			continue
+		}
+		out = append(out, ip)
 	}
 	return out
 }

@@ -66,15 +66,30 @@ const (
 // transaction, so applying it twice leaves exactly one copy of each rule.
 //
 // podIPs are the pod's addresses (from eth0); those of other families are
-// ignored. In the mesh an address of family is required: the proxy hands
-// inbound connections to podIP:port, which is DNATed to the VM.
+// ignored. In the mesh an address of family is required when the VM has
+// that family: the proxy hands inbound connections to podIP:port, which is
+// DNATed to the VM.
+//
+// The VM always has IPv4; it has IPv6 only with c.IPv6 (--vm-ipv6). Without
+// it the IPv6 table holds no VM rules at all — nothing is DNATed, so every
+// IPv6 connection to the pod that no process in the pod listens for is
+// refused by the kernel — and, in the mesh, only the outbound capture of
+// pod-local processes (ISTIO_OUTPUT): no inbound capture, which would
+// accept connections the proxy could hand to nobody.
+//
+// Local clients reach the VM at 127.0.0.1 (route_localnet lets the DNATed
+// connection cross the bridge) but never at [::1]: IPv6 has no
+// route_localnet, so the guest's answer, un-NATed back to ::1, would be
+// dropped on the bridge and the client hang. [::1]:port stays local and is
+// refused like any closed port.
 //
 // Order inside the base chains, which is the point of rendering both rule
 // sets into one table:
 //
 //	PREROUTING   1. -i eth0 → KUBEVIRT_PREINBOUND: outside the mesh the DNAT
 //	                to the VM; in the mesh only the explicitly unproxied
-//	                ports, which must win over the inbound capture.
+//	                TCP ports, which must win over the inbound capture, and
+//	                the VM's UDP, which the proxy does not carry.
 //	             2. -i k6t-eth0 -p tcp → VIRTMESH_VM_OUTBOUND (mesh): the
 //	                VM's TCP is the pod's outbound traffic (→ 15001).
 //	             3. -i k6t-eth0 → RETURN (mesh): DHCP, DNS, ICMP and the rest
@@ -82,7 +97,8 @@ const (
 //	             4. -p tcp → ISTIO_INBOUND (mesh): inbound capture (→ 15006).
 //	OUTPUT       1. ISTIO_OUTPUT (mesh) first, so the proxy's own
 //	                connections and the 127.0.0.6 passthrough are decided
-//	                before anything is DNATed.
+//	                before anything is DNATed; connections straight to the
+//	                VM's network are never captured.
 //	             2. KUBEVIRT_OUTPUT: proxy ports RETURN, then
 //	                {127.0.0.1, podIP} → VM.
 //	POSTROUTING  MASQUERADE from the VM; -o k6t-eth0 → KUBEVIRT_POSTINBOUND
@@ -100,10 +116,11 @@ func RenderRules(c podcontract.NetSetupOptions, family Family, podIPs ...netip.A
 			ips = append(ips, ip.Unmap())
 		}
 	}
-	if c.Mesh != nil && len(ips) == 0 {
+	hasVM := family == IPv4 || c.IPv6
+	if c.Mesh != nil && hasVM && len(ips) == 0 {
 		return "", fmt.Errorf("the mesh needs the pod's %s address to hand inbound connections to the VM, got %v", family, podIPs)
 	}
-	r := renderer{c: c, f: family, podIPs: ips, cidr: VMCIDR(c.VMNetwork, family)}
+	r := renderer{c: c, f: family, podIPs: ips, cidr: VMCIDR(c.VMNetwork, family), hasVM: hasVM}
 	r.vm = podcontract.VMAddress(r.cidr).String()
 	r.gw = podcontract.Gateway(r.cidr).String()
 	r.render()
@@ -116,10 +133,16 @@ type renderer struct {
 	podIPs []netip.Addr
 	cidr   netip.Prefix
 	vm, gw string
-	t      table
+	// hasVM: the VM has this address family (IPv4 always, IPv6 with --vm-ipv6).
+	hasVM bool
+	t     table
 }
 
 func (r *renderer) render() {
+	if !r.hasVM {
+		r.renderWithoutVM()
+		return
+	}
 	c, m := r.c, r.c.Mesh
 	r.t.chain(ChainPreInbound, ChainPostInbound, ChainVMLocalOutput)
 	if m != nil {
@@ -152,24 +175,62 @@ func (r *renderer) render() {
 	}
 }
 
+// renderWithoutVM is the table of a family the VM does not have (IPv6
+// without --vm-ipv6): no NAT to or from the VM and, in the mesh, only the
+// outbound capture of pod-local processes, without the inbound capture, the
+// passthrough and the proxy's hairpin to its own pod IP.
+func (r *renderer) renderWithoutVM() {
+	r.t.comment("The VM has no " + r.f.String() + " (--vm-ipv6=false): nothing is forwarded to it; connections to the pod reach only the pod's own listeners.")
+	if r.c.Mesh == nil {
+		return
+	}
+	r.t.chain(ChainOutput, ChainRedirect)
+	r.t.comment("OUTPUT: pod-local processes' outbound " + r.f.String() + " passes the proxy.")
+	r.t.add("OUTPUT", "-j", ChainOutput)
+	r.t.add(ChainRedirect, "-p", "tcp", "-j", "REDIRECT", "--to-ports", itoa(r.c.Mesh.OutboundCapturePort))
+	r.meshOutput()
+}
+
 // preInbound: what arrives on eth0 and goes straight to the VM.
+//
+// In the mesh that is the unproxied TCP ports and the VM's UDP: Istio
+// captures TCP only, so UDP is DNATed to the guest as outside the mesh —
+// each declared UDP port, or, with no ports declared, all UDP except the
+// proxy's own ports (its DNS proxy on 15053 among them). TCP is never
+// DNATed here in the mesh except the unproxied ports: a catch-all would
+// skip the proxy (no mTLS, no authz) and send probes on 15021 to the guest.
 func (r *renderer) preInbound() {
 	dnat := []string{"-j", "DNAT", "--to-destination", r.vm}
-	if m := r.c.Mesh; m != nil {
-		for _, p := range uniq(m.UnproxiedPorts) {
-			r.t.add(ChainPreInbound, cat([]string{"-p", "tcp", "--dport", itoa(p)}, dnat)...)
+	m := r.c.Mesh
+	if m == nil {
+		for _, match := range r.portMatches() {
+			r.t.add(ChainPreInbound, cat(match, dnat)...)
 		}
 		return
 	}
-	for _, match := range r.portMatches() {
-		r.t.add(ChainPreInbound, cat(match, dnat)...)
+	for _, p := range uniq(m.UnproxiedPorts) {
+		r.t.add(ChainPreInbound, cat([]string{"-p", "tcp", "--dport", itoa(p)}, dnat)...)
+	}
+	if len(r.c.Ports) == 0 {
+		r.t.add(ChainPreInbound, "-p", "udp", "-m", "multiport", "--dports", strings.Join(itoas(r.proxyPorts()), ","), "-j", "RETURN")
+		r.t.add(ChainPreInbound, cat([]string{"-p", "udp"}, dnat)...)
+		return
+	}
+	for _, p := range r.c.Ports {
+		if p.Protocol == "UDP" {
+			r.t.add(ChainPreInbound, cat([]string{"-p", "udp", "--dport", itoa(p.Port)}, dnat)...)
+		}
 	}
 }
 
 // localOutput: pod-local clients (and, in the mesh, the proxy handing over
-// inbound connections to podIP:port) reach the VM.
+// inbound connections to podIP:port) reach the VM. 127.0.0.1 is DNATed,
+// [::1] is not (see RenderRules).
 func (r *renderer) localOutput() {
-	dsts := []netip.Addr{r.f.Loopback()}
+	var dsts []netip.Addr
+	if r.f == IPv4 {
+		dsts = append(dsts, r.f.Loopback())
+	}
 	if r.c.Mesh != nil {
 		dsts = append(dsts, r.podIPs...)
 		ports := strings.Join(itoas(r.proxyPorts()), ",")
@@ -188,7 +249,10 @@ func (r *renderer) localOutput() {
 // unroutable on the wire; they reach the VM from the gateway instead. Only
 // DNATed traffic can leave k6t-eth0 from these sources, so no port match.
 func (r *renderer) postInbound() {
-	srcs := []netip.Addr{r.f.Loopback()}
+	var srcs []netip.Addr
+	if r.f == IPv4 {
+		srcs = append(srcs, r.f.Loopback())
+	}
 	if r.c.Mesh != nil {
 		srcs = append(srcs, r.f.InboundPassthrough())
 	}
@@ -210,23 +274,39 @@ func (r *renderer) meshInbound() {
 
 // meshOutput is Istio's ISTIO_OUTPUT: the proxy's own traffic is exempt,
 // the passthrough from 127.0.0.6 returns, local-to-local traffic of other
-// users returns, and the rest is redirected to the outbound listener.
+// users returns, and the rest is redirected to the outbound listener. One
+// addition: connections straight to the VM's network (the launcher's guest
+// probes to 10.0.2.2) return too — they are the pod talking to its own
+// workload, which the proxy must never answer. It does not touch the
+// proxy's inbound hand-over: that goes to podIP:port, returns at the
+// 127.0.0.6 rule and is DNATed to the VM later, in KUBEVIRT_OUTPUT.
+//
+// Without a VM of the family there is no inbound side: no passthrough
+// RETURN and no hairpin of the proxy's connections to its own pod IP into
+// the inbound capture (the proxy could hand them to nobody).
 func (r *renderer) meshOutput() {
 	m := r.c.Mesh
 	for _, p := range uniq(m.ExcludeOutboundPorts) {
 		r.t.add(ChainOutput, "-p", "tcp", "--dport", itoa(p), "-j", "RETURN")
 	}
-	r.t.add(ChainOutput, "-o", "lo", "-s", host(r.f.InboundPassthrough()), "-j", "RETURN")
+	if r.hasVM {
+		r.t.add(ChainOutput, "-o", "lo", "-s", host(r.f.InboundPassthrough()), "-j", "RETURN")
+	}
 	for _, owner := range []struct{ flag, id string }{
 		{"--uid-owner", strconv.FormatInt(m.ProxyUID, 10)},
 		{"--gid-owner", strconv.FormatInt(m.ProxyGID, 10)},
 	} {
-		r.t.add(ChainOutput, "-o", "lo", "!", "-d", host(r.f.Loopback()), "-p", "tcp", "!", "--dport", "15008",
-			"-m", "owner", owner.flag, owner.id, "-j", ChainInRedirect)
+		if r.hasVM {
+			r.t.add(ChainOutput, "-o", "lo", "!", "-d", host(r.f.Loopback()), "-p", "tcp", "!", "--dport", "15008",
+				"-m", "owner", owner.flag, owner.id, "-j", ChainInRedirect)
+		}
 		r.t.add(ChainOutput, "-o", "lo", "-m", "owner", "!", owner.flag, owner.id, "-j", "RETURN")
 		r.t.add(ChainOutput, "-m", "owner", owner.flag, owner.id, "-j", "RETURN")
 	}
 	r.t.add(ChainOutput, "-d", host(r.f.Loopback()), "-j", "RETURN")
+	if r.hasVM {
+		r.t.add(ChainOutput, "-d", r.cidr.Masked().String(), "-j", "RETURN")
+	}
 	r.outboundSelection(ChainOutput)
 }
 

@@ -19,7 +19,8 @@ type Options struct {
 	ServerMAC net.HardwareAddr
 	Gateway   netip.Prefix // 10.0.2.1/24: server address, router and netmask
 	VMAddress netip.Addr   // 10.0.2.2
-	// GatewayIPv6/VMAddressIPv6 are set only when the pod has IPv6.
+	// GatewayIPv6/VMAddressIPv6 are set only when the VM has IPv6
+	// (VMNetwork.IPv6 on a pod that has IPv6).
 	GatewayIPv6   netip.Prefix
 	VMAddressIPv6 netip.Addr
 	DNS           ResolvConf

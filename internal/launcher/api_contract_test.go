@@ -1,4 +1,4 @@
-package launcher
+package launcher_test
 
 import (
 	"encoding/json"
@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -13,7 +14,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
+	"virtmesh.io/virtmesh/internal/launcher"
 	"virtmesh.io/virtmesh/internal/podcontract"
+	"virtmesh.io/virtmesh/internal/testing/launcherplan"
 )
 
 // TestTypedVMIMatchesFixture pins the contract with the renderer: a VMI
@@ -59,20 +62,20 @@ func TestTypedVMIMatchesFixture(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	typed, err := LoadVMI(path)
+	typed, err := launcher.LoadVMI(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fixture, err := LoadVMI(filepath.Join("testdata", "full.vmi.json"))
+	fixture, err := launcher.LoadVMI(filepath.Join("testdata", "full.vmi.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	argsFor := func(v *VMI) string {
-		m, err := BuildMachine(v, PlanInput{Accel: podcontract.AccelKVM, Disks: preparedFor(v, "/d"), SerialLog: "/s", QMPSocket: "/q", Tap: "tap0", TapFD: 3 + countFDs(preparedFor(v, "/d"))})
+	argsFor := func(v *launcher.VMI) string {
+		args, err := launcherplan.Args(v, podcontract.AccelKVM, "/d", time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return strings.Join(QEMUArgs(m), "\n")
+		return strings.Join(args, "\n")
 	}
 	if got, want := argsFor(typed), argsFor(fixture); got != want {
 		t.Errorf("typed VMI gives other QEMU args than the fixture:\n got %s\nwant %s", got, want)

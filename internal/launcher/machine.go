@@ -11,9 +11,28 @@ type Machine struct {
 	// UUID is the SMBIOS system UUID (the VMI's uid); empty for none.
 	UUID string
 	// Accel is podcontract.AccelKVM or podcontract.AccelTCG.
-	Accel                   string
+	Accel string
+	// Type is the QEMU machine type (q35 or a versioned pc-q35-X.Y).
+	Type string
+	// MachineOptions are appended to -machine: smm, hpet, pit.
+	MachineOptions []string
+	// CPUModel is -cpu's model; CPUFlags follow it (+feat, -feat, kvm=off).
+	CPUModel                string
+	CPUFlags                []string
 	Sockets, Cores, Threads uint32
 	MemoryMiB               int64
+	// SMBIOS are -smbios values (system serial, chassis).
+	SMBIOS []string
+	// RTC is -rtc's value; empty for QEMU's default (UTC, no drift fix).
+	RTC string
+	// NoReboot ends QEMU when the guest reboots (rebootPolicy Terminate).
+	NoReboot bool
+	// Rng attaches virtio-rng fed from the host's /dev/urandom.
+	Rng bool
+	// Balloon attaches a virtio memory balloon.
+	Balloon bool
+	// Watchdog, when set, is the i6300esb watchdog's id and action.
+	Watchdog *MachineWatchdog
 	// FDs are descriptors QEMU inherits and registers as fd sets, so a
 	// backing file named "/dev/fdset/<Set>" is read through them.
 	FDs []MachineFD
@@ -26,10 +45,19 @@ type Machine struct {
 	QMPSocket string
 }
 
-// MachineDisk is one virtio-blk disk.
+// Disk buses.
+const (
+	BusVirtio = "virtio"
+	BusSATA   = "sata"
+	BusSCSI   = "scsi"
+)
+
+// MachineDisk is one disk.
 type MachineDisk struct {
 	// Name is the VMI disk name; device ids derive from it.
 	Name string
+	// Bus is BusVirtio, BusSATA or BusSCSI.
+	Bus string
 	// Path is the image QEMU opens: a qcow2 overlay for container disks, the
 	// raw seed ISO for cloud-init.
 	Path string
@@ -40,6 +68,12 @@ type MachineDisk struct {
 	BootIndex int
 	// Serial is the disk serial the guest sees; empty for none.
 	Serial string
+	// Cache is "", none, writethrough or writeback.
+	Cache string
+	// ErrorPolicy is "" (QEMU's default), stop, ignore, report or enospace.
+	ErrorPolicy string
+	// Queues is the virtio-blk queue count; 0 for QEMU's default.
+	Queues uint32
 }
 
 // MachineNIC is one virtio-net interface backed by an existing tap device.
@@ -52,6 +86,18 @@ type MachineNIC struct {
 	// (3 + its ExtraFiles index).
 	TapFD int
 	MAC   string
+	// Model is the QEMU NIC device (virtio-net-pci, e1000, ...).
+	Model string
+	// BootIndex orders network boot; 0 means the NIC does not boot and gets
+	// no option ROM.
+	BootIndex int
+}
+
+// MachineWatchdog is an i6300esb watchdog.
+type MachineWatchdog struct {
+	ID string
+	// Action is QEMU's -action watchdog= value: reset, poweroff or shutdown.
+	Action string
 }
 
 // VCPUs is the number of virtual CPUs of m.

@@ -1,4 +1,4 @@
-package launcher
+package launcher_test
 
 import (
 	"net"
@@ -6,10 +6,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"virtmesh.io/virtmesh/internal/launcher"
 	"virtmesh.io/virtmesh/internal/podcontract"
 	"virtmesh.io/virtmesh/internal/render/launcherpod"
 	"virtmesh.io/virtmesh/internal/testing/crdschema"
+	"virtmesh.io/virtmesh/internal/testing/launcherplan"
 )
 
 // qemuOpts splits one QEMU option value into its comma-separated parts the
@@ -75,14 +78,20 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // (32 bytes with its NUL), or QEMU says "Node name too long".
 const qemuMaxNodeName = 31
 
-var qemuArgOptions = []string{"-name", "-uuid", "-machine", "-cpu", "-smp", "-m", "-nodefaults", "-no-user-config", "-display", "-msg", "-qmp", "-chardev", "-serial", "-add-fd", "-blockdev", "-device", "-netdev"}
+var qemuArgOptions = []string{
+	"-name", "-uuid", "-machine", "-cpu", "-smp", "-m", "-nodefaults", "-no-user-config", "-display", "-msg", "-qmp",
+	"-chardev", "-serial", "-smbios", "-rtc", "-no-reboot", "-add-fd", "-blockdev", "-device", "-netdev", "-object", "-action",
+}
+
+// qemuFlags take no value.
+var qemuFlags = []string{"-nodefaults", "-no-user-config", "-no-reboot"}
 
 // checkQEMUArgs reads argv as QEMU would and checks it against the machine
 // and the descriptors the launcher passes: every option known and every
 // value non-empty, no key injected into an option value, ids and node names
 // QEMU accepts and unique, each -device's drive and netdev declared, each
 // -add-fd and -netdev descriptor one the launcher passes, each once.
-func checkQEMUArgs(t *testing.T, args []string, m Machine, in PlanInput) {
+func checkQEMUArgs(t *testing.T, args []string, m launcher.Machine, in launcher.PlanInput) {
 	t.Helper()
 	wantFDs := map[int]bool{}
 	for _, d := range in.Disks {
@@ -117,7 +126,7 @@ func checkQEMUArgs(t *testing.T, args []string, m Machine, in PlanInput) {
 		if !slices.Contains(qemuArgOptions, opt) {
 			t.Fatalf("argv[%d] = %q: not a QEMU option this launcher uses", i, opt)
 		}
-		if opt == "-nodefaults" || opt == "-no-user-config" {
+		if slices.Contains(qemuFlags, opt) {
 			continue
 		}
 		if i+1 == len(args) || args[i+1] == "" || strings.ContainsRune(args[i+1], 0) {
@@ -145,7 +154,7 @@ func checkQEMUArgs(t *testing.T, args []string, m Machine, in PlanInput) {
 				t.Fatalf("-blockdev node-name %q is longer than QEMU's %d", node, qemuMaxNodeName)
 			}
 			newID("node", node, nodes)
-			if !slices.ContainsFunc(m.Disks, func(d MachineDisk) bool { return d.Path == kv["file.filename"] }) {
+			if !slices.ContainsFunc(m.Disks, func(d launcher.MachineDisk) bool { return d.Path == kv["file.filename"] }) {
 				t.Fatalf("-blockdev %q opens a file no disk names", v)
 			}
 		case "-netdev":
@@ -169,10 +178,23 @@ func checkQEMUArgs(t *testing.T, args []string, m Machine, in PlanInput) {
 	if len(usedFDs) != len(wantFDs) {
 		t.Fatalf("QEMU is handed descriptors %v but told of %v", wantFDs, usedFDs)
 	}
-	if len(nodes) != len(m.Disks) || len(devices) != len(m.Disks)+len(m.NICs) {
-		t.Fatalf("%d disks, %d NICs: %d block nodes, %d devices", len(m.Disks), len(m.NICs), len(nodes), len(devices))
+	drives, nics := 0, 0
+	for _, d := range devices {
+		if d[0] != "" {
+			drives++
+		}
+		if d[1] != "" {
+			nics++
+		}
+	}
+	if len(nodes) != len(m.Disks) || drives != len(m.Disks) || nics != len(m.NICs) {
+		t.Fatalf("%d disks, %d NICs: %d block nodes, %d drive devices, %d NIC devices", len(m.Disks), len(m.NICs), len(nodes), drives, nics)
 	}
 }
+
+// fuzzNow is the launcher's start time in FuzzQEMUArgs (a guest clock may
+// be an offset from it).
+var fuzzNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // FuzzQEMUArgs follows a VMI the CRD schema admits (decoded from fuzzed JSON
 // by internal/testing/crdschema) the whole way to QEMU's argv: the operator
@@ -190,25 +212,21 @@ func FuzzQEMUArgs(f *testing.F) {
 		if err != nil {
 			return // FuzzRenderLauncherPod holds the renderer to its errors
 		}
-		v, err := ParseVMI([]byte(pod.Annotations[podcontract.VMIAnnotation]))
+		v, err := launcher.ParseVMI([]byte(pod.Annotations[podcontract.VMIAnnotation]))
 		if err != nil {
 			t.Fatalf("the launcher cannot decode its VMI: %v", err)
 		}
-		disks := preparedFor(v, podcontract.DefaultDisksDir)
-		in := PlanInput{
-			Accel: podcontract.AccelTCG, Disks: disks,
-			SerialLog: podcontract.DefaultSerialLog, QMPSocket: podcontract.DefaultQMPSocket,
-			Tap: podcontract.DefaultTap, TapFD: 3 + countFDs(disks),
-		}
+		accel := podcontract.AccelTCG
 		if kvm {
-			in.Accel = podcontract.AccelKVM
+			accel = podcontract.AccelKVM
 		}
-		m, err := BuildMachine(v, in)
+		in := launcherplan.Input(v, accel, podcontract.DefaultDisksDir, fuzzNow)
+		m, err := launcher.BuildMachine(v, in)
 		if err != nil {
 			t.Fatalf("BuildMachine of an admitted VMI: %v", err)
 		}
-		args := QEMUArgs(m)
-		if again := QEMUArgs(m); !slices.Equal(args, again) {
+		args := launcher.QEMUArgs(m)
+		if again := launcher.QEMUArgs(m); !slices.Equal(args, again) {
 			t.Fatal("QEMUArgs is not deterministic")
 		}
 		checkQEMUArgs(t, args, m, in)

@@ -167,7 +167,7 @@ func (r *Runner) machine(v *VMI, accel string, disks *preparedDisks) (m Machine,
 		files = append(append([]*os.File{}, files...), tap)
 		r.logf("attached to tap %s through %s; QEMU gets it as fd %d", o.Tap, tap.Name(), tapFD)
 	}
-	m, err = BuildMachine(v, PlanInput{Accel: accel, Disks: disks.byVolume, SerialLog: o.SerialLog, QMPSocket: o.QMPSocket, Tap: o.Tap, TapFD: tapFD})
+	m, err = BuildMachine(v, PlanInput{Accel: accel, Disks: disks.byVolume, SerialLog: o.SerialLog, QMPSocket: o.QMPSocket, Tap: o.Tap, TapFD: tapFD, Now: time.Now()})
 	if err != nil {
 		closeTap()
 		return Machine{}, nil, func() {}, err

@@ -23,42 +23,124 @@ type VMI struct {
 
 // VMISpec mirrors the fields of spec the launcher uses.
 type VMISpec struct {
-	Domain struct {
-		CPU *struct {
-			Cores   uint32 `json:"cores,omitempty"`
-			Sockets uint32 `json:"sockets,omitempty"`
-			Threads uint32 `json:"threads,omitempty"`
-		} `json:"cpu,omitempty"`
-		Memory *struct {
-			Guest *resource.Quantity `json:"guest,omitempty"`
-		} `json:"memory,omitempty"`
-		Resources struct {
-			Requests map[string]resource.Quantity `json:"requests,omitempty"`
-		} `json:"resources,omitempty"`
-		Devices struct {
-			Disks      []VMIDisk      `json:"disks"`
-			Interfaces []VMIInterface `json:"interfaces"`
-		} `json:"devices"`
-	} `json:"domain"`
-	Networks []struct {
-		Name string `json:"name"`
-		Pod  *struct {
-			VMNetworkCIDR string `json:"vmNetworkCIDR,omitempty"`
-		} `json:"pod,omitempty"`
-	} `json:"networks"`
-	Volumes                       []VMIVolume `json:"volumes"`
-	Hostname                      string      `json:"hostname,omitempty"`
-	TerminationGracePeriodSeconds *int64      `json:"terminationGracePeriodSeconds,omitempty"`
+	Domain                        VMIDomain    `json:"domain"`
+	Networks                      []VMINetwork `json:"networks"`
+	Volumes                       []VMIVolume  `json:"volumes"`
+	Hostname                      string       `json:"hostname,omitempty"`
+	TerminationGracePeriodSeconds *int64       `json:"terminationGracePeriodSeconds,omitempty"`
+}
+
+// VMIDomain is spec.domain.
+type VMIDomain struct {
+	CPU *struct {
+		Cores    uint32 `json:"cores,omitempty"`
+		Sockets  uint32 `json:"sockets,omitempty"`
+		Threads  uint32 `json:"threads,omitempty"`
+		Model    string `json:"model,omitempty"`
+		Features []struct {
+			Name   string `json:"name"`
+			Policy string `json:"policy,omitempty"`
+		} `json:"features,omitempty"`
+	} `json:"cpu,omitempty"`
+	Memory *struct {
+		Guest *resource.Quantity `json:"guest,omitempty"`
+	} `json:"memory,omitempty"`
+	Resources struct {
+		Requests map[string]resource.Quantity `json:"requests,omitempty"`
+		Limits   map[string]resource.Quantity `json:"limits,omitempty"`
+	} `json:"resources,omitempty"`
+	Machine *struct {
+		Type string `json:"type,omitempty"`
+	} `json:"machine,omitempty"`
+	Firmware *struct {
+		UUID   string `json:"uuid,omitempty"`
+		Serial string `json:"serial,omitempty"`
+	} `json:"firmware,omitempty"`
+	Clock    *VMIClock    `json:"clock,omitempty"`
+	Features *VMIFeatures `json:"features,omitempty"`
+	Chassis  *VMIChassis  `json:"chassis,omitempty"`
+	// RebootPolicy Terminate ends the run when the guest reboots.
+	RebootPolicy string     `json:"rebootPolicy,omitempty"`
+	Devices      VMIDevices `json:"devices"`
+}
+
+// VMIClock is spec.domain.clock.
+type VMIClock struct {
+	UTC *struct {
+		OffsetSeconds *int64 `json:"offsetSeconds,omitempty"`
+	} `json:"utc,omitempty"`
+	Timezone string `json:"timezone,omitempty"`
+	Timer    *struct {
+		HPET *struct {
+			Present *bool `json:"present,omitempty"`
+		} `json:"hpet,omitempty"`
+		PIT *struct {
+			Present *bool `json:"present,omitempty"`
+		} `json:"pit,omitempty"`
+		RTC *struct {
+			TickPolicy string `json:"tickPolicy,omitempty"`
+			Track      string `json:"track,omitempty"`
+		} `json:"rtc,omitempty"`
+	} `json:"timer,omitempty"`
+}
+
+// VMIFeatures is spec.domain.features.
+type VMIFeatures struct {
+	SMM *struct {
+		Enabled *bool `json:"enabled,omitempty"`
+	} `json:"smm,omitempty"`
+	KVM *struct {
+		Hidden bool `json:"hidden,omitempty"`
+	} `json:"kvm,omitempty"`
+}
+
+// VMIChassis is spec.domain.chassis (SMBIOS type 3).
+type VMIChassis struct {
+	Manufacturer string `json:"manufacturer,omitempty"`
+	Version      string `json:"version,omitempty"`
+	Serial       string `json:"serial,omitempty"`
+	Asset        string `json:"asset,omitempty"`
+	Sku          string `json:"sku,omitempty"`
+}
+
+// VMIDevices is spec.domain.devices.
+type VMIDevices struct {
+	Disks                []VMIDisk      `json:"disks"`
+	Interfaces           []VMIInterface `json:"interfaces"`
+	Rng                  *struct{}      `json:"rng,omitempty"`
+	AutoattachMemBalloon *bool          `json:"autoattachMemBalloon,omitempty"`
+	BlockMultiQueue      *bool          `json:"blockMultiQueue,omitempty"`
+	Watchdog             *struct {
+		Name     string `json:"name"`
+		I6300ESB *struct {
+			Action string `json:"action,omitempty"`
+		} `json:"i6300esb,omitempty"`
+	} `json:"watchdog,omitempty"`
+}
+
+// VMINetwork is spec.networks[].
+type VMINetwork struct {
+	Name string `json:"name"`
+	Pod  *struct {
+		VMNetworkCIDR     string `json:"vmNetworkCIDR,omitempty"`
+		VMIPv6NetworkCIDR string `json:"vmIPv6NetworkCIDR,omitempty"`
+	} `json:"pod,omitempty"`
 }
 
 // VMIDisk is spec.domain.devices.disks[].
 type VMIDisk struct {
-	Name string `json:"name"`
-	Disk *struct {
-		Bus string `json:"bus,omitempty"`
-	} `json:"disk,omitempty"`
-	BootOrder *uint32 `json:"bootOrder,omitempty"`
-	Serial    string  `json:"serial,omitempty"`
+	Name        string         `json:"name"`
+	Disk        *VMIDiskTarget `json:"disk,omitempty"`
+	BootOrder   *uint32        `json:"bootOrder,omitempty"`
+	Serial      string         `json:"serial,omitempty"`
+	Cache       string         `json:"cache,omitempty"`
+	ErrorPolicy string         `json:"errorPolicy,omitempty"`
+}
+
+// VMIDiskTarget is a disk's disk: target.
+type VMIDiskTarget struct {
+	Bus      string `json:"bus,omitempty"`
+	ReadOnly bool   `json:"readonly,omitempty"`
 }
 
 // VMIInterface is spec.domain.devices.interfaces[].
@@ -66,6 +148,8 @@ type VMIInterface struct {
 	Name       string    `json:"name"`
 	Masquerade *struct{} `json:"masquerade,omitempty"`
 	MacAddress string    `json:"macAddress,omitempty"`
+	Model      string    `json:"model,omitempty"`
+	BootOrder  *uint32   `json:"bootOrder,omitempty"`
 }
 
 // VMIVolume is spec.volumes[].

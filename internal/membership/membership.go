@@ -14,12 +14,15 @@
 package membership
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
 )
@@ -31,8 +34,20 @@ func Excluded(ns, controlPlaneNamespace string) bool {
 		strings.HasPrefix(ns, "kube-") || strings.HasPrefix(ns, "openshift-")
 }
 
-// Key is the mesh.virtmesh.io/member-of value naming mcp: <namespace>.<name>.
-func Key(mcp *meshv1alpha1.MeshControlPlane) string { return mcp.Namespace + "." + mcp.Name }
+// Key is the mesh.virtmesh.io/member-of value naming mcp: <namespace>.<name>,
+// or, when that is longer than a label value may be (63), its first
+// characters and a hash of the whole, so every control plane gets a valid,
+// distinct value.
+func Key(mcp *meshv1alpha1.MeshControlPlane) string {
+	key := mcp.Namespace + "." + mcp.Name
+	if len(key) <= validation.LabelValueMaxLength {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	hash := hex.EncodeToString(sum[:])[:10]
+	prefix := strings.TrimRight(key[:validation.LabelValueMaxLength-len(hash)-1], ".-_")
+	return prefix + "-" + hash
+}
 
 // Earlier orders MeshControlPlanes by creationTimestamp, then namespace/name.
 func Earlier(a, b *meshv1alpha1.MeshControlPlane) bool {

@@ -1,12 +1,14 @@
 package membership
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
 	"virtmesh.io/virtmesh/internal/testing/mcpbuilder"
@@ -114,5 +116,22 @@ func TestOwner(t *testing.T) {
 				t.Errorf("Owner = %q/%v, want %q/%v", got, how, tc.want, tc.wantHow)
 			}
 		})
+	}
+}
+
+func TestKeyIsAValidLabelValue(t *testing.T) {
+	long := &meshv1alpha1.MeshControlPlane{ObjectMeta: metav1.ObjectMeta{Namespace: strings.Repeat("n", 63), Name: strings.Repeat("m", 63)}}
+	other := long.DeepCopy()
+	other.Name = strings.Repeat("m", 62) + "x"
+	for _, mcp := range []*meshv1alpha1.MeshControlPlane{long, other, {ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "basic"}}} {
+		if errs := validation.IsValidLabelValue(Key(mcp)); len(errs) > 0 {
+			t.Errorf("Key(%s/%s) = %q: %v", mcp.Namespace, mcp.Name, Key(mcp), errs)
+		}
+	}
+	if Key(long) == Key(other) {
+		t.Errorf("two control planes share the key %q", Key(long))
+	}
+	if got := Key(&meshv1alpha1.MeshControlPlane{ObjectMeta: metav1.ObjectMeta{Namespace: "istio-system", Name: "basic"}}); got != "istio-system.basic" {
+		t.Errorf("short key = %q, want istio-system.basic", got)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
+
+	"virtmesh.io/virtmesh/internal/podcontract"
 )
 
 // IPv4 per-device configuration keys (enum in linux/ip.h). The kernel
@@ -26,8 +28,11 @@ const (
 	// MethodNetlink needs only CAP_NET_ADMIN in the pod's network namespace.
 	MethodNetlink Method = "rtnetlink"
 	// MethodProcSys needs a writable /proc/sys, which a container only has
-	// when privileged (or when the kubelet allows the sysctl in the pod spec).
+	// when privileged.
 	MethodProcSys Method = "/proc/sys"
+	// MethodPodSysctl is set by the kubelet from the pod's
+	// securityContext.sysctls; net-setup only checked it.
+	MethodPodSysctl Method = "the pod's securityContext.sysctls (set by the kubelet, checked)"
 )
 
 // Sysctl is one setting applied, for the report.
@@ -75,18 +80,26 @@ func setIPv4DevConfNetlink(index, id int, value uint32) error {
 	return nil
 }
 
-// setIPv6Forwarding enables IPv6 forwarding. There is no netlink path for
-// it (the kernel only accepts the token and addr_gen_mode in
-// IFLA_INET6_CONF), so it needs a writable /proc/sys.
-func setIPv6Forwarding() (Sysctl, error) {
-	s := Sysctl{Key: "net.ipv6.conf.all.forwarding", Value: "1", Method: MethodProcSys}
-	if got, err := readSysctl(s.Key); err == nil && got == "1" {
+// checkIPv6Forwarding checks that IPv6 forwarding is on. It cannot be set
+// from a container: there is no netlink path (the kernel only accepts the
+// token and addr_gen_mode in IFLA_INET6_CONF) and /proc/sys is read-only
+// (but readable). The kubelet sets it inside the pod's network namespace,
+// before any container starts, from the pod's securityContext.sysctls —
+// an unsafe sysctl, so only where the kubelet allows it.
+func checkIPv6Forwarding() (Sysctl, error) {
+	s := Sysctl{Key: podcontract.IPv6ForwardingSysctl, Value: "1", Method: MethodPodSysctl}
+	got, err := readSysctl(s.Key)
+	if err == nil && got == "1" {
 		return s, nil
 	}
-	if err := writeSysctl(s.Key, s.Value); err != nil {
-		return s, fmt.Errorf("setting %s=1 (no netlink path exists; needs a writable /proc/sys, i.e. a privileged container or an allowed unsafe sysctl): %w", s.Key, err)
+	if err != nil {
+		got = "unreadable (" + err.Error() + ")"
 	}
-	return s, nil
+	return s, fmt.Errorf("--vm-ipv6=true needs %s=1 in the pod's network namespace, but it is %s. "+
+		"net-setup cannot set it (IPv6 forwarding has no netlink path and /proc/sys is read-only in a container): "+
+		"the pod must set it in spec.securityContext.sysctls, as the operator renders it when started with --vm-ipv6, "+
+		"and every kubelet must allow it with %s; or run the operator without --vm-ipv6 to give VMs IPv4 only",
+		s.Key, got, podcontract.KubeletAllowIPv6ForwardingFlag)
 }
 
 func sysctlPath(key string) string {

@@ -25,7 +25,10 @@ type Report struct {
 	TunNode        string
 	TunNodeCreated bool
 	Rules          map[dataplane.Family]string
-	Warnings       []string
+	// Notes say what the pod's network is not, for people wondering why
+	// (the VM is IPv4-only).
+	Notes    []string
+	Warnings []string
 }
 
 // Run plumbs the current network namespace for cfg and applies the nat
@@ -41,6 +44,11 @@ func Run(ctx context.Context, cfg podcontract.NetSetupOptions) (Report, error) {
 		return r, err
 	}
 	r.MTU, r.PodIPs = pod.mtu, pod.ips
+	// Before changing anything: the VM's IPv6 needs a sysctl only the
+	// kubelet can set.
+	if err := checkIPv6(cfg, pod, &r); err != nil {
+		return r, err
+	}
 	br, err := plumb(cfg, pod, &r)
 	if err != nil {
 		return r, err
@@ -50,6 +58,36 @@ func Run(ctx context.Context, cfg podcontract.NetSetupOptions) (Report, error) {
 	}
 	err = applyNAT(ctx, cfg, pod, &r)
 	return r, err
+}
+
+// vmFamilies are the address families the VM has: IPv4, and IPv6 when
+// asked for (--vm-ipv6) and the pod has it.
+func vmFamilies(cfg podcontract.NetSetupOptions, pod podInterface) []dataplane.Family {
+	if cfg.IPv6 && pod.hasIPv6() {
+		return []dataplane.Family{dataplane.IPv4, dataplane.IPv6}
+	}
+	return []dataplane.Family{dataplane.IPv4}
+}
+
+// checkIPv6 reads net.ipv6.conf.all.forwarding when the VM is to have
+// IPv6 and fails unless it is 1 (see checkIPv6Forwarding), and notes when
+// the VM is IPv4-only in a pod that has IPv6.
+func checkIPv6(cfg podcontract.NetSetupOptions, pod podInterface, r *Report) error {
+	switch {
+	case !pod.hasIPv6() && cfg.IPv6:
+		r.Notes = append(r.Notes, fmt.Sprintf("--vm-ipv6=true but %s has no global IPv6 address: the VM is IPv4-only", cfg.PodInterface))
+	case !pod.hasIPv6():
+	case !cfg.IPv6:
+		r.Notes = append(r.Notes, "the VM is IPv4-only (--vm-ipv6=false): no IPv6 address, DHCPv6 or NAT for it; "+
+			"IPv6 connections to the pod reach only the pod's own listeners and are otherwise refused")
+	default:
+		sc, err := checkIPv6Forwarding()
+		if err != nil {
+			return err
+		}
+		r.Sysctls = append(r.Sysctls, sc)
+	}
+	return nil
 }
 
 // families are the address families the pod has, hence the nat tables.
@@ -74,7 +112,7 @@ func plumb(cfg podcontract.NetSetupOptions, pod podInterface, r *Report) (netlin
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range families(pod) {
+	for _, f := range vmFamilies(cfg, pod) {
 		gw, err := ensureAddress(br, dataplane.VMCIDR(cfg.VMNetwork, f))
 		if err != nil {
 			return nil, err
@@ -96,10 +134,11 @@ func plumb(cfg podcontract.NetSetupOptions, pod podInterface, r *Report) (netlin
 	return br, nil
 }
 
-// setSysctls sets forwarding and route_localnet. Forwarding is checked on
-// the input device: eth0 for inbound DNAT to the VM, the bridge for the VM's
-// egress. route_localnet lets the proxy's 127.0.0.x connections be DNATed
-// out of the bridge.
+// setSysctls sets IPv4 forwarding and route_localnet. Forwarding is checked
+// on the input device: eth0 for inbound DNAT to the VM, the bridge for the
+// VM's egress. route_localnet lets the proxy's 127.0.0.x connections be
+// DNATed out of the bridge. (IPv6 forwarding is the kubelet's: checkIPv6.)
+// In the mesh with the VM's IPv6, ::6 goes on lo.
 func setSysctls(cfg podcontract.NetSetupOptions, pod podInterface, br netlink.Link, r *Report) error {
 	for _, s := range []struct {
 		link  netlink.Link
@@ -117,26 +156,13 @@ func setSysctls(cfg podcontract.NetSetupOptions, pod podInterface, br netlink.Li
 		}
 		r.Sysctls = append(r.Sysctls, sc)
 	}
-	if !pod.hasIPv6() {
+	if len(vmFamilies(cfg, pod)) == 1 || cfg.Mesh == nil {
 		return nil
 	}
-	if cfg.Mesh != nil {
-		// The proxy hands IPv6 connections over from ::6, which (unlike
-		// 127.0.0.6) is not a loopback address: it must be local so that
-		// the VM's replies, un-SNATed to ::6, are delivered to the proxy.
-		if err := ensureLoopbackAddress("::6/128"); err != nil {
-			return err
-		}
-	}
-	sc, err := setIPv6Forwarding()
-	if err != nil {
-		// Proxied TCP still works (it is terminated locally); only the
-		// VM's forwarded IPv6 (UDP, ICMP, non-mesh inbound) does not.
-		r.Warnings = append(r.Warnings, err.Error())
-		return nil
-	}
-	r.Sysctls = append(r.Sysctls, sc)
-	return nil
+	// The proxy hands IPv6 connections over from ::6, which (unlike
+	// 127.0.0.6) is not a loopback address: it must be local so that the
+	// VM's replies, un-SNATed to ::6, are delivered to the proxy.
+	return ensureLoopbackAddress("::6/128")
 }
 
 // applyNAT renders and applies the nat table of each family.
@@ -168,6 +194,9 @@ func (r Report) Print(w io.Writer) {
 	}
 	for _, s := range r.Sysctls {
 		fmt.Fprintf(w, "Sysctl %s=%s (via %s)\n", s.Key, s.Value, s.Method)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "Note: %s\n", n)
 	}
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "WARNING: %s\n", warn)

@@ -22,6 +22,7 @@ func TestComputeArgsRoundTrip(t *testing.T) {
 	custom.VMIPv6CIDR = netip.MustParsePrefix("fd20:1::/120")
 	custom.VMCIDR = netip.MustParsePrefix("10.11.0.0/16")
 	custom.Bridge = "br-vm"
+	custom.IPv6 = true
 	hostTun := DefaultComputeOptions()
 	hostTun.TunDevice = ""
 	for name, o := range map[string]ComputeOptions{"defaults": DefaultComputeOptions(), "custom": custom, "host tun": hostTun} {

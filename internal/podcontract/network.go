@@ -34,6 +34,16 @@ var (
 	DefaultVMIPv6CIDR = netip.MustParsePrefix("fd10:0:2::/120")
 )
 
+// IPv6ForwardingSysctl is the sysctl the VM's IPv6 needs (VMNetwork.IPv6)
+// and that nothing in the pod can set: the renderer puts it into the pod's
+// securityContext.sysctls, the kubelet sets it (only where it is allowed
+// with KubeletAllowIPv6ForwardingFlag: it is not a "safe" sysctl), and
+// net-setup checks it.
+const (
+	IPv6ForwardingSysctl           = "net.ipv6.conf.all.forwarding"
+	KubeletAllowIPv6ForwardingFlag = "--allowed-unsafe-sysctls=" + IPv6ForwardingSysctl
+)
+
 // VMNetwork is the VM's side of the pod network: where the bridge and tap
 // are and which private networks the VM lives in. net-setup plumbs and NATs
 // it and compute's DHCP server hands it out; the renderer writes the same
@@ -43,8 +53,16 @@ type VMNetwork struct {
 	Bridge       string
 	Tap          string
 	VMCIDR       netip.Prefix
-	// VMIPv6CIDR is used only when the pod has an IPv6 address.
+	// VMIPv6CIDR is used only with IPv6 and when the pod has an IPv6 address.
 	VMIPv6CIDR netip.Prefix
+	// IPv6 gives the VM IPv6 in a pod that has it: a gateway address on the
+	// bridge, DHCPv6 and the IPv6 NAT. Forwarding the VM's IPv6 needs
+	// net.ipv6.conf.all.forwarding=1 in the pod's network namespace, which
+	// has no netlink path and which a container cannot write: the kubelet
+	// sets it from the pod's securityContext.sysctls (an unsafe sysctl it
+	// must allow), so this is on only when the operator renders that sysctl.
+	// Off, the VM is IPv4-only and IPv6 connections to the pod are refused.
+	IPv6 bool
 }
 
 // DefaultVMNetwork is KubeVirt's masquerade layout.
@@ -65,6 +83,7 @@ func (n *VMNetwork) flags() []flagSpec {
 		{"tap", "tap device backing the guest's NIC", stringValue{&n.Tap}},
 		{"vm-cidr", "IPv4 network between the VM and the pod", prefixValue{&n.VMCIDR}},
 		{"vm-ipv6-cidr", "IPv6 network between the VM and the pod", prefixValue{&n.VMIPv6CIDR}},
+		{"vm-ipv6", "give the VM IPv6 when the pod has it (needs net.ipv6.conf.all.forwarding=1 set by the kubelet)", boolValue{&n.IPv6}},
 	}
 }
 

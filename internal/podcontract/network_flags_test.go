@@ -18,6 +18,7 @@ func TestNetSetupArgsRoundTrip(t *testing.T) {
 	tun := netcfg.WithMesh(netcfg.WithPorts(podcontract.DefaultNetSetupOptions()), nil)
 	tun.TunDevice = podcontract.TunDevicePath
 	configs["tun-device"] = tun
+	configs["vm-ipv6"] = netcfg.WithIPv6(netcfg.WithMesh(podcontract.DefaultNetSetupOptions(), nil))
 	for name, cfg := range configs {
 		t.Run(name, func(t *testing.T) {
 			got, err := podcontract.ParseNetSetupArgs(cfg.Args())
@@ -43,7 +44,7 @@ func TestNetSetupArgsExact(t *testing.T) {
 		m.IncludeOutboundCIDRs = []string{}
 		m.ExcludeOutboundCIDRs = []netip.Prefix{netip.MustParsePrefix("10.96.0.0/12")}
 	})
-	want := "--pod-interface=eth0 --bridge=k6t-eth0 --tap=tap0 --vm-cidr=10.0.2.0/24 --vm-ipv6-cidr=fd10:0:2::/120 " +
+	want := "--pod-interface=eth0 --bridge=k6t-eth0 --tap=tap0 --vm-cidr=10.0.2.0/24 --vm-ipv6-cidr=fd10:0:2::/120 --vm-ipv6=false " +
 		"--tap-owner-uid=107 --tun-device= --port=tcp:9080 --port=udp:5353 --port=tcp:22 --mesh=true --proxy-uid=1337 --proxy-gid=1337 " +
 		"--inbound-capture-port=15006 --outbound-capture-port=15001 --include-outbound-cidrs= " +
 		"--exclude-outbound-cidr=10.96.0.0/12 --unproxied-port=22"
@@ -63,6 +64,16 @@ func TestParseNetSetupArgsDefaults(t *testing.T) {
 	got, err = podcontract.ParseNetSetupArgs([]string{"--tun-device=/run/t/tun"})
 	if err != nil || got.TunDevice != "/run/t/tun" {
 		t.Errorf("ParseNetSetupArgs(--tun-device=/run/t/tun) = %+v, %v", got, err)
+	}
+	// IPv6 for the VM is off unless asked for: it needs a sysctl the
+	// kubelet must allow.
+	if got.IPv6 {
+		t.Errorf("ParseNetSetupArgs: VM IPv6 on by default")
+	}
+	for _, on := range []string{"--vm-ipv6", "--vm-ipv6=true"} {
+		if got, err = podcontract.ParseNetSetupArgs([]string{on}); err != nil || !got.IPv6 {
+			t.Errorf("ParseNetSetupArgs(%s) = IPv6 %v, %v; want true", on, got.IPv6, err)
+		}
 	}
 	for _, on := range []string{"--mesh", "--mesh=true"} {
 		got, err = podcontract.ParseNetSetupArgs([]string{on})

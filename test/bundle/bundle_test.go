@@ -51,7 +51,7 @@ func TestBundleValidates(t *testing.T) {
 	if b.Package != "virtmesh-operator" {
 		t.Errorf("package %q, want virtmesh-operator", b.Package)
 	}
-	if got, want := len(b.V1CRDs), 2; got != want {
+	if got, want := len(b.V1CRDs), 3; got != want {
 		t.Errorf("bundle has %d v1 CRDs, want %d", got, want)
 	}
 	vals := validation.DefaultBundleValidators.WithValidators(

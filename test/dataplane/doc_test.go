@@ -15,5 +15,5 @@
 //	           is configured from what our DHCP server hands out.
 //
 // The tests need root and the `ip` (iproute2) and `iptables-restore`
-// (iptables) commands; they skip otherwise.
+// (iptables) commands; they fail otherwise, saying what to install.
 package dataplane

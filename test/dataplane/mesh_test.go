@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/insomniacslk/dhcp/dhcpv4"
@@ -170,4 +171,26 @@ func mtuOption(m *dhcpv4.DHCPv4) string {
 		return fmt.Sprintf("missing (%x)", b)
 	}
 	return fmt.Sprint(int(b[0])<<8 | int(b[1]))
+}
+
+// TestMeshPodLocalToVMAddressNotCaptured: a pod-local client of the VM's own
+// address — the launcher's guest probes, compute (uid 107) connecting to
+// 10.0.2.2:9080 — reaches the guest directly, never the proxy, while the
+// proxy's inbound hand-over (to podIP:port, DNATed after ISTIO_OUTPUT) is
+// unchanged.
+func TestMeshPodLocalToVMAddressNotCaptured(t *testing.T) {
+	w := newWorld(t, meshConfig(), false)
+
+	wantLines(t, w.dialAs(t, podcontract.QEMUUID, "10.0.2.2:9080"), "VM port=9080 saw=10.0.2.1:*")
+	// Control: the same uid's connection elsewhere is captured, so the proxy
+	// logs it; had the first connection reached the proxy, its line would
+	// come first.
+	wantLines(t, w.dialAs(t, podcontract.QEMUUID, net.JoinHostPort(upstreamIP, "8080")),
+		"PROXY outbound orig="+upstreamIP+":8080", "UPSTREAM port=8080 saw="+podIP+":*")
+	w.proxy.WaitStderr(t, "CONN outbound", 5*time.Second)
+	if log := w.proxy.Stderr(); strings.Count(log, "CONN ") != 1 {
+		t.Fatalf("the proxy accepted more than the control connection:\n%s", log)
+	}
+	wantLines(t, talk(t, w.client, clientIP, net.JoinHostPort(podIP, "9080")),
+		"PROXY inbound orig="+podIP+":9080", "VM port=9080 saw=10.0.2.1:*")
 }

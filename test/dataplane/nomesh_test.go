@@ -13,11 +13,14 @@ import (
 // the client's address; undeclared ports are not forwarded.
 func TestNonMeshVM(t *testing.T) {
 	cfg := podcontract.DefaultNetSetupOptions()
-	cfg.Ports = []podcontract.Port{{Protocol: "TCP", Port: 9080}}
+	cfg.Ports = []podcontract.Port{{Protocol: "TCP", Port: 9080}, {Protocol: "UDP", Port: 5353}}
 	w := newWorld(t, cfg, false)
 
 	t.Run("5 client to podIP:9080 reaches the VM directly", func(t *testing.T) {
 		wantLines(t, talk(t, w.client, clientIP, net.JoinHostPort(podIP, "9080")), "VM port=9080 saw="+clientIP+":*")
+	})
+	t.Run("5 UDP to a declared port reaches the VM directly", func(t *testing.T) {
+		wantUDP(t, udpFrom(t, w.client, clientIP, net.JoinHostPort(podIP, "5353")), "VM-UDP port=5353 saw="+clientIP+":*")
 	})
 	t.Run("5 undeclared port is not forwarded", func(t *testing.T) {
 		var err error

@@ -21,6 +21,7 @@ import (
 func TestRerunIsIdempotent(t *testing.T) {
 	cfg := meshConfig()
 	cfg.Ports = []podcontract.Port{{Protocol: "TCP", Port: 9080}, {Protocol: "UDP", Port: 5353}}
+	cfg.IPv6 = true
 	w := newWorld(t, cfg, true)
 	before := w.state(t)
 	for _, rules := range []string{before["iptables"], before["ip6tables"]} {

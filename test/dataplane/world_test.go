@@ -43,22 +43,40 @@ const (
 type world struct {
 	client, upstream, pod, vm string
 	cfg                       podcontract.NetSetupOptions
-	launcher                  string
-	setupOutput               string
-	lease                     *nclient4.Lease
-	lease6                    *dhcpv6.Message
+	launcher, helper          string
+	// proxy is the proxy stand-in (mesh only); its stderr logs every
+	// connection it accepted.
+	proxy       *podnet.Proc
+	setupOutput string
+	lease       *nclient4.Lease
+	lease6      *dhcpv6.Message
 }
 
 // newWorld builds the namespaces, runs net-setup in the pod, starts the
 // DHCP server and the proxy stand-in (in the mesh), configures the guest
-// from DHCP and starts the servers. ipv6 adds a second family everywhere.
+// from DHCP and starts the servers. ipv6 makes the pod (and the client and
+// upstream) dual-stack; the VM gets IPv6 only with cfg.IPv6, and then the
+// world plays the kubelet and sets net.ipv6.conf.all.forwarding=1 in the
+// pod first, as it does for the pod's securityContext.sysctls.
 func newWorld(t *testing.T, cfg podcontract.NetSetupOptions, ipv6 bool) *world {
+	t.Helper()
+	w := wireWorld(t, cfg, ipv6)
+	if ipv6 && cfg.IPv6 {
+		podnet.WriteSysctl(t, w.pod, podcontract.IPv6ForwardingSysctl, "1")
+	}
+	w.setupOutput = w.netSetup(t)
+	w.startPod(t, ipv6 && cfg.IPv6)
+	return w
+}
+
+// wireWorld builds and wires the namespaces; nothing runs in the pod yet.
+func wireWorld(t *testing.T, cfg podcontract.NetSetupOptions, ipv6 bool) *world {
 	t.Helper()
 	requireEnv(t)
 	launcher, proxyBin := bins.Get(t)
 	w := &world{
 		client: newNS(t, "client"), upstream: newNS(t, "up"), pod: newNS(t, "pod"), vm: newNS(t, "vm"),
-		cfg: cfg, launcher: launcher,
+		cfg: cfg, launcher: launcher, helper: proxyBin,
 	}
 	for _, ns := range []string{w.client, w.upstream, w.pod, w.vm} {
 		// No duplicate address detection: addresses are usable at once, so
@@ -83,29 +101,37 @@ func newWorld(t *testing.T, cfg podcontract.NetSetupOptions, ipv6 bool) *world {
 		}
 		podnet.WriteSysctl(t, w.client, "net.ipv6.conf.all.forwarding", "1")
 	}
+	return w
+}
 
-	w.setupOutput = w.netSetup(t)
-
+// startPod does what follows net-setup: the guest's NIC, DHCP (DHCPv6 with
+// vmIPv6), the proxy stand-in in the mesh and the servers.
+func (w *world) startPod(t *testing.T, vmIPv6 bool) {
+	t.Helper()
+	cfg := w.cfg
 	// The guest: a veth in place of tap0 (see the package doc).
 	podnet.Run(t, "ip", "link", "add", "vmport0", "netns", w.pod, "mtu", strconv.Itoa(podMTU), "type", "veth", "peer", "name", "eth0", "netns", w.vm, "address", vmMAC)
 	podnet.Run(t, "ip", "-n", w.pod, "link", "set", "vmport0", "master", cfg.Bridge, "up")
 	podnet.Run(t, "ip", "-n", w.vm, "link", "set", "eth0", "up")
 
 	w.startDHCP(t)
-	w.configureGuest(t, ipv6)
+	w.configureGuest(t, vmIPv6)
 
 	if cfg.Mesh != nil {
-		p := podnet.StartInNS(t, w.pod, "proxy-standin", uint32(cfg.Mesh.ProxyUID), nil, []string{helperEnv + "=proxy"}, proxyBin)
-		p.WaitLine(t, "READY", 10*time.Second)
+		w.proxy = podnet.StartInNS(t, w.pod, "proxy-standin", uint32(cfg.Mesh.ProxyUID), nil, []string{helperEnv + "=proxy"}, w.helper)
+		w.proxy.WaitLine(t, "READY", 10*time.Second)
 	}
 	// The guest's servers, including ones on the proxy's ports: if traffic
 	// for those ever reached the guest, the answer would say "VM".
 	for _, port := range []int{2222, 9080, 15000, 15021} {
 		podnet.ServeTCP(t, w.vm, port, "VM")
 	}
+	// UDP servers too, one on a port the proxy reserves (its DNS proxy's).
+	for _, port := range []int{5353, 15053} {
+		serveUDP(t, w.vm, port, fmt.Sprintf("VM-UDP port=%d", port))
+	}
 	podnet.ServeTCP(t, w.upstream, 8080, "UPSTREAM")
 	serveUDP(t, w.upstream, 5353, "UPSTREAM-UDP")
-	return w
 }
 
 // netSetup runs `virt-launcher net-setup` the way the init container does:
@@ -113,8 +139,12 @@ func newWorld(t *testing.T, cfg podcontract.NetSetupOptions, ipv6 bool) *world {
 // the container runtime mounts it. Returns its output.
 func (w *world) netSetup(t *testing.T) string {
 	t.Helper()
+	return podnet.NSExec(t, w.pod, w.netSetupCommand()...)
+}
+
+func (w *world) netSetupCommand() []string {
 	c := podnet.Container{Setup: []string{podnet.ReadOnlyProcSys}, Caps: "-all,+net_admin,+net_raw"}
-	return podnet.NSExec(t, w.pod, c.Command(append([]string{w.launcher, "net-setup"}, w.cfg.Args()...)...)...)
+	return c.Command(append([]string{w.launcher, "net-setup"}, w.cfg.Args()...)...)
 }
 
 func (w *world) startDHCP(t *testing.T) {
@@ -191,6 +221,15 @@ func (w *world) configureGuest(t *testing.T, ipv6 bool) {
 	podnet.Run(t, "ip", "-n", w.vm, "-6", "route", "add", "default", "via", gw.String())
 }
 
+// dialAs connects to addr from the pod as uid (owner matches see that uid)
+// and returns the lines received, or "DIAL-ERROR <err>".
+func (w *world) dialAs(t *testing.T, uid uint32, addr string) []string {
+	t.Helper()
+	p := podnet.StartInNS(t, w.pod, "dial", uid, nil, []string{helperEnv + "=dial", dialEnv + "=" + addr}, w.helper)
+	p.Wait(t, 15*time.Second)
+	return strings.Split(strings.TrimSpace(p.Stdout()), "\n")
+}
+
 // serveUDP answers every datagram with "<banner> saw=<peer>".
 func serveUDP(t *testing.T, ns string, port int, banner string) {
 	t.Helper()
@@ -248,20 +287,36 @@ func talk(t *testing.T, ns, local, remote string) []string {
 // udpAsk sends one datagram from ns and returns the answer.
 func udpAsk(t *testing.T, ns, remote string) string {
 	t.Helper()
+	got, err := udpExchange(t, ns, "", remote)
+	if err != nil {
+		t.Fatalf("UDP to %s: %v", remote, err)
+	}
+	return got
+}
+
+// udpExchange sends one datagram from ns (optionally from a local address)
+// and returns the answer or why there was none (an ICMP port unreachable
+// shows as connection refused).
+func udpExchange(t *testing.T, ns, local, remote string) (string, error) {
+	t.Helper()
 	var c net.Conn
 	podnet.MustInNS(t, ns, func() (err error) {
-		c, err = net.Dial("udp", remote)
+		var d net.Dialer
+		if local != "" {
+			d.LocalAddr = &net.UDPAddr{IP: net.ParseIP(local)}
+		}
+		c, err = d.Dial("udp", remote)
 		return err
 	})
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Write([]byte("query")); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	buf := make([]byte, 1500)
 	n, err := c.Read(buf)
 	if err != nil {
-		t.Fatalf("UDP to %s: %v", remote, err)
+		return "", err
 	}
-	return strings.TrimSpace(string(buf[:n]))
+	return strings.TrimSpace(string(buf[:n])), nil
 }

@@ -43,6 +43,7 @@ func TestSamples(t *testing.T) {
 	kubectlIn(t, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bookinfo\n", "apply", "-f", "-")
 	kubectl(t, "wait", "--for=jsonpath={.metadata.labels.mesh\\.virtmesh\\.io/member-of}=istio-system.basic", "namespace/bookinfo", "--timeout=60s")
 	kubectl(t, "apply", "-f", filepath.Join(samples, "bookinfo-details-vm.yaml"))
+	kubectl(t, "wait", "--for=condition=Ready", "virtualmachines.virt.virtmesh.io/details-v1", "-n", "bookinfo", "--timeout=120s")
 	kubectl(t, "wait", "--for=condition=Ready", "virtualmachineinstances.virt.virtmesh.io/details-v1", "-n", "bookinfo", "--timeout=120s")
 
 	var vmi virtv1alpha1.VirtualMachineInstance
@@ -69,6 +70,16 @@ func TestSamples(t *testing.T) {
 		}
 	})
 
+	t.Run("get mvm shows the VM running and ready", func(t *testing.T) {
+		row := getRow(t, "mvm", "details-v1", "-n", "bookinfo")
+		if row["STATUS"] != string(virtv1alpha1.PrintableRunning) || row["READY"] != "True" {
+			t.Errorf("kubectl get mvm details-v1: %v, want STATUS Running and READY True", row)
+		}
+		if ref := metav1.GetControllerOf(&vmi); ref == nil || ref.Kind != "VirtualMachine" || ref.Name != "details-v1" {
+			t.Errorf("the VMI's controller is %+v, want VirtualMachine details-v1", ref)
+		}
+	})
+
 	t.Run("get mcp shows ready, version and components", func(t *testing.T) {
 		row := getRow(t, "mcp", "basic", "-n", "istio-system")
 		if row["READY"] != "True" || row["VERSION"] != "1.30.0" || row["COMPONENTS"] == "" || row["COMPONENTS"] == "<none>" {
@@ -79,6 +90,7 @@ func TestSamples(t *testing.T) {
 	t.Run("describe shows conditions and events", func(t *testing.T) {
 		for _, c := range []struct{ args []string }{
 			{[]string{"mvmi", "details-v1", "-n", "bookinfo"}},
+			{[]string{"mvm", "details-v1", "-n", "bookinfo"}},
 			{[]string{"mcp", "basic", "-n", "istio-system"}},
 		} {
 			eventually(t, 30*time.Second, "kubectl describe "+strings.Join(c.args, " ")+" shows conditions and events", func() error {

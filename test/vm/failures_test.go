@@ -34,7 +34,7 @@ func failureSetup(t *testing.T) (dir string, o podcontract.ComputeOptions) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(o.VMIFile, vmiJSON(t, "failing", 5), 0o644); err != nil {
+	if err := os.WriteFile(o.VMIFile, vmiJSON(t, "failing", 5, nil), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir, o

@@ -58,6 +58,7 @@ killall acpid && echo "acpid stopped"
 CGI
 chmod +x /www/cgi-bin/upstream /www/cgi-bin/poweroff /www/cgi-bin/ignore-power-button
 httpd -p 9080 -h /www
+echo "guest-hw: serial=$(cat /sys/class/dmi/id/product_serial) chassis=$(cat /sys/class/dmi/id/chassis_vendor) rng=$(cat /sys/class/misc/hw_random/rng_current 2>/dev/null)"
 echo "user-data: httpd serving 9080"
 `
 
@@ -149,8 +150,9 @@ type vm struct {
 	accelMsg string
 }
 
-// vmiJSON is the VMI the pod would be rendered from.
-func vmiJSON(t *testing.T, name string, grace int64) []byte {
+// vmiJSON is the VMI the pod would be rendered from; tweak, when set, edits
+// its spec.
+func vmiJSON(t *testing.T, name string, grace int64, tweak func(spec map[string]any)) []byte {
 	t.Helper()
 	v := map[string]any{
 		"apiVersion": "virt.virtmesh.io/v1alpha1",
@@ -176,6 +178,9 @@ func vmiJSON(t *testing.T, name string, grace int64) []byte {
 				map[string]any{"name": "cloudinitdisk", "cloudInitNoCloud": map[string]any{"userData": userData}},
 			},
 		},
+	}
+	if tweak != nil {
+		tweak(v["spec"].(map[string]any))
 	}
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
@@ -207,7 +212,7 @@ func mkdir(t *testing.T, path string, uid int, mode os.FileMode) {
 // format is the container disk's format: "raw" serves hack/build-guest.sh's
 // image as the directory /disk (KubeVirt's convention); "qcow2" converts it
 // and names the file itself, as containerDisk.path would.
-func (w *world) startVM(t *testing.T, name string, grace int64, format string) *vm {
+func (w *world) startVM(t *testing.T, name string, grace int64, format string, tweak func(spec map[string]any)) *vm {
 	t.Helper()
 	base, err := os.MkdirTemp("", "virtmesh-vm-")
 	if err != nil {
@@ -246,7 +251,7 @@ func (w *world) startVM(t *testing.T, name string, grace int64, format string) *
 	runDir := filepath.Join(base, "run") // compute's private emptyDir
 	mkdir(t, runDir, qemuUID, 0o755)
 	vmiFile := filepath.Join(base, "vmi.json")
-	if err := os.WriteFile(vmiFile, vmiJSON(t, name, grace), 0o644); err != nil {
+	if err := os.WriteFile(vmiFile, vmiJSON(t, name, grace, tweak), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -330,7 +335,7 @@ func TestGuestBehindMesh(t *testing.T) {
 	suiteStart := time.Now()
 	w := newWorld(t)
 
-	v := w.startVM(t, "vm-sigterm", 90, "raw")
+	v := w.startVM(t, "vm-sigterm", 90, "raw", nil)
 	t.Run("1 client to podIP:9080 passes the proxy inbound and the guest answers", func(t *testing.T) {
 		got := w.httpGet(t, "/")
 		if len(got) == 0 || got[0] != "PROXY inbound orig="+podIP+":9080" {
@@ -383,10 +388,16 @@ func TestGuestBehindMesh(t *testing.T) {
 	// (StableMAC of another VMI) takes 10.0.2.2, so forget the first one's
 	// neighbour entry instead of waiting for it to go stale.
 	podnet.Run(t, "ip", "-n", w.pod, "neigh", "flush", "dev", podcontract.DefaultBridge)
-	v2 := w.startVM(t, "vm-poweroff", 90, "qcow2")
+	v2 := w.startVM(t, "vm-poweroff", 90, "qcow2", kubevirtHardware)
 	t.Run("3b guest poweroff ends the launcher with 0 (qcow2 container disk)", func(t *testing.T) {
 		if !strings.Contains(v2.compute.Stderr(), `container disk "rootdisk": qcow2 image disk.qcow2`) {
 			t.Errorf("the qcow2 container disk was not detected as qcow2:\n%s", v2.compute.Stderr())
+		}
+		// KubeVirt's hardware fields reached the guest: SeaBIOS booted it
+		// from a sata disk, and it sees the SMBIOS serial and chassis and
+		// the virtio RNG.
+		if want := "guest-hw: serial=VIRTMESH-TEST-1 chassis=VirtMesh rng=virtio_rng.0"; !strings.Contains(v2.compute.Stdout(), want) {
+			t.Errorf("serial console lacks %q:\n%s", want, v2.compute.Stdout())
 		}
 		start := time.Now()
 		got := w.httpGet(t, "/cgi-bin/poweroff")
@@ -415,7 +426,7 @@ func TestGuestBehindMesh(t *testing.T) {
 
 	w.startProxy(t)
 	podnet.Run(t, "ip", "-n", w.pod, "neigh", "flush", "dev", podcontract.DefaultBridge)
-	v3 := w.startVM(t, "vm-stuck", 3, "raw")
+	v3 := w.startVM(t, "vm-stuck", 3, "raw", nil)
 	t.Run("3c a guest that ignores the power button is stopped hard when the grace period ends", func(t *testing.T) {
 		if got := w.httpGet(t, "/cgi-bin/ignore-power-button"); !contains(got, "acpid stopped") {
 			t.Fatalf("got %q", got)
@@ -491,4 +502,21 @@ func checkTapByFD(t *testing.T, compute *podnet.Proc, tunDevice string) {
 		}
 	}
 	t.Logf("QEMU attached by descriptor: -netdev %s, fd %s -> %s", netdev, fd, target)
+}
+
+// kubevirtHardware gives a VM KubeVirt's hardware fields that reach the
+// guest: a sata root disk, the virtio RNG, a watchdog, SMBIOS serial and
+// chassis, an explicit machine type and CPU model, and no balloon.
+func kubevirtHardware(spec map[string]any) {
+	domain := spec["domain"].(map[string]any)
+	devices := domain["devices"].(map[string]any)
+	devices["disks"].([]any)[0].(map[string]any)["disk"] = map[string]any{"bus": "sata"}
+	devices["rng"] = map[string]any{}
+	devices["autoattachMemBalloon"] = false
+	devices["watchdog"] = map[string]any{"name": "wd0", "i6300esb": map[string]any{"action": "reset"}}
+	domain["firmware"] = map[string]any{"serial": "VIRTMESH-TEST-1"}
+	domain["chassis"] = map[string]any{"manufacturer": "VirtMesh"}
+	domain["machine"] = map[string]any{"type": "q35"}
+	domain["cpu"].(map[string]any)["model"] = "host-model"
+	domain["features"] = map[string]any{"acpi": map[string]any{}, "smm": map[string]any{"enabled": true}}
 }

@@ -374,6 +374,7 @@ type MembersStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=mcp,categories=virtmesh
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63",message="the MeshControlPlane name must be at most 63 characters: it is a label value on every object it renders"
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.spec.version`
 // +kubebuilder:printcolumn:name="Components",type=string,JSONPath=`.status.componentsReady`

@@ -28,6 +28,10 @@ const (
 	ReasonRenderFailed   = "RenderFailed"
 	ReasonSucceeded      = "Succeeded"
 	ReasonFailed         = "Failed"
+	// A persistentVolumeClaim volume names a claim that does not exist.
+	ReasonPVCNotFound = "PersistentVolumeClaimNotFound"
+	// A persistentVolumeClaim volume's claim is not bound yet.
+	ReasonPVCNotBound = "PersistentVolumeClaimNotBound"
 )
 
 // Reasons of the PodScheduled condition (besides the pod's own reasons,
@@ -70,4 +74,24 @@ const (
 const (
 	ReasonPodLost   = "PodLost"
 	ReasonPodFailed = "PodFailed"
+)
+
+// Condition types of a VirtualMachine, besides the VMI's Ready, PodScheduled,
+// MeshEnrolled, ProxyReady and Failure, which it mirrors.
+const (
+	// ConditionRestartRequired is True when the template changed since the
+	// current run started: the change applies on the next run.
+	ConditionRestartRequired = "RestartRequired"
+)
+
+// Reasons of a VirtualMachine's conditions.
+const (
+	ReasonStopped          = "Stopped"
+	ReasonStarting         = "Starting"
+	ReasonStopping         = "Stopping"
+	ReasonCrashLoopBackOff = "CrashLoopBackOff"
+	ReasonTemplateChanged  = "TemplateChanged"
+	ReasonTemplateInUse    = "TemplateInUse"
+	ReasonVMINameTaken     = "VMINameTaken"
+	ReasonCreateFailed     = "CreateFailed"
 )

@@ -39,4 +39,18 @@ const (
 	// same name. KubeVirt forwards 22 this way implicitly; VirtMesh forwards
 	// nothing unless it is listed here.
 	AnnotationExcludeInboundPorts = "traffic.sidecar.istio.io/excludeInboundPorts"
+	// LabelVM, on a VMI (and so its launcher pod), names the VirtualMachine
+	// that started it.
+	LabelVM = "virt.virtmesh.io/vm"
+	// AnnotationTemplateHash, on a VMI a VirtualMachine started, is a hash
+	// of the VM's template it was started from; a VM whose template hashes
+	// differently has RestartRequired.
+	AnnotationTemplateHash = "virt.virtmesh.io/template-hash"
+	// AnnotationRestartRequestedAt, on a VirtualMachine, requests a restart
+	// when its value changes (any string, e.g. the time): the current run is
+	// stopped and, unless runStrategy is Halted, a new one starts; with
+	// runStrategy Manual it is also how a run is started.
+	//
+	//	kubectl annotate mvm details virt.virtmesh.io/restart-requested-at="$(date -Is)" --overwrite
+	AnnotationRestartRequestedAt = "virt.virtmesh.io/restart-requested-at"
 )

@@ -2,42 +2,47 @@ package v1alpha1
 
 import (
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// VirtualMachineInstanceSpec is the subset of KubeVirt's VirtualMachineInstanceSpec
-// that VirtMesh runs. JSON names match kubevirt.io/v1 exactly. Fields KubeVirt has
-// and VirtMesh does not support are either declared here as Unsupported (so the
-// API server rejects them with a message naming the field) or unknown to the schema
-// (so `kubectl apply`, which uses strict field validation, rejects them).
+// VirtualMachineInstanceSpec is KubeVirt's VirtualMachineInstanceSpec as
+// VirtMesh runs it. JSON names match kubevirt.io/v1 exactly, and every
+// KubeVirt field has an answer (docs/kubevirt-parity.md): implemented,
+// accepted and ignored (with the reason in its doc), or declared here as
+// Unsupported so the API server rejects it with a message naming the field
+// and why. Defaults are the API server's (OpenAPI), so `kubectl get -o yaml`
+// shows them: like KubeVirt, a VMI without networks and interfaces gets the
+// pod network, bound with masquerade (VirtMesh's only binding).
 //
-// The whole spec is immutable: a VirtualMachineInstance is one run of one VM and
-// its launcher pod is rendered from the spec once.
+// A VirtualMachine's template is one too; a VMI's spec is immutable (see
+// VirtualMachineInstance.Spec).
 //
-// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec is immutable: a VirtualMachineInstance is one run of a VM; delete it and create a new one to change the VM"
-// +kubebuilder:validation:XValidation:rule="self.domain.devices.interfaces.all(i, self.networks.exists(n, n.name == i.name))",message="every interface in spec.domain.devices.interfaces needs a network of the same name in spec.networks: add the network or rename the interface",fieldPath=".domain.devices.interfaces"
-// +kubebuilder:validation:XValidation:rule="self.networks.all(n, self.domain.devices.interfaces.exists(i, i.name == n.name))",message="every network in spec.networks needs an interface of the same name in spec.domain.devices.interfaces: add the interface or remove the network",fieldPath=".networks"
-// +kubebuilder:validation:XValidation:rule="self.domain.devices.disks.all(d, self.volumes.exists(v, v.name == d.name))",message="every disk in spec.domain.devices.disks needs a volume of the same name in spec.volumes: add the volume or rename the disk",fieldPath=".domain.devices.disks"
-// +kubebuilder:validation:XValidation:rule="self.volumes.all(v, self.domain.devices.disks.exists(d, d.name == v.name))",message="every volume in spec.volumes needs a disk of the same name in spec.domain.devices.disks: add the disk or remove the volume",fieldPath=".volumes"
-// +kubebuilder:validation:XValidation:rule="self.volumes.filter(v, has(v.cloudInitNoCloud)).size() <= 1",message="at most one cloudInitNoCloud volume is allowed: merge the user data into one volume",fieldPath=".volumes"
-// +kubebuilder:validation:XValidation:rule="self.volumes.exists(v, has(v.containerDisk))",message="at least one containerDisk volume is needed to boot the VM: add a volume with containerDisk.image",fieldPath=".volumes"
+// +kubebuilder:validation:XValidation:rule="!has(self.domain.devices.interfaces) || self.domain.devices.interfaces.all(i, has(self.networks) && self.networks.exists(n, n.name == i.name))",message="every interface in spec.domain.devices.interfaces needs a network of the same name in spec.networks: add the network or rename the interface",fieldPath=".domain.devices.interfaces"
+// +kubebuilder:validation:XValidation:rule="!has(self.networks) || self.networks.all(n, has(self.domain.devices.interfaces) && self.domain.devices.interfaces.exists(i, i.name == n.name))",message="every network in spec.networks needs an interface of the same name in spec.domain.devices.interfaces: add the interface or remove the network",fieldPath=".networks"
+// +kubebuilder:validation:XValidation:rule="!has(self.domain.devices.disks) || self.domain.devices.disks.all(d, has(self.volumes) && self.volumes.exists(v, v.name == d.name))",message="every disk in spec.domain.devices.disks needs a volume of the same name in spec.volumes: add the volume or rename the disk",fieldPath=".domain.devices.disks"
+// +kubebuilder:validation:XValidation:rule="!has(self.volumes) || self.volumes.filter(v, has(v.cloudInitNoCloud)).size() <= 1",message="at most one cloudInitNoCloud volume is allowed: merge the user data into one volume",fieldPath=".volumes"
+// +kubebuilder:validation:XValidation:rule="has(self.volumes) && self.volumes.exists(v, has(v.containerDisk))",message="at least one containerDisk volume is needed to boot the VM: add a volume with containerDisk.image",fieldPath=".volumes"
 type VirtualMachineInstanceSpec struct {
-	// domain describes the virtual hardware: CPU, memory, disks and interfaces.
+	// domain describes the virtual hardware: CPU, memory, firmware, disks and
+	// interfaces.
 	// +required
-	Domain DomainSpec `json:"domain,omitzero"`
+	Domain DomainSpec `json:"domain,omitempty,omitzero"`
 
-	// networks the VM is connected to. VirtMesh supports exactly one network,
-	// the pod network (`pod: {}`), bound with masquerade.
-	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:validation:MaxItems=1
+	// networks the VM is connected to. VirtMesh supports one network, the pod
+	// network (`pod: {}`), bound with masquerade; it is the default, as in
+	// KubeVirt when a VMI names no networks and no interfaces.
+	// +kubebuilder:default={{name: default, pod: {}}}
+	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, y.name == x.name))",message="network names must be unique: rename or remove the duplicate network"
+	// +kubebuilder:validation:XValidation:rule="self.size() <= 1",message="VirtMesh connects a VM to one network, the pod network: remove the other networks"
 	// +listType=atomic
-	// +required
+	// +optional
 	Networks []Network `json:"networks,omitempty"`
 
-	// volumes back the disks in spec.domain.devices.disks, matched by name.
-	// Supported sources: containerDisk and cloudInitNoCloud.
+	// volumes back the disks in spec.domain.devices.disks, matched by name. A
+	// volume without a disk of the same name is attached as a virtio disk after
+	// the listed ones, as KubeVirt does. Sources: containerDisk and
+	// cloudInitNoCloud.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, y.name == x.name))",message="volume names must be unique: rename or remove the duplicate volume"
@@ -57,6 +62,32 @@ type VirtualMachineInstanceSpec struct {
 	// affinity is copied to the launcher pod.
 	// +optional
 	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+
+	// topologySpreadConstraints are copied to the launcher pod.
+	// +optional
+	// +listType=atomic
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+
+	// schedulerName is copied to the launcher pod.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	SchedulerName string `json:"schedulerName,omitempty"`
+
+	// priorityClassName is copied to the launcher pod.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	PriorityClassName string `json:"priorityClassName,omitempty"`
+
+	// dnsPolicy of the launcher pod; the guest gets the pod's resolvers and
+	// search domains over DHCP.
+	// +kubebuilder:validation:Enum=ClusterFirstWithHostNet;ClusterFirst;Default;None
+	// +optional
+	DNSPolicy corev1.DNSPolicy `json:"dnsPolicy,omitempty"`
+
+	// dnsConfig of the launcher pod, handed to the guest over DHCP like the
+	// rest of the pod's resolv.conf.
+	// +optional
+	DNSConfig *corev1.PodDNSConfig `json:"dnsConfig,omitempty"`
 
 	// terminationGracePeriodSeconds is how long the guest gets to shut down
 	// after an ACPI power-down before it is stopped hard. Defaults to 30.
@@ -86,397 +117,62 @@ type VirtualMachineInstanceSpec struct {
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
-}
 
-// DomainSpec is the virtual hardware of the VM.
-type DomainSpec struct {
-	// resources requested by and limited for the VM; the launcher pod's compute
-	// container gets these plus VirtMesh's documented overhead.
+	// architecture of the guest. VirtMesh's launcher runs x86_64 guests only.
+	// +kubebuilder:validation:XValidation:rule="self == 'amd64'",message="VirtMesh runs amd64 (x86_64) guests only: set architecture: amd64 or leave it out"
 	// +optional
-	Resources ResourceRequirements `json:"resources,omitempty"`
+	Architecture string `json:"architecture,omitempty"`
 
-	// cpu topology. Defaults to 1 socket, 1 core, 1 thread.
+	// evictionStrategy - VirtMesh cannot live-migrate a VM, so an eviction (a
+	// node drain) stops the VMI; a VirtualMachine with runStrategy Always starts
+	// it again on another node. None and LiveMigrateIfPossible (which falls back
+	// to that) are accepted; LiveMigrate and External are rejected.
+	// +kubebuilder:validation:XValidation:rule="self in ['None', 'LiveMigrateIfPossible']",message="VirtMesh cannot live-migrate a VM: an eviction stops it (a VirtualMachine with runStrategy Always restarts it elsewhere); set evictionStrategy: None or leave it out"
 	// +optional
-	CPU *CPU `json:"cpu,omitempty"`
+	EvictionStrategy string `json:"evictionStrategy,omitempty"`
 
-	// memory visible to the guest. Defaults to resources.requests.memory.
+	// startStrategy is KubeVirt's Paused start. Not supported by VirtMesh:
+	// nothing could resume the guest.
+	// +kubebuilder:validation:XValidation:rule="false",message="startStrategy Paused is not supported by VirtMesh: nothing could resume the guest; remove it"
 	// +optional
-	Memory *Memory `json:"memory,omitempty"`
+	StartStrategy string `json:"startStrategy,omitempty"`
 
-	// devices attached to the VM.
-	// +required
-	Devices Devices `json:"devices,omitzero"`
-}
-
-// ResourceRequirements mirrors KubeVirt's: requests and limits for the VM.
-type ResourceRequirements struct {
-	// requests for cpu and memory. memory is the guest memory when
-	// spec.domain.memory.guest is not set.
-	// +kubebuilder:validation:MaxProperties=2
-	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['cpu', 'memory'])",message="only cpu and memory can be requested for a VM"
-	// +kubebuilder:validation:XValidation:rule="['cpu', 'memory'].all(k, !(k in self) || quantity(string(self[k])).isGreaterThan(quantity('0')))",message="resource requests must be positive quantities, e.g. memory: 128Mi or cpu: 500m"
+	// livenessProbe is KubeVirt's guest liveness probe. Not supported by
+	// VirtMesh yet.
+	// +kubebuilder:validation:XValidation:rule="false",message="livenessProbe is not supported by VirtMesh yet"
 	// +optional
-	Requests corev1.ResourceList `json:"requests,omitempty"`
+	LivenessProbe *Unsupported `json:"livenessProbe,omitempty"`
 
-	// limits for cpu and memory.
-	// +kubebuilder:validation:MaxProperties=2
-	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['cpu', 'memory'])",message="only cpu and memory can be limited for a VM"
-	// +kubebuilder:validation:XValidation:rule="['cpu', 'memory'].all(k, !(k in self) || quantity(string(self[k])).isGreaterThan(quantity('0')))",message="resource limits must be positive quantities, e.g. memory: 256Mi or cpu: 1"
+	// readinessProbe is KubeVirt's guest readiness probe. Not supported by
+	// VirtMesh yet.
+	// +kubebuilder:validation:XValidation:rule="false",message="readinessProbe is not supported by VirtMesh yet"
 	// +optional
-	Limits corev1.ResourceList `json:"limits,omitempty"`
-}
+	ReadinessProbe *Unsupported `json:"readinessProbe,omitempty"`
 
-// CPU is the guest CPU topology. vCPUs = sockets × cores × threads.
-// +kubebuilder:validation:XValidation:rule="(has(self.sockets) ? self.sockets : 1) * (has(self.cores) ? self.cores : 1) * (has(self.threads) ? self.threads : 1) <= 256",message="sockets × cores × threads must be at most 256 vCPUs"
-type CPU struct {
-	// cores per socket.
-	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=256
-	// +optional
-	Cores uint32 `json:"cores,omitempty"`
-	// sockets of the guest.
-	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=256
-	// +optional
-	Sockets uint32 `json:"sockets,omitempty"`
-	// threads per core.
-	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=256
-	// +optional
-	Threads uint32 `json:"threads,omitempty"`
-}
-
-// Memory is the memory visible to the guest.
-type Memory struct {
-	// guest memory, e.g. 128Mi.
-	// +kubebuilder:validation:XValidation:rule="!quantity(string(self)).isLessThan(quantity('1Mi'))",message="spec.domain.memory.guest must be at least 1Mi, e.g. guest: 128Mi"
-	// +kubebuilder:validation:XValidation:rule="!quantity(string(self)).isGreaterThan(quantity('16Ti'))",message="spec.domain.memory.guest must be at most 16Ti"
-	// +optional
-	Guest *resource.Quantity `json:"guest,omitempty"`
-}
-
-// Devices attached to the VM.
-type Devices struct {
-	// disks of the VM in boot order, each backed by the volume of the same name.
-	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:validation:MaxItems=16
-	// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, y.name == x.name))",message="disk names must be unique: rename or remove the duplicate disk"
-	// +listType=atomic
-	// +required
-	Disks []Disk `json:"disks,omitempty"`
-
-	// interfaces of the VM, each connected to the network of the same name.
-	// VirtMesh supports exactly one interface, bound with masquerade.
-	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:validation:MaxItems=1
-	// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, y.name == x.name))",message="interface names must be unique: rename or remove the duplicate interface"
-	// +listType=atomic
-	// +required
-	Interfaces []Interface `json:"interfaces,omitempty"`
-}
-
-// Disk is a block device of the VM.
-// +kubebuilder:validation:XValidation:rule="!has(self.cdrom)",message="cdrom disks are not supported by VirtMesh: use disk: {bus: virtio}",fieldPath=".cdrom"
-// +kubebuilder:validation:XValidation:rule="!has(self.lun)",message="lun disks are not supported by VirtMesh: use disk: {bus: virtio}",fieldPath=".lun"
-type Disk struct {
-	// name of the disk; a volume with the same name backs it.
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=40
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-	// +required
-	Name string `json:"name,omitempty"`
-
-	// disk attaches the volume as a disk. Only the virtio bus is supported.
-	// +optional
-	Disk *DiskTarget `json:"disk,omitempty"`
-
-	// bootOrder of the disk; lower boots first.
-	// +kubebuilder:validation:Minimum=1
-	// +optional
-	BootOrder *uint32 `json:"bootOrder,omitempty"`
-
-	// serial number the guest sees.
-	// +kubebuilder:validation:MaxLength=20
-	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.+-]+$`
-	// +optional
-	Serial string `json:"serial,omitempty"`
-
-	// cdrom is KubeVirt's cdrom target. Not supported by VirtMesh.
-	// +optional
-	CDRom *Unsupported `json:"cdrom,omitempty"`
-
-	// lun is KubeVirt's lun target. Not supported by VirtMesh.
-	// +optional
-	LUN *Unsupported `json:"lun,omitempty"`
-}
-
-// DiskTarget attaches a volume as a disk.
-type DiskTarget struct {
-	// bus of the disk. Only virtio is supported; defaults to virtio.
-	// +kubebuilder:validation:XValidation:rule="self == 'virtio'",message="only the virtio disk bus is supported by VirtMesh: set bus: virtio"
-	// +optional
-	Bus DiskBus `json:"bus,omitempty"`
-}
-
-// DiskBus names the bus a disk is attached to.
-type DiskBus string
-
-// Interface is a network interface of the VM.
-// +kubebuilder:validation:XValidation:rule="has(self.masquerade)",message="the interface needs the masquerade binding: set masquerade: {} (bridge, slirp, sriov, macvtap, passt and binding plugins are not supported by VirtMesh)"
-// +kubebuilder:validation:XValidation:rule="!has(self.bridge)",message="the bridge binding is not supported by VirtMesh: use masquerade: {}",fieldPath=".bridge"
-// +kubebuilder:validation:XValidation:rule="!has(self.slirp)",message="the slirp binding is not supported by VirtMesh: use masquerade: {}",fieldPath=".slirp"
-// +kubebuilder:validation:XValidation:rule="!has(self.sriov)",message="SR-IOV interfaces are not supported by VirtMesh: use masquerade: {}",fieldPath=".sriov"
-// +kubebuilder:validation:XValidation:rule="!has(self.macvtap)",message="the macvtap binding is not supported by VirtMesh: use masquerade: {}",fieldPath=".macvtap"
-// +kubebuilder:validation:XValidation:rule="!has(self.passt)",message="the passt binding is not supported by VirtMesh: use masquerade: {}",fieldPath=".passt"
-// +kubebuilder:validation:XValidation:rule="!has(self.binding)",message="network binding plugins are not supported by VirtMesh: use masquerade: {}",fieldPath=".binding"
-type Interface struct {
-	// name of the interface; a network with the same name connects it.
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-	// +required
-	Name string `json:"name,omitempty"`
-
-	// masquerade puts the VM behind NAT inside the launcher pod; the VM is
-	// reached at the pod IP. The only binding VirtMesh supports.
-	// +optional
-	Masquerade *InterfaceMasquerade `json:"masquerade,omitempty"`
-
-	// ports the VM serves. Empty means every port is forwarded to the VM (except
-	// the mesh proxy's ports). Each port becomes a container port of the
-	// launcher pod, so Services can name it.
+	// accessCredentials is KubeVirt's SSH key / password injection. Not
+	// supported by VirtMesh: put the keys into cloudInitNoCloud user data.
+	// +kubebuilder:validation:XValidation:rule="false",message="accessCredentials are not supported by VirtMesh: put SSH keys into the cloudInitNoCloud user data"
 	// +kubebuilder:validation:MaxItems=64
-	// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, y.port == x.port && (has(y.protocol) ? y.protocol : 'TCP') == (has(x.protocol) ? x.protocol : 'TCP')))",message="each port and protocol may be listed once: remove the duplicate port"
-	// +kubebuilder:validation:XValidation:rule="self.all(x, !has(x.name) || self.exists_one(y, has(y.name) && y.name == x.name))",message="port names must be unique: rename the duplicate port"
 	// +listType=atomic
 	// +optional
-	Ports []Port `json:"ports,omitempty"`
+	AccessCredentials []Unsupported `json:"accessCredentials,omitempty"`
 
-	// macAddress of the guest NIC, e.g. 02:00:00:aa:bb:cc. Defaults to a stable
-	// address derived from the VMI's UID.
-	// +kubebuilder:validation:Pattern=`^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$`
+	// resourceClaims is KubeVirt's dynamic resource allocation for devices.
+	// Not supported by VirtMesh.
+	// +kubebuilder:validation:XValidation:rule="false",message="resourceClaims are not supported by VirtMesh: it has no dynamic resource allocation for VMs"
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
 	// +optional
-	MacAddress string `json:"macAddress,omitempty"`
+	ResourceClaims []Unsupported `json:"resourceClaims,omitempty"`
 
-	// model of the NIC. Only virtio is supported; defaults to virtio.
-	// +kubebuilder:validation:XValidation:rule="self == 'virtio'",message="only the virtio NIC model is supported by VirtMesh: set model: virtio or leave it out"
+	// utilityVolumes are KubeVirt's volumes for its own tools (e.g. memory
+	// dumps). Not supported by VirtMesh.
+	// +kubebuilder:validation:XValidation:rule="false",message="utilityVolumes are not supported by VirtMesh"
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
 	// +optional
-	Model string `json:"model,omitempty"`
-
-	// bridge is KubeVirt's bridge binding. Not supported by VirtMesh.
-	// +optional
-	Bridge *Unsupported `json:"bridge,omitempty"`
-	// slirp is KubeVirt's slirp binding. Not supported by VirtMesh.
-	// +optional
-	Slirp *Unsupported `json:"slirp,omitempty"`
-	// sriov is KubeVirt's SR-IOV binding. Not supported by VirtMesh.
-	// +optional
-	SRIOV *Unsupported `json:"sriov,omitempty"`
-	// macvtap is KubeVirt's macvtap binding. Not supported by VirtMesh.
-	// +optional
-	Macvtap *Unsupported `json:"macvtap,omitempty"`
-	// passt is KubeVirt's passt binding. Not supported by VirtMesh.
-	// +optional
-	Passt *Unsupported `json:"passt,omitempty"`
-	// binding is KubeVirt's binding-plugin reference. Not supported by VirtMesh.
-	// +optional
-	Binding *Unsupported `json:"binding,omitempty"`
+	UtilityVolumes []Unsupported `json:"utilityVolumes,omitempty"`
 }
-
-// InterfaceMasquerade selects the masquerade binding. It has no fields.
-type InterfaceMasquerade struct{}
-
-// Port is a port the VM serves.
-// +kubebuilder:validation:XValidation:rule="!(self.port in [15000, 15001, 15004, 15006, 15008, 15009, 15020, 15021, 15053, 15090])",message="ports 15000, 15001, 15004, 15006, 15008, 15009, 15020, 15021, 15053 and 15090 are reserved for the mesh proxy: serve the VM on another port",fieldPath=".port"
-type Port struct {
-	// name of the port, used by Services as a targetPort. It becomes a
-	// container port's name, so it is an IANA service name: at most 15
-	// lowercase letters, digits and single hyphens, with at least one letter.
-	// +kubebuilder:validation:MaxLength=15
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-	// +kubebuilder:validation:XValidation:rule="self.matches('[a-z]')",message="port name must contain at least one letter (it names a container port, an IANA service name), e.g. http or dns-53"
-	// +kubebuilder:validation:XValidation:rule="!self.contains('--')",message="port name must not contain consecutive hyphens (it names a container port, an IANA service name)"
-	// +optional
-	Name string `json:"name,omitempty"`
-
-	// protocol is TCP or UDP. Defaults to TCP.
-	// +kubebuilder:validation:Enum=TCP;UDP
-	// +optional
-	Protocol string `json:"protocol,omitempty"`
-
-	// port number, 1–65535.
-	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=65535
-	// +required
-	Port int32 `json:"port,omitempty"`
-}
-
-// Network connects an interface of the VM.
-// +kubebuilder:validation:XValidation:rule="has(self.pod)",message="only the pod network is supported by VirtMesh: set pod: {} (multus networks are not supported)"
-// +kubebuilder:validation:XValidation:rule="!has(self.multus)",message="multus networks are not supported by VirtMesh: use pod: {}",fieldPath=".multus"
-type Network struct {
-	// name of the network; an interface with the same name uses it.
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-	// +required
-	Name string `json:"name,omitempty"`
-
-	// pod is the launcher pod's network.
-	// +optional
-	Pod *PodNetwork `json:"pod,omitempty"`
-
-	// multus is KubeVirt's secondary-network source. Not supported by VirtMesh.
-	// +optional
-	Multus *Unsupported `json:"multus,omitempty"`
-}
-
-// PodNetwork is the pod network, with the VM's private NAT network inside the pod.
-type PodNetwork struct {
-	// vmNetworkCIDR is the IPv4 network between the VM and the pod: the gateway
-	// gets the first address and the VM the second. Defaults to 10.0.2.0/24.
-	// +kubebuilder:validation:XValidation:rule="isCIDR(self) && cidr(self).ip().family() == 4 && cidr(self).prefixLength() <= 30",message="vmNetworkCIDR must be an IPv4 CIDR with room for a gateway and the VM (prefix length at most /30), e.g. 10.0.2.0/24"
-	// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self) == cidr(self).masked()",message="vmNetworkCIDR must be a network address with no host bits set, e.g. 10.0.2.0/24"
-	// +kubebuilder:validation:MaxLength=43
-	// +optional
-	VMNetworkCIDR string `json:"vmNetworkCIDR,omitempty"`
-
-	// vmIPv6NetworkCIDR is the IPv6 network between the VM and the pod, used
-	// when the pod has an IPv6 address. Defaults to fd10:0:2::/120.
-	// +kubebuilder:validation:XValidation:rule="isCIDR(self) && cidr(self).ip().family() == 6 && cidr(self).prefixLength() <= 126",message="vmIPv6NetworkCIDR must be an IPv6 CIDR with room for a gateway and the VM (prefix length at most /126), e.g. fd10:0:2::/120"
-	// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self) == cidr(self).masked()",message="vmIPv6NetworkCIDR must be a network address with no host bits set, e.g. fd10:0:2::/120"
-	// +kubebuilder:validation:MaxLength=43
-	// +optional
-	VMIPv6NetworkCIDR string `json:"vmIPv6NetworkCIDR,omitempty"`
-}
-
-// Volume is the storage behind a disk. Exactly one source is set.
-// +kubebuilder:validation:XValidation:rule="(has(self.containerDisk) ? 1 : 0) + (has(self.cloudInitNoCloud) ? 1 : 0) == 1",message="each volume needs exactly one source: containerDisk or cloudInitNoCloud"
-// +kubebuilder:validation:XValidation:rule="!has(self.persistentVolumeClaim)",message="persistentVolumeClaim volumes are not supported by VirtMesh: use containerDisk or cloudInitNoCloud",fieldPath=".persistentVolumeClaim"
-// +kubebuilder:validation:XValidation:rule="!has(self.dataVolume)",message="dataVolume volumes are not supported by VirtMesh: use containerDisk or cloudInitNoCloud",fieldPath=".dataVolume"
-// +kubebuilder:validation:XValidation:rule="!has(self.emptyDisk)",message="emptyDisk volumes are not supported by VirtMesh: use containerDisk or cloudInitNoCloud",fieldPath=".emptyDisk"
-// +kubebuilder:validation:XValidation:rule="!has(self.hostDisk)",message="hostDisk volumes are not supported by VirtMesh: use containerDisk or cloudInitNoCloud",fieldPath=".hostDisk"
-// +kubebuilder:validation:XValidation:rule="!has(self.ephemeral)",message="ephemeral volumes are not supported by VirtMesh: use containerDisk (it is already copy-on-write)",fieldPath=".ephemeral"
-// +kubebuilder:validation:XValidation:rule="!has(self.cloudInitConfigDrive)",message="cloudInitConfigDrive volumes are not supported by VirtMesh: use cloudInitNoCloud",fieldPath=".cloudInitConfigDrive"
-// +kubebuilder:validation:XValidation:rule="!has(self.configMap)",message="configMap volumes are not supported by VirtMesh: put the data into cloudInitNoCloud user data",fieldPath=".configMap"
-// +kubebuilder:validation:XValidation:rule="!has(self.secret)",message="secret volumes are not supported by VirtMesh: put the data into cloudInitNoCloud user data",fieldPath=".secret"
-// +kubebuilder:validation:XValidation:rule="!has(self.serviceAccount)",message="serviceAccount volumes are not supported by VirtMesh",fieldPath=".serviceAccount"
-// +kubebuilder:validation:XValidation:rule="!has(self.downwardAPI)",message="downwardAPI volumes are not supported by VirtMesh",fieldPath=".downwardAPI"
-type Volume struct {
-	// name of the volume; a disk with the same name uses it.
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=40
-	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
-	// +required
-	Name string `json:"name,omitempty"`
-
-	// containerDisk is a disk image shipped in a container image.
-	// +optional
-	ContainerDisk *ContainerDiskSource `json:"containerDisk,omitempty"`
-
-	// cloudInitNoCloud is a NoCloud seed the guest's cloud-init reads.
-	// +optional
-	CloudInitNoCloud *CloudInitNoCloudSource `json:"cloudInitNoCloud,omitempty"`
-
-	// persistentVolumeClaim is not supported by VirtMesh.
-	// +optional
-	PersistentVolumeClaim *Unsupported `json:"persistentVolumeClaim,omitempty"`
-	// dataVolume is not supported by VirtMesh.
-	// +optional
-	DataVolume *Unsupported `json:"dataVolume,omitempty"`
-	// emptyDisk is not supported by VirtMesh.
-	// +optional
-	EmptyDisk *Unsupported `json:"emptyDisk,omitempty"`
-	// hostDisk is not supported by VirtMesh.
-	// +optional
-	HostDisk *Unsupported `json:"hostDisk,omitempty"`
-	// ephemeral is not supported by VirtMesh.
-	// +optional
-	Ephemeral *Unsupported `json:"ephemeral,omitempty"`
-	// cloudInitConfigDrive is not supported by VirtMesh.
-	// +optional
-	CloudInitConfigDrive *Unsupported `json:"cloudInitConfigDrive,omitempty"`
-	// configMap is not supported by VirtMesh.
-	// +optional
-	ConfigMap *Unsupported `json:"configMap,omitempty"`
-	// secret is not supported by VirtMesh.
-	// +optional
-	Secret *Unsupported `json:"secret,omitempty"`
-	// serviceAccount is not supported by VirtMesh.
-	// +optional
-	ServiceAccount *Unsupported `json:"serviceAccount,omitempty"`
-	// downwardAPI is not supported by VirtMesh.
-	// +optional
-	DownwardAPI *Unsupported `json:"downwardAPI,omitempty"`
-}
-
-// ContainerDiskSource is a disk image inside a container image.
-type ContainerDiskSource struct {
-	// image holding the disk, e.g. quay.io/containerdisks/fedora:40.
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=512
-	// +required
-	Image string `json:"image,omitempty"`
-
-	// path of the disk inside the image. Defaults to the only file in /disk.
-	// +kubebuilder:validation:MaxLength=512
-	// +kubebuilder:validation:XValidation:rule="self.startsWith('/') && !self.contains('/../') && !self.endsWith('/..')",message="path must be an absolute path inside the image without '..', e.g. /disk/disk.qcow2"
-	// +optional
-	Path string `json:"path,omitempty"`
-
-	// imagePullPolicy of the volume container.
-	// +kubebuilder:validation:Enum=Always;IfNotPresent;Never
-	// +optional
-	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
-
-	// imagePullSecret names a Secret in the VMI's namespace used to pull Image.
-	// +kubebuilder:validation:MaxLength=253
-	// +optional
-	ImagePullSecret string `json:"imagePullSecret,omitempty"`
-}
-
-// CloudInitNoCloudSource is the data of a NoCloud seed.
-// +kubebuilder:validation:XValidation:rule="has(self.userData) || has(self.userDataBase64)",message="cloudInitNoCloud needs userData or userDataBase64"
-// +kubebuilder:validation:XValidation:rule="!(has(self.userData) && has(self.userDataBase64))",message="set only one of userData and userDataBase64"
-// +kubebuilder:validation:XValidation:rule="!(has(self.networkData) && has(self.networkDataBase64))",message="set only one of networkData and networkDataBase64"
-// +kubebuilder:validation:XValidation:rule="!has(self.secretRef) && !has(self.networkDataSecretRef)",message="secretRef and networkDataSecretRef are not supported by VirtMesh: put the data inline in userData / networkData"
-type CloudInitNoCloudSource struct {
-	// userData is, e.g., a #cloud-config document or a shell script.
-	// +kubebuilder:validation:MaxLength=32768
-	// +optional
-	UserData string `json:"userData,omitempty"`
-
-	// userDataBase64 is UserData, base64-encoded.
-	// +kubebuilder:validation:MaxLength=43692
-	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9+/\s]*={0,2}\s*$`
-	// +optional
-	UserDataBase64 string `json:"userDataBase64,omitempty"`
-
-	// networkData is a network-config document (version 1 or 2).
-	// +kubebuilder:validation:MaxLength=32768
-	// +optional
-	NetworkData string `json:"networkData,omitempty"`
-
-	// networkDataBase64 is NetworkData, base64-encoded.
-	// +kubebuilder:validation:MaxLength=43692
-	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9+/\s]*={0,2}\s*$`
-	// +optional
-	NetworkDataBase64 string `json:"networkDataBase64,omitempty"`
-
-	// secretRef is not supported by VirtMesh.
-	// +optional
-	SecretRef *Unsupported `json:"secretRef,omitempty"`
-	// networkDataSecretRef is not supported by VirtMesh.
-	// +optional
-	NetworkDataSecretRef *Unsupported `json:"networkDataSecretRef,omitempty"`
-}
-
-// Unsupported stands for a KubeVirt field that VirtMesh does not implement. It
-// is in the schema only so that admission can reject it with a message that
-// names the field, instead of the field being dropped silently.
-// +kubebuilder:pruning:PreserveUnknownFields
-// +kubebuilder:validation:Type=object
-type Unsupported struct{}
 
 // VirtualMachineInstancePhase is where the VMI is in its single run.
 // +kubebuilder:validation:Enum=Pending;Scheduling;Scheduled;Running;Succeeded;Failed;Unknown
@@ -560,6 +256,7 @@ type PhaseTransitionTimestamp struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=mvmi;mvmis,categories=virtmesh
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63",message="the VMI name must be at most 63 characters: it is the value of the launcher pod's virt.virtmesh.io/vmi label and the guest's default hostname"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="IP",type=string,JSONPath=`.status.interfaces[0].ipAddress`
@@ -572,7 +269,9 @@ type VirtualMachineInstance struct {
 	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// spec is the VM to run.
+	// spec is the VM to run. It is immutable: a VirtualMachineInstance is one
+	// run of one VM and its launcher pod is rendered from the spec once.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec is immutable: a VirtualMachineInstance is one run of a VM; delete it and create a new one to change the VM (a VirtualMachine applies a changed template on its next run)"
 	// +required
 	Spec VirtualMachineInstanceSpec `json:"spec,omitzero"`
 	// status is what the operator observed of the run.

@@ -85,6 +85,13 @@ type Options struct {
 	// Without it the launcher's --accel=auto falls back to TCG (software
 	// emulation): slow but runnable on any node.
 	KVMResource corev1.ResourceName
+	// VMIPv6 gives VMs IPv6 in dual-stack pods (--vm-ipv6 in net-setup's
+	// and compute's flags) and renders the pod sysctl
+	// net.ipv6.conf.all.forwarding=1 that it needs: an unsafe sysctl, so
+	// every kubelet must run with
+	// --allowed-unsafe-sysctls=net.ipv6.conf.all.forwarding (otherwise it
+	// rejects the pod). Off, VMs are IPv4-only.
+	VMIPv6 bool
 }
 
 // PodName is the launcher pod's name for vmi: virt-launcher-<vmi>-<5 chars>.
@@ -119,6 +126,8 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 	if err != nil {
 		return nil, err
 	}
+	// One value for net-setup, compute and the pod sysctl below.
+	netCfg.IPv6 = opts.VMIPv6
 	vmiJSON, err := vmiAnnotation(vmi)
 	if err != nil {
 		return nil, err
@@ -157,6 +166,11 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 			NodeSelector:                  vmi.Spec.NodeSelector,
 			Tolerations:                   vmi.Spec.Tolerations,
 			Affinity:                      vmi.Spec.Affinity,
+			TopologySpreadConstraints:     vmi.Spec.TopologySpreadConstraints,
+			SchedulerName:                 vmi.Spec.SchedulerName,
+			PriorityClassName:             vmi.Spec.PriorityClassName,
+			DNSPolicy:                     vmi.Spec.DNSPolicy,
+			DNSConfig:                     vmi.Spec.DNSConfig,
 			// The workload identity is the VMI's ServiceAccount. Neither the
 			// VM nor the launcher talks to the API server, so its API token
 			// is not mounted.
@@ -166,7 +180,7 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 			ImagePullSecrets:             pullSecrets(vmi),
 			SecurityContext: &corev1.PodSecurityContext{
 				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-				Sysctls:        []corev1.Sysctl{{Name: "net.ipv4.ip_unprivileged_port_start", Value: UnprivilegedPortStart}},
+				Sysctls:        podSysctls(netCfg.VMNetwork),
 			},
 			Volumes: baseVolumes(),
 		},
@@ -179,6 +193,18 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 	}
 	pod.Spec.Containers = append([]corev1.Container{compute}, volumeContainers(vmi)...)
 	return pod, nil
+}
+
+// podSysctls are the pod's namespaced sysctls, which the kubelet sets in the
+// pod's network namespace before any container starts. With the VM's IPv6,
+// IPv6 forwarding: nothing in the pod can set it (no netlink path, and
+// /proc/sys is read-only in containers); net-setup checks it.
+func podSysctls(n podcontract.VMNetwork) []corev1.Sysctl {
+	s := []corev1.Sysctl{{Name: "net.ipv4.ip_unprivileged_port_start", Value: UnprivilegedPortStart}}
+	if n.IPv6 {
+		s = append(s, corev1.Sysctl{Name: podcontract.IPv6ForwardingSysctl, Value: "1"})
+	}
+	return s
 }
 
 // NetworkConfig is what net-setup applies for vmi: the VM network, its ports
@@ -516,32 +542,49 @@ var (
 	maxGuestMemory = resource.MustParse("16Ti")
 )
 
-// computeResources: memory is the VM's (requests.memory, else
-// memory.guest, else DefaultGuestMemory) plus ComputeMemoryOverhead; a memory
-// limit is the VMI's limit plus the overhead; cpu is copied.
+// computeResources: memory is the VM's (requests.memory, else memory.guest,
+// else limits.memory, else DefaultGuestMemory) plus the overhead
+// (ComputeMemoryOverhead and any memory.reservedOverhead.addedOverhead); with
+// overcommitGuestOverhead the request leaves the overhead out, as KubeVirt
+// does. A memory limit is the VMI's limit plus the overhead; cpu is copied.
 func computeResources(vmi *virtv1alpha1.VirtualMachineInstance, opts Options) (corev1.ResourceRequirements, error) {
 	overhead := resource.MustParse(ComputeMemoryOverhead)
-	vmRes := vmi.Spec.Domain.Resources
-	// The schema cannot check these two (CEL's cost estimate for quantities
-	// in a map is over the API server's budget); the API server would refuse
-	// the pod, or QEMU the guest.
+	domain := vmi.Spec.Domain
+	if m := domain.Memory; m != nil && m.ReservedOverhead != nil && m.ReservedOverhead.AddedOverhead != nil {
+		overhead.Add(*m.ReservedOverhead.AddedOverhead)
+	}
+	vmRes := domain.Resources
+	// The API server would refuse the pod, or QEMU the guest. The CRD checks
+	// requests against limits too (VMIs stored before it may not be);
+	// memory's range cannot be a CEL rule within the API server's cost
+	// budget for quantities in a map.
 	if req, ok := vmRes.Requests[corev1.ResourceCPU]; ok {
 		if limit, ok := vmRes.Limits[corev1.ResourceCPU]; ok && req.Cmp(limit) > 0 {
 			return corev1.ResourceRequirements{}, fmt.Errorf("spec.domain.resources.requests.cpu %s is above limits.cpu %s: lower the request or raise the limit", req.String(), limit.String())
 		}
 	}
-	mem, ok := vmRes.Requests[corev1.ResourceMemory]
-	if ok && (mem.Cmp(minGuestMemory) < 0 || mem.Cmp(maxGuestMemory) > 0) {
-		return corev1.ResourceRequirements{}, fmt.Errorf("spec.domain.resources.requests.memory %s is the guest's memory: it must be between %s and %s", mem.String(), minGuestMemory.String(), maxGuestMemory.String())
+	for _, l := range []struct {
+		name string
+		list corev1.ResourceList
+	}{{"requests", vmRes.Requests}, {"limits", vmRes.Limits}} {
+		if q, ok := l.list[corev1.ResourceMemory]; ok && (q.Cmp(minGuestMemory) < 0 || q.Cmp(maxGuestMemory) > 0) {
+			return corev1.ResourceRequirements{}, fmt.Errorf("spec.domain.resources.%s.memory %s can be the guest's memory: it must be between %s and %s", l.name, q.String(), minGuestMemory.String(), maxGuestMemory.String())
+		}
 	}
-	if !ok {
-		mem = resource.MustParse(DefaultGuestMemory)
-		if vmi.Spec.Domain.Memory != nil && vmi.Spec.Domain.Memory.Guest != nil {
-			mem = vmi.Spec.Domain.Memory.Guest.DeepCopy()
+	mem, ok := vmRes.Requests[corev1.ResourceMemory]
+	switch {
+	case ok:
+	case domain.Memory != nil && domain.Memory.Guest != nil:
+		mem = domain.Memory.Guest.DeepCopy()
+	default:
+		if mem, ok = vmRes.Limits[corev1.ResourceMemory]; !ok {
+			mem = resource.MustParse(DefaultGuestMemory)
 		}
 	}
 	reqMem := mem.DeepCopy()
-	reqMem.Add(overhead)
+	if !vmRes.OvercommitGuestOverhead {
+		reqMem.Add(overhead)
+	}
 	out := corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: reqMem}}
 	if cpu, ok := vmRes.Requests[corev1.ResourceCPU]; ok {
 		out.Requests[corev1.ResourceCPU] = cpu.DeepCopy()
@@ -551,7 +594,7 @@ func computeResources(vmi *virtv1alpha1.VirtualMachineInstance, opts Options) (c
 		if l, ok := vmRes.Limits[corev1.ResourceMemory]; ok {
 			lm := l.DeepCopy()
 			lm.Add(overhead)
-			if lm.Cmp(reqMem) < 0 {
+			if l.Cmp(mem) < 0 {
 				return out, fmt.Errorf("spec.domain.resources.limits.memory %s is below the requested memory %s", l.String(), mem.String())
 			}
 			out.Limits[corev1.ResourceMemory] = lm

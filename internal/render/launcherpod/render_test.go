@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
 	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
@@ -47,9 +48,12 @@ func details() *vb.VMIWrapper {
 func TestRenderGolden(t *testing.T) {
 	hold := testSettings()
 	hold.HoldApplicationUntilProxyStarts = true
+	ipv6 := testOpts
+	ipv6.VMIPv6 = true
 	cases := map[string]struct {
 		vmi  *virtv1alpha1.VirtualMachineInstance
 		mesh *injection.Settings
+		opts *Options // testOpts when nil
 	}{
 		"plain": {vmi: vb.MakeVMI("cirros").UID(testUID).Label("app", "cirros").GracePeriod(30).Obj()},
 		"mesh-enrolled": {
@@ -76,10 +80,17 @@ func TestRenderGolden(t *testing.T) {
 				PortProto("", "TCP", 9443).Obj(),
 			mesh: hold,
 		},
+		// The operator runs with --vm-ipv6: the VM gets IPv6 and the pod
+		// the sysctl it needs.
+		"vm-ipv6": {vmi: details().Obj(), mesh: testSettings(), opts: &ipv6},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			pod, err := RenderLauncherPod(tc.vmi, tc.mesh, testOpts)
+			opts := testOpts
+			if tc.opts != nil {
+				opts = *tc.opts
+			}
+			pod, err := RenderLauncherPod(tc.vmi, tc.mesh, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,6 +146,17 @@ func checkInvariants(t *testing.T, pod *corev1.Pod, enrolled bool) {
 	// compute's DHCP server hands out exactly the network net-setup NATs.
 	if cfg.VMNetwork != co.VMNetwork {
 		t.Errorf("net-setup VM network %+v, compute VM network %+v: want the same", cfg.VMNetwork, co.VMNetwork)
+	}
+	// The VM's IPv6 and the pod sysctl it needs come from one decision,
+	// and the operator reads it back from the pod.
+	sysctl := false
+	for _, s := range pod.Spec.SecurityContext.Sysctls {
+		if s.Name == podcontract.IPv6ForwardingSysctl && s.Value == "1" {
+			sysctl = true
+		}
+	}
+	if sysctl != cfg.IPv6 || VMHasIPv6(pod) != cfg.IPv6 {
+		t.Errorf("net-setup --vm-ipv6=%v, pod sysctl %s=1 %v, read back %v: want all equal", cfg.IPv6, podcontract.IPv6ForwardingSysctl, sysctl, VMHasIPv6(pod))
 	}
 	for _, c := range []corev1.Container{ns, pod.Spec.Containers[0]} {
 		mounted := false
@@ -223,24 +245,21 @@ func TestKVMResource(t *testing.T) {
 	}
 }
 
-// The shipped samples render (with and without the mesh).
+// The shipped samples render (with and without the mesh); a VirtualMachine
+// renders its template.
 func TestRenderSamples(t *testing.T) {
-	for _, f := range []string{"virt_v1alpha1_virtualmachineinstance.yaml", "bookinfo-details-vm.yaml"} {
+	for _, f := range []string{"virt_v1alpha1_virtualmachineinstance.yaml", "virt_v1alpha1_virtualmachine.yaml", "bookinfo-details-vm.yaml"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "..", "config", "samples", f))
 		if err != nil {
 			t.Fatal(err)
 		}
 		found := false
 		for _, doc := range strings.Split(string(b), "\n---") {
-			if !strings.Contains(doc, "kind: VirtualMachineInstance") {
+			vmi := sampleVMI(t, f, doc)
+			if vmi == nil {
 				continue
 			}
 			found = true
-			vmi := &virtv1alpha1.VirtualMachineInstance{}
-			if err := yaml.UnmarshalStrict([]byte(doc), vmi); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			vmi.UID = testUID
 			for _, mesh := range []*injection.Settings{nil, testSettings()} {
 				pod, err := RenderLauncherPod(vmi, mesh, testOpts)
 				if err != nil {
@@ -250,7 +269,51 @@ func TestRenderSamples(t *testing.T) {
 			}
 		}
 		if !found {
-			t.Errorf("%s has no VirtualMachineInstance", f)
+			t.Errorf("%s has no VirtualMachineInstance or VirtualMachine", f)
 		}
+	}
+}
+
+// sampleVMI is the VMI a sample document runs: the VMI itself, or a
+// VirtualMachine's template; nil for other kinds.
+func sampleVMI(t *testing.T, file, doc string) *virtv1alpha1.VirtualMachineInstance {
+	t.Helper()
+	var vmi *virtv1alpha1.VirtualMachineInstance
+	switch {
+	case strings.Contains(doc, "kind: VirtualMachineInstance"):
+		vmi = &virtv1alpha1.VirtualMachineInstance{}
+		if err := yaml.UnmarshalStrict([]byte(doc), vmi); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+	case strings.Contains(doc, "kind: VirtualMachine\n"):
+		vm := &virtv1alpha1.VirtualMachine{}
+		if err := yaml.UnmarshalStrict([]byte(doc), vm); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		vmi = &virtv1alpha1.VirtualMachineInstance{
+			ObjectMeta: metav1.ObjectMeta{Name: vm.Name, Namespace: vm.Namespace, Labels: vm.Spec.Template.ObjectMeta.Labels},
+			Spec:       vm.Spec.Template.Spec,
+		}
+	default:
+		return nil
+	}
+	vmi.UID = testUID
+	return vmi
+}
+
+func TestVMHasIPv6(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		opts := testOpts
+		opts.VMIPv6 = on
+		pod, err := RenderLauncherPod(details().Obj(), nil, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := VMHasIPv6(pod); got != on {
+			t.Errorf("VMHasIPv6 = %v for a pod rendered with VMIPv6 %v", got, on)
+		}
+	}
+	if VMHasIPv6(&corev1.Pod{}) {
+		t.Error("VMHasIPv6 = true for a pod without a compute container")
 	}
 }

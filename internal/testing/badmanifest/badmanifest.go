@@ -1,8 +1,9 @@
-// Package badmanifest reads the manifests under test/validation/bad, which
-// both the admission suite (against envtest) and the end-to-end suite (with
-// kubectl) apply. Each file starts with a line "# want: <text>" naming what the
-// rejection must say, followed by one object (rejected on create) or two
-// (the first is created, the second is rejected as an update).
+// Package badmanifest reads the manifests under test/validation/bad and
+// test/validation/kubevirt/rejected, which the admission suite (against
+// envtest) and the end-to-end suite (with kubectl) apply. Each file starts
+// with one or more lines "# want: <text>", each naming something the
+// rejection must say, followed by one object (rejected on create) or two (the
+// first is created, the second is rejected as an update).
 package badmanifest
 
 import (
@@ -17,8 +18,8 @@ import (
 type Case struct {
 	// Name is the file name without .yaml.
 	Name string
-	// Want is the text the rejection must contain.
-	Want string
+	// Wants are the texts the rejection must contain, all of them.
+	Wants []string
 	// Docs are the YAML documents: one (create) or two (update).
 	Docs []string
 }
@@ -48,9 +49,18 @@ func Read(path string) (Case, error) {
 		return Case{}, err
 	}
 	name := strings.TrimSuffix(filepath.Base(path), ".yaml")
-	first, _, _ := strings.Cut(string(b), "\n")
-	want, ok := strings.CutPrefix(first, "# want: ")
-	if !ok || strings.TrimSpace(want) == "" {
+	var wants []string
+	for _, line := range strings.Split(string(b), "\n") {
+		want, ok := strings.CutPrefix(line, "# want: ")
+		if !ok {
+			break
+		}
+		if strings.TrimSpace(want) != "" {
+			wants = append(wants, strings.TrimSpace(want))
+		}
+	}
+	if len(wants) == 0 {
+		first, _, _ := strings.Cut(string(b), "\n")
 		return Case{}, fmt.Errorf("%s: first line %q is not '# want: <expected error text>'", name, first)
 	}
 	var docs []string
@@ -62,5 +72,16 @@ func Read(path string) (Case, error) {
 	if len(docs) != 1 && len(docs) != 2 {
 		return Case{}, fmt.Errorf("%s: %d objects; want 1 (create) or 2 (update)", name, len(docs))
 	}
-	return Case{Name: name, Want: strings.TrimSpace(want), Docs: docs}, nil
+	return Case{Name: name, Wants: wants, Docs: docs}, nil
+}
+
+// Missing returns the wants that msg does not contain.
+func (c Case) Missing(msg string) []string {
+	var out []string
+	for _, w := range c.Wants {
+		if !strings.Contains(msg, w) {
+			out = append(out, w)
+		}
+	}
+	return out
 }

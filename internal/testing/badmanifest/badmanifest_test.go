@@ -24,9 +24,19 @@ func TestRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Case{Name: "01-update", Want: "spec is immutable", Docs: []string{"# want: spec is immutable \nkind: A", "kind: B\n"}}
+	want := Case{Name: "01-update", Wants: []string{"spec is immutable"}, Docs: []string{"# want: spec is immutable \nkind: A", "kind: B\n"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+	two, err := Read(write(t, dir, "02-two.yaml", "# want: first\n# want: second\nkind: A\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"first", "second"}, two.Wants); diff != "" {
+		t.Errorf("wants (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"second"}, two.Missing("the first thing")); diff != "" {
+		t.Errorf("Missing (-want +got):\n%s", diff)
 	}
 }
 

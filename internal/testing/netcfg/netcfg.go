@@ -30,6 +30,12 @@ func WithVMCIDRs(c podcontract.NetSetupOptions) podcontract.NetSetupOptions {
 	return c
 }
 
+// WithIPv6 gives the VM IPv6 (--vm-ipv6).
+func WithIPv6(c podcontract.NetSetupOptions) podcontract.NetSetupOptions {
+	c.IPv6 = true
+	return c
+}
+
 // Edit returns DefaultNetSetupOptions changed by edit.
 func Edit(edit func(c *podcontract.NetSetupOptions)) podcontract.NetSetupOptions {
 	c := podcontract.DefaultNetSetupOptions()
@@ -38,8 +44,18 @@ func Edit(edit func(c *podcontract.NetSetupOptions)) podcontract.NetSetupOptions
 }
 
 // Scenarios covers mesh/no mesh × ports/no ports × include CIDRs × custom VM
-// CIDR, plus one with every exclusion and non-default proxy ids.
+// CIDR, plus one with every exclusion and non-default proxy ids; the VM is
+// IPv4-only in those, and the "-vmipv6" ones repeat the main cases with
+// IPv6 for the VM.
 func Scenarios() map[string]podcontract.NetSetupOptions {
+	s := scenarios()
+	for _, name := range []string{"nomesh-allports", "nomesh-ports", "mesh-allports", "mesh-ports", "mesh-ports-vmcidr", "mesh-ports-exclusions"} {
+		s[name+"-vmipv6"] = WithIPv6(s[name])
+	}
+	return s
+}
+
+func scenarios() map[string]podcontract.NetSetupOptions {
 	d := podcontract.DefaultNetSetupOptions()
 	includes := func(m *podcontract.MeshCapture) {
 		m.IncludeOutboundCIDRs = []string{"198.51.100.0/24", "2001:db8:3::/64"}

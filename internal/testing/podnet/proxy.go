@@ -47,23 +47,27 @@ func ServeProxyIfHelper(env string, o ProxyOptions) {
 // inbound passthrough does. Before piping, it tells the caller which
 // listener took the connection and the original destination: "PROXY
 // outbound orig=198.51.100.20:8080". Port 15021 answers "PROXY health" and
-// 15000 "PROXY admin". Once listening it prints "READY uid=<uid>".
+// 15000 "PROXY admin". Once listening it prints "READY uid=<uid>". Every
+// connection it accepts is logged on stderr ("CONN outbound
+// from=10.0.2.1:41234 to=127.0.0.1:15001"), so a test can show that a
+// connection never reached the proxy.
 func RunProxy(o ProxyOptions) error {
 	type listener struct {
 		port   int
+		name   string
 		handle func(c *net.TCPConn, v6 bool)
 	}
 	ls := []listener{
-		{15001, func(c *net.TCPConn, v6 bool) { forward(c, "outbound", netip.Addr{}) }},
-		{15006, func(c *net.TCPConn, v6 bool) {
+		{15001, "outbound", func(c *net.TCPConn, v6 bool) { forward(c, "outbound", netip.Addr{}) }},
+		{15006, "inbound", func(c *net.TCPConn, v6 bool) {
 			src := netip.MustParseAddr("127.0.0.6")
 			if v6 {
 				src = netip.MustParseAddr("::6")
 			}
 			forward(c, "inbound", src)
 		}},
-		{15021, func(c *net.TCPConn, _ bool) { fmt.Fprintln(c, "PROXY health"); c.Close() }},
-		{15000, func(c *net.TCPConn, _ bool) { fmt.Fprintln(c, "PROXY admin"); c.Close() }},
+		{15021, "health", func(c *net.TCPConn, _ bool) { fmt.Fprintln(c, "PROXY health"); c.Close() }},
+		{15000, "admin", func(c *net.TCPConn, _ bool) { fmt.Fprintln(c, "PROXY admin"); c.Close() }},
 	}
 	for _, l := range ls {
 		for _, network := range []string{"tcp4", "tcp6"} {
@@ -77,6 +81,7 @@ func RunProxy(o ProxyOptions) error {
 					if err != nil {
 						return
 					}
+					fmt.Fprintf(os.Stderr, "CONN %s from=%s to=%s\n", l.name, c.RemoteAddr(), c.LocalAddr())
 					go l.handle(c, network == "tcp6")
 				}
 			}()
