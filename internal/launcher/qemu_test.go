@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"virtmesh.io/virtmesh/internal/launcher"
 	"virtmesh.io/virtmesh/internal/podcontract"
 	"virtmesh.io/virtmesh/internal/testing/golden"
@@ -62,6 +64,10 @@ func TestBuildMachineErrors(t *testing.T) {
 		"not masquerade":    func(v *launcher.VMI, _ *launcher.PlanInput) { v.Spec.Domain.Devices.Interfaces[0].Masquerade = nil },
 		"bad mac":           func(v *launcher.VMI, _ *launcher.PlanInput) { v.Spec.Domain.Devices.Interfaces[0].MacAddress = "zz" },
 		"no tap fd":         func(_ *launcher.VMI, in *launcher.PlanInput) { in.TapFD = 0 },
+		// 8Ei once rounded to MiB as -8796093022208M.
+		"memory beyond int64 MiB": func(v *launcher.VMI, _ *launcher.PlanInput) {
+			v.Spec.Domain.Resources.Requests = map[string]resource.Quantity{"memory": resource.MustParse("8Ei")}
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			v, in := base(), in
