@@ -3,6 +3,8 @@ package host
 import (
 	"errors"
 	"fmt"
+	"os/exec"
+	"strings"
 	"time"
 
 	"virtmesh.io/virtmesh/hack/localcluster/journal"
@@ -40,6 +42,15 @@ func undo(s journal.Step) error {
 		return DeleteLink(s.Name)
 	case journal.RestoreSysctl:
 		return WriteSysctl(s.Name, s.Value)
+	case journal.RunCommand:
+		if len(s.Command) == 0 {
+			return errors.New("run-command without a command")
+		}
+		out, err := exec.Command(s.Command[0], s.Command[1:]...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
+		}
+		return nil
 	default:
 		return fmt.Errorf("unknown step kind %q", s.Kind)
 	}

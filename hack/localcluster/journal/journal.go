@@ -59,6 +59,9 @@ const (
 	DeleteLink Kind = "delete-link"
 	// RestoreSysctl writes Value back to sysctl Name (a path below /proc/sys).
 	RestoreSysctl Kind = "restore-sysctl"
+	// RunCommand runs Command (e.g. `kwokctl delete cluster`), which must be
+	// idempotent itself.
+	RunCommand Kind = "run-command"
 )
 
 // Step is one recorded undo action. Which fields matter depends on Kind.
@@ -81,6 +84,7 @@ type Step struct {
 	Existed bool     `json:"existed,omitempty"`
 	Prefix  string   `json:"prefix,omitempty"`
 	Value   string   `json:"value,omitempty"`
+	Command []string `json:"command,omitempty"`
 }
 
 func (s Step) String() string {
@@ -106,6 +110,8 @@ func (s Step) String() string {
 		what = fmt.Sprintf("delete link %s", s.Name)
 	case RestoreSysctl:
 		what = fmt.Sprintf("restore %s=%s", s.Name, s.Value)
+	case RunCommand:
+		what = "run " + strings.Join(s.Command, " ")
 	default:
 		what = string(s.Kind)
 	}

@@ -18,7 +18,9 @@ import (
 type Layout struct{ Dir string }
 
 // Path joins elements below the work directory.
-func (l Layout) Path(elem ...string) string { return filepath.Join(append([]string{l.Dir}, elem...)...) }
+func (l Layout) Path(elem ...string) string {
+	return filepath.Join(append([]string{l.Dir}, elem...)...)
+}
 
 // Journal is the teardown journal.
 func (l Layout) Journal() string { return l.Path("teardown.journal") }

@@ -1,0 +1,172 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"virtmesh.io/virtmesh/hack/localcluster/nodecfg"
+)
+
+// applyOverlay builds a kustomization of the work directory (whose
+// resources are the repository's samples, outside its root) and applies it.
+func applyOverlay(ctx context.Context, e *Env, dir string) error {
+	yaml, err := e.Run(ctx, nil, filepath.Join(e.Bin, "kustomize"), "build", "--load-restrictor", "LoadRestrictionsNone", dir)
+	if err != nil {
+		return err
+	}
+	_, err = e.Kubectl(ctx, []byte(yaml), "apply", "-f", "-")
+	return err
+}
+
+func waitTimeout(cfg Config) string {
+	if cfg.WaitTimeout <= 0 {
+		return "300s"
+	}
+	return cfg.WaitTimeout.String()
+}
+
+// realSamples applies the README's samples on the real node: the mesh
+// (config/samples' MeshControlPlane without the gateway and addons, whose
+// images are not here), then namespace bookinfo (the operator makes it a
+// member), then the details VM (config/samples, with the local test guest
+// as its containerDisk) and the productpage stand-in; it waits until the
+// guest serves and asks it, through the Services, as a user would with curl.
+func realSamples(ctx context.Context, e *Env, cfg Config) error {
+	to := waitTimeout(cfg)
+	if err := e.step("samples: mesh (config/samples MeshControlPlane basic, gateway and addons off)", func() error {
+		dir := e.Layout.Manifest("mesh")
+		k, err := nodecfg.MeshSampleOverlay(dir, e.Repo)
+		if err != nil {
+			return err
+		}
+		if err := WriteFile(filepath.Join(dir, "kustomization.yaml"), k, 0o644); err != nil {
+			return err
+		}
+		if err := applyOverlay(ctx, e, dir); err != nil {
+			return err
+		}
+		// Not Ready: istiod's image cannot run here (docs/local-cluster.md).
+		_, err = e.Kubectl(ctx, nil, "wait", "--for=condition=Reconciled", "mcp/basic", "-n", "istio-system", "--timeout="+to)
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := e.step("samples: namespace bookinfo, a member of mcp/basic", func() error {
+		if _, err := e.Kubectl(ctx, []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bookinfo\n"), "apply", "-f", "-"); err != nil {
+			return err
+		}
+		_, err := e.Kubectl(ctx, nil, "wait", `--for=jsonpath={.metadata.labels.mesh\.virtmesh\.io/member-of}=istio-system.basic`, "namespace/bookinfo", "--timeout="+to)
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := e.step("samples: details VM (test guest, boots under "+accelWord()+") and productpage stand-in, until the guest serves", func() error {
+		dir := e.Layout.Manifest("bookinfo")
+		k, err := nodecfg.BookinfoSampleOverlay(dir, e.Repo, e.Images)
+		if err != nil {
+			return err
+		}
+		if err := WriteFile(filepath.Join(dir, "kustomization.yaml"), k, 0o644); err != nil {
+			return err
+		}
+		if err := applyOverlay(ctx, e, dir); err != nil {
+			return err
+		}
+		if _, err := e.Kubectl(ctx, nil, "wait", "--for=condition=Ready", "virtualmachines.virt.virtmesh.io/details-v1", "-n", "bookinfo", "--timeout="+to); err != nil {
+			desc, _ := e.Kubectl(context.Background(), nil, "describe", "mvm,mvmi,pods", "-n", "bookinfo")
+			return fmt.Errorf("%w\n%s", err, tailString(desc, 60))
+		}
+		return rolloutStatus(ctx, e, "bookinfo", "deployment/productpage-v1")
+	}); err != nil {
+		return err
+	}
+	var answer string
+	if err := e.step("samples: GET productpage -> details Service -> the guest", func() error {
+		ip, err := e.Kubectl(ctx, nil, "get", "svc", "productpage", "-n", "bookinfo", "-o", "jsonpath={.spec.clusterIP}")
+		if err != nil {
+			return err
+		}
+		answer, err = getWithRetry(ctx, "http://"+strings.TrimSpace(ip)+":9080/", 60*time.Second)
+		return err
+	}); err != nil {
+		return err
+	}
+	printRealSummary(ctx, e, answer)
+	return nil
+}
+
+func accelWord() string {
+	return "KVM or TCG, whichever the launcher finds usable"
+}
+
+// getWithRetry GETs url until it answers 200 or timeout passes.
+func getWithRetry(ctx context.Context, url string, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	var last error
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, url, http.NoBody)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				cancel()
+				return string(b), nil
+			}
+			err = fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+		}
+		cancel()
+		last = err
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("GET %s: %w", url, last)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func printRealSummary(ctx context.Context, e *Env, answer string) {
+	out := e.Out
+	nodes, _ := e.Kubectl(ctx, nil, "get", "nodes", "-o", "wide")
+	objs, _ := e.Kubectl(ctx, nil, "get", "mvm,mvmi,pods,svc", "-n", "bookinfo", "-o", "wide")
+	var a struct {
+		AnsweredBy string          `json:"answeredBy"`
+		Details    json.RawMessage `json:"details"`
+		Body       string          `json:"body"`
+	}
+	_ = json.Unmarshal([]byte(answer), &a)
+	details, _ := e.Kubectl(ctx, nil, "get", "svc", "details", "-n", "bookinfo", "-o", "jsonpath={.spec.clusterIP}")
+	pp, _ := e.Kubectl(ctx, nil, "get", "svc", "productpage", "-n", "bookinfo", "-o", "jsonpath={.spec.clusterIP}")
+	fmt.Fprintf(out, `
+%s
+%s
+productpage (stand-in) asked details:9080/details/0 and %s answered:
+  %s
+
+VirtMesh runs on a real node: etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler, containerd (runc), the kubelet, kube-proxy and CoreDNS are
+real, and so are the operator (in its own pod, with its own RBAC, leader
+election on) and every container of the launcher pod: net-setup, the disk
+helpers, compute with QEMU and the guest. Stand-ins, because their real
+images cannot be had on this machine: the mesh proxy (proxy-standin, not
+Envoy: it forwards captured connections and logs each one), productpage,
+and istiod's root-certificate publisher (mesh-ca-standin); istiod itself,
+the gateway and the addons do not run (docs/local-cluster.md).
+
+  export KUBECONFIG=%s
+  curl http://%s:9080/details/0          # the guest, through the details Service
+  curl http://%s:9080/                   # productpage -> details -> the guest
+  kubectl logs -n bookinfo -l virt.virtmesh.io/vmi=details-v1 -c compute        # the guest's serial console
+  kubectl logs -n bookinfo -l virt.virtmesh.io/vmi=details-v1 -c istio-proxy    # each proxied connection
+  kubectl get mvm,mvmi,pods -A
+
+Logs: %s    Stop everything: make stop-local
+`, strings.TrimSpace(nodes), strings.TrimSpace(objs), or(a.AnsweredBy, "?"), strings.TrimSpace(or(string(a.Details), a.Body)),
+		e.Layout.Kubeconfig(), strings.TrimSpace(details), strings.TrimSpace(pp), e.Layout.Path("logs"))
+}
