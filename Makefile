@@ -11,7 +11,10 @@ export KUBEBUILDER_ASSETS := $(BIN)
 
 # Go test flags; e.g. make test GOTESTFLAGS='-run TestValidation -v'.
 GOTESTFLAGS ?=
-PKGS ?= ./...
+# The real-node suite (test/realnode) runs on its own after the others: it
+# starts a node on this host and wants the machine to itself.
+PKGS ?= $(shell go list ./... | grep -v '/test/realnode$$')
+REALNODE_TIMEOUT ?= 40m
 
 .PHONY: all
 all: build
@@ -60,14 +63,20 @@ verify: generate manifests bundle lint ## Regenerate everything, lint, and fail 
 	hack/verify-tidy.sh
 	hack/verify-deps.sh
 
-##@ Local cluster (kwok nodes; kwok plays the kubelet, no VM boots)
+##@ Local cluster (docs/local-cluster.md)
+
+# NODES picks what runs the pods: empty (the default) is a real node
+# (containerd, kubelet, kube-proxy, CoreDNS on this host; VMs boot) when run
+# as root on Linux and kwok otherwise; "kwok" (or a number of nodes) simulates
+# the nodes; "real" insists on the real node.
+NODES ?= $(VIRTMESH_NODES)
 
 .PHONY: run-local
-run-local: ## Build everything, start a local cluster, run the operator and apply the samples.
-	hack/local-cluster.sh up
+run-local: ## Start the local cluster (a real node as root, kwok otherwise; NODES=kwok to simulate), install the operator, boot the samples.
+	VIRTMESH_NODES=$(NODES) hack/local-cluster.sh up
 
 .PHONY: stop-local
-stop-local: ## Stop the operator and delete the local cluster.
+stop-local: ## Undo everything run-local did (also after a crash) and remove its work directory.
 	hack/local-cluster.sh down
 
 .PHONY: scale
@@ -95,10 +104,11 @@ build: ## Build the manager and the launcher.
 
 .PHONY: vet
 vet:
-	go vet $(PKGS)
+	go vet ./...
 
 .PHONY: test
-test: packages bins verify vet ## Install packages, build the test harness, verify, run unit, envtest, dataplane, VM, bundle and e2e tests, and a short fuzz pass.
+test: packages bins verify vet ## Install packages, build the test harness, verify, run unit, envtest, dataplane, VM, bundle and e2e tests, the real-node suite, and a short fuzz pass.
 	go test $(GOTESTFLAGS) $(PKGS)
+	go test -timeout $(REALNODE_TIMEOUT) $(GOTESTFLAGS) ./test/realnode
 	$(MAKE) fuzz FUZZTIME=$(TEST_FUZZTIME) FUZZ=.
 

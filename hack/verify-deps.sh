@@ -20,4 +20,8 @@ check . '^virtmesh\.io/virtmesh/internal/(launcher|netsetup|dhcp|dataplane|conta
   "the operator renders the pod from internal/podcontract; the VM runtime belongs to cmd/virt-launcher"
 check ./cmd/virt-launcher '^(virtmesh\.io/virtmesh/(controllers|api)/|sigs\.k8s\.io/controller-runtime|k8s\.io/client-go)' \
   "the launcher reads its VMI from a file and never talks to the API server"
+# The local cluster (hack/localcluster) is a tool of this repository, not
+# part of either binary.
+check . '^virtmesh\.io/virtmesh/hack/' "the local cluster's program and tools stay out of the operator"
+check ./cmd/virt-launcher '^virtmesh\.io/virtmesh/hack/' "the local cluster's program and tools stay out of the launcher"
 exit $fail

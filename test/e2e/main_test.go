@@ -1,8 +1,9 @@
 // Package e2e runs VirtMesh end to end on a local cluster made by
-// hack/local-cluster.sh: real etcd, kube-apiserver, kube-controller-manager
-// and kube-scheduler, nodes simulated by kwok, the operator (bin/manager) as a
-// local process with its ServiceAccount's RBAC. Everything is driven with the
-// pinned bin/kubectl, as a user would.
+// hack/local-cluster.sh in kwok mode (VIRTMESH_NODES=kwok): real etcd,
+// kube-apiserver, kube-controller-manager and kube-scheduler, nodes
+// simulated by kwok, the operator (bin/manager) as a local process with its
+// ServiceAccount's RBAC. Everything is driven with the pinned bin/kubectl,
+// as a user would. test/realnode runs the real node.
 //
 // kwok plays the kubelet: pods become Running/Ready with an IP, but no
 // container runs and no VM boots. These tests therefore check what the operator
@@ -103,7 +104,9 @@ func run(m *testing.M) int {
 			scriptEnv = append(scriptEnv, "VIRTMESH_CLUSTER_NAME="+n)
 		}
 	}
-	scriptEnv = append(scriptEnv, "VIRTMESH_SKIP_BUILD=1")
+	// kwok mode even as root (where the default is the real node, which
+	// test/realnode covers).
+	scriptEnv = append(scriptEnv, "VIRTMESH_SKIP_BUILD=1", "VIRTMESH_NODES=kwok")
 	kubeconfig = filepath.Join(stateDir, "kubeconfig")
 
 	if owned && os.Getenv("VIRTMESH_E2E_KEEP") != "1" {

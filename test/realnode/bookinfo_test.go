@@ -16,9 +16,11 @@ import (
 	"virtmesh.io/virtmesh/hack/localcluster/host"
 )
 
-// meshManifest is the samples' mesh for Bookinfo without the ingress
-// gateway and the addons (their images cannot run here).
-const meshManifest = `apiVersion: v1
+// meshManifest is the samples' mesh for Bookinfo with the proxy stand-in
+// and without the ingress gateway and the addons (their images cannot run
+// here).
+func meshManifest() string {
+	return `apiVersion: v1
 kind: Namespace
 metadata:
   name: istio-system
@@ -30,6 +32,8 @@ metadata:
   namespace: istio-system
 spec:
   version: 1.30.0
+  images:
+    proxy: ` + state.Images.Proxy + `
   security:
     mtls: STRICT
     trustDomain: cluster.local
@@ -40,6 +44,7 @@ spec:
       - bookinfo
       - boottime
 `
+}
 
 // setupBookinfo makes namespace bookinfo a mesh member and starts the
 // details VMI (the test guest, meshed), its Service and the productpage

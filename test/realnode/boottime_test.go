@@ -187,7 +187,7 @@ func bootReport(rs []bootRun) string {
 // ensureMesh makes the mesh (mcp/basic) and ns a member of it.
 func ensureMesh(t *testing.T, ns string) {
 	t.Helper()
-	kubectlIn(t, meshManifest, "apply", "-f", "-")
+	kubectlIn(t, meshManifest(), "apply", "-f", "-")
 	kubectl(t, "wait", "--for=condition=Reconciled", "mcp/basic", "-n", "istio-system", "--timeout=120s")
 	newNamespace(t, ns)
 	kubectl(t, "wait", `--for=jsonpath={.metadata.labels.mesh\.virtmesh\.io/member-of}=istio-system.basic`, "namespace/"+ns, "--timeout=60s")

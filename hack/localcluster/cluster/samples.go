@@ -39,9 +39,9 @@ func waitTimeout(cfg Config) string {
 // guest serves and asks it, through the Services, as a user would with curl.
 func realSamples(ctx context.Context, e *Env, cfg Config) error {
 	to := waitTimeout(cfg)
-	if err := e.step("samples: mesh (config/samples MeshControlPlane basic, gateway and addons off)", func() error {
+	if err := e.step("samples: mesh (config/samples' MeshControlPlane basic: proxy stand-in, gateway and addons off)", func() error {
 		dir := e.Layout.Manifest("mesh")
-		k, err := nodecfg.MeshSampleOverlay(dir, e.Repo)
+		k, err := nodecfg.MeshSampleOverlay(dir, e.Repo, e.Images)
 		if err != nil {
 			return err
 		}

@@ -137,7 +137,7 @@ func TestOverlays(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden.Assert(t, "testdata/operator-kustomization.yaml", op)
-	mesh, err := MeshSampleOverlay("/repo/.local/cluster/manifests/mesh", "/repo")
+	mesh, err := MeshSampleOverlay("/repo/.local/cluster/manifests/mesh", "/repo", testImages)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,9 +39,9 @@ func rel(dir, target string) (string, error) {
 // OperatorOverlay is the kustomization in overlayDir that installs the
 // operator the way a user does (`kubectl apply -k config/default`), with
 // the local images: the operator's own (a name override, as a user would
-// with `kustomize edit set image`), the launcher it renders, and the proxy
-// stand-in as the mesh's default proxy image. Leader election stays on (it
-// is in config/manager). The images are imported, never pulled.
+// with `kustomize edit set image`) and the launcher it renders. Leader
+// election stays on (it is in config/manager). The images are imported,
+// never pulled.
 func OperatorOverlay(overlayDir, repoRoot string, img Images) ([]byte, error) {
 	base, err := rel(overlayDir, filepath.Join(repoRoot, "config", "default"))
 	if err != nil {
@@ -62,9 +62,7 @@ spec:
           env:
             - name: RELATED_IMAGE_LAUNCHER
               value: %s
-            - name: RELATED_IMAGE_PROXY
-              value: %s
-`, img.Launcher, img.Proxy)
+`, img.Launcher)
 	return marshalYAML(map[string]any{
 		"apiVersion": "kustomize.config.k8s.io/v1beta1",
 		"kind":       "Kustomization",
@@ -74,11 +72,13 @@ spec:
 	}), nil
 }
 
-// MeshSampleOverlay applies config/samples' MeshControlPlane without the
-// ingress gateway and the addons: their images (Prometheus, Kiali, an
-// Envoy-based gateway) cannot be had on this machine, so their pods would
-// only sit in ImagePullBackOff on a real node.
-func MeshSampleOverlay(overlayDir, repoRoot string) ([]byte, error) {
+// MeshSampleOverlay applies config/samples' MeshControlPlane with the
+// proxy stand-in as its proxy image (spec.images.proxy: the operator's
+// default proxy image is used only for the version it was built for) and
+// without the ingress gateway and the addons: their images (Prometheus,
+// Kiali, an Envoy-based gateway) cannot be had on this machine, so their
+// pods would only sit in ImagePullBackOff on a real node.
+func MeshSampleOverlay(overlayDir, repoRoot string, img Images) ([]byte, error) {
 	mcp, err := rel(overlayDir, filepath.Join(repoRoot, "config", "samples", "mesh_v1alpha1_meshcontrolplane.yaml"))
 	if err != nil {
 		return nil, err
@@ -89,13 +89,17 @@ func MeshSampleOverlay(overlayDir, repoRoot string) ([]byte, error) {
 		"resources":  []string{mcp},
 		"patches": []any{map[string]any{
 			"target": map[string]string{"kind": "MeshControlPlane", "name": "basic"},
-			"patch": `- op: replace
+			"patch": fmt.Sprintf(`- op: add
+  path: /spec/images
+  value:
+    proxy: %s
+- op: replace
   path: /spec/gateways/ingress/enabled
   value: false
 - op: replace
   path: /spec/addons
   value: {}
-`,
+`, img.Proxy),
 		}},
 	}), nil
 }
