@@ -33,9 +33,15 @@ id=$(sed -n 's/^instance-id: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' /mnt/cidata/meta-
 echo "{\"id\":0,\"author\":\"William Shakespeare\",\"year\":1595,\"guestKernel\":\"$kernel\",\"guestInstanceID\":\"$id\",\"guestHostname\":\"$(hostname)\"}" > /www/details/0
 cat > /www/cgi-bin/productpage <<'CGI'
 #!/bin/sh
+# busybox's nslookup asks the resolver in /etc/resolv.conf (from DHCP)
+# itself; its wget would use the static libc's resolver, which crashes
+# without NSS modules in the initramfs.
 printf 'Content-Type: text/plain\r\n\r\n'
 echo "resolv.conf: $(tr '\n' ' ' </etc/resolv.conf)"
-wget -q -O- -T 20 http://productpage.bookinfo.svc.cluster.local:9080/ 2>&1
+name=productpage.bookinfo.svc.cluster.local
+ip=$(nslookup $name | sed -n '/^Name:/,$ s/^Address:[[:space:]]*\([0-9.]*\).*/\1/p' | head -n1)
+echo "nslookup: $name is $ip"
+wget -q -O- -T 20 http://$ip:9080/ 2>&1
 CGI
 cat > /www/cgi-bin/poweroff <<'CGI'
 #!/bin/sh

@@ -169,8 +169,9 @@ func snapshotOptions() host.SnapshotOptions {
 		Markers:   []string{stateDir},
 		MountDirs: []string{stateDir, "/var/lib/kubelet", "/run/containerd", "/run/netns", "/var/lib/containerd"},
 		NetnsDir:  "/run/netns",
+		// The work directory itself is made before and removed after.
 		Paths: []string{
-			stateDir, "/var/lib/kubelet", "/var/lib/cni", "/var/lib/containerd", "/run/containerd", "/var/log/pods",
+			"/var/lib/kubelet", "/var/lib/cni", "/var/lib/containerd", "/run/containerd", "/var/log/pods",
 			"/var/log/containers", "/etc/cni", "/opt/cni", "/opt/containerd", "/run/nri", "/etc/containerd", "/etc/kubernetes",
 			"/var/lib/etcd", "/run/xtables.lock", "/var/run/netns", "/var/lib/kube-proxy",
 		},
