@@ -227,8 +227,13 @@ func TestBookinfo(t *testing.T) {
 		if !strings.HasSuffix(lines[1], " is "+productpageIP) {
 			t.Errorf("the guest resolved %s, want productpage's ClusterIP %s", lines[1], productpageIP)
 		}
+		// The raw HTTP answer: the JSON starts after the headers.
 		var a productpageAnswer
-		if err := json.Unmarshal([]byte(lines[2]), &a); err != nil {
+		i := strings.Index(lines[2], "\n{")
+		if i < 0 || !strings.HasPrefix(lines[2], "HTTP/1.") {
+			t.Fatalf("no HTTP answer from productpage in the guest's output:\n%s", body)
+		}
+		if err := json.Unmarshal([]byte(lines[2][i+1:]), &a); err != nil {
 			t.Fatalf("no productpage answer in the guest's output (%v):\n%s", err, body)
 		}
 		if a.Pod != ppPod.Name {
@@ -395,7 +400,39 @@ func checkCapabilities(t *testing.T, pod corev1.Pod) {
 			uid := regexp.MustCompile(`Uid:\s+(\d+)`).FindStringSubmatch(string(b))
 			t.Logf("%-20s pid %-6d uid %-5s %-28s %s", name, p.PID, uid[1], p.Name(), fmtCaps(c))
 			checkSets(t, fmt.Sprintf("%s (pid %d, %s)", name, p.PID, p.Name()), c, want)
+			if name == "compute" && p.Name() == "virt-launcher" {
+				checkTunDevice(t, p.PID)
+			}
 		}
+	}
+}
+
+// checkTunDevice shows that compute reaches tap0 through the tun node
+// net-setup made, with the container runtime's default device rules: its
+// devices cgroup allows the tun device (c 10:200) and is not the
+// privileged "a *:* rwm".
+func checkTunDevice(t *testing.T, computePID int) {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", computePID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\d+:devices:(\S+)$`).FindStringSubmatch(string(b))
+	if m == nil {
+		t.Logf("compute has no devices cgroup (cgroup v2): the device rules are a BPF program")
+		return
+	}
+	list, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/devices", m[1], "devices.list"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := strings.Fields(strings.ReplaceAll(string(list), "\n", ";"))
+	t.Logf("compute's devices cgroup %s allows: %s", m[1], strings.Join(rules, " "))
+	if strings.Contains(string(list), "a *:* rwm") {
+		t.Errorf("compute's devices cgroup allows every device (privileged)")
+	}
+	if !strings.Contains(string(list), "c 10:200 rwm") {
+		t.Errorf("compute's devices cgroup lacks the tun device (c 10:200 rwm)")
 	}
 }
 

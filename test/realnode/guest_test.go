@@ -34,14 +34,14 @@ echo "{\"id\":0,\"author\":\"William Shakespeare\",\"year\":1595,\"guestKernel\"
 cat > /www/cgi-bin/productpage <<'CGI'
 #!/bin/sh
 # busybox's nslookup asks the resolver in /etc/resolv.conf (from DHCP)
-# itself; its wget would use the static libc's resolver, which crashes
-# without NSS modules in the initramfs.
+# itself; its wget crashes in the static libc's resolver code (no NSS
+# modules in the initramfs), so nc speaks HTTP.
 printf 'Content-Type: text/plain\r\n\r\n'
 echo "resolv.conf: $(tr '\n' ' ' </etc/resolv.conf)"
 name=productpage.bookinfo.svc.cluster.local
 ip=$(nslookup $name | sed -n '/^Name:/,$ s/^Address:[[:space:]]*\([0-9.]*\).*/\1/p' | head -n1)
 echo "nslookup: $name is $ip"
-wget -q -O- -T 20 http://$ip:9080/ 2>&1
+printf 'GET / HTTP/1.0\r\nHost: %s:9080\r\n\r\n' $name | nc $ip 9080
 CGI
 cat > /www/cgi-bin/poweroff <<'CGI'
 #!/bin/sh
