@@ -19,8 +19,8 @@ all: build
 ##@ Tools (pinned modules under hack/tools, built into bin/ once per version)
 
 .PHONY: bins
-bins: ## Build the control plane, kubectl, kwok and the code generators into bin/.
-	hack/build-bins.sh kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kwok kwokctl controller-gen kustomize
+bins: ## Build the control plane, kubectl, kwok, the code generators and Istio (pilot-discovery, pilot-agent) into bin/.
+	hack/build-bins.sh kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kwok kwokctl controller-gen kustomize pilot-discovery pilot-agent
 
 $(CONTROLLER_GEN) $(KUSTOMIZE): hack/tools/dev/go.mod hack/tools/dev/go.sum
 	hack/build-bins.sh controller-gen kustomize
