@@ -39,9 +39,10 @@ generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Regenerate CRDs and RBAC under config/.
+manifests: $(CONTROLLER_GEN) ## Regenerate CRDs and RBAC under config/, and Istio's CRDs (config/crd/istio) from the pinned Istio.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths=./api/... paths=./controllers/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	go run ./hack/istiocrds
 
 # VERSION of the operator; add a line to config/manifests/releases.yaml when bumping it.
 VERSION ?= 0.1.0
