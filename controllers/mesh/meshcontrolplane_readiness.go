@@ -66,15 +66,13 @@ func (o rootCertObservation) waiting() bool {
 	return o.noCA != "" || len(o.missing) > 0 || len(o.foreign) > 0
 }
 
-// observeRootCerts checks that every member namespace has istiod's root
-// certificate: ConfigMap istio-ca-root-cert holding the root of this control
-// plane's CA (the plug-in Secret cacerts, or the Secret istio-ca-secret
-// istiod creates), so a member does not count when another istiod wrote it.
+// observeRootCerts checks that istiod has its CA (the plug-in Secret cacerts,
+// or the Secret istio-ca-secret istiod creates when it first starts) and that
+// every member namespace has its root certificate: ConfigMap
+// istio-ca-root-cert holding that CA's root, so a member does not count when
+// another istiod wrote it.
 func (r *MeshControlPlaneReconciler) observeRootCerts(ctx context.Context, v cp.Values, members []string) (rootCertObservation, error) {
 	var obs rootCertObservation
-	if len(members) == 0 {
-		return obs, nil
-	}
 	root, where, err := r.caRoot(ctx, v.Namespace)
 	if err != nil {
 		return obs, err
@@ -84,6 +82,9 @@ func (r *MeshControlPlaneReconciler) observeRootCerts(ctx context.Context, v cp.
 		return obs, nil
 	}
 	obs.ca = where
+	if len(members) == 0 {
+		return obs, nil
+	}
 	list := &corev1.ConfigMapList{}
 	if err := r.APIReader.List(ctx, list, client.MatchingFields{"metadata.name": cp.RootCertConfigMap}); err != nil {
 		return obs, fmt.Errorf("list %s ConfigMaps: %w", cp.RootCertConfigMap, err)

@@ -53,12 +53,7 @@ func TestReadyNeedsRootCertInMembers(t *testing.T) {
 	markAvailable(t, "rc-mesh", "istiod")
 	waitReadyMessage(t, mcp, meshv1alpha1.ReasonRootCertNotPublished, "istiod has not created its CA yet: no Secret istio-ca-secret")
 
-	root := selfSignedPEM(t, "mesh CA")
-	ca := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "rc-mesh", Name: cp.SelfSignedCASecret},
-		Data: map[string][]byte{"ca-cert.pem": []byte(root), "ca-key.pem": []byte("unused")}}
-	if err := k8s.Create(ctx, ca); err != nil {
-		t.Fatal(err)
-	}
+	root := createCASecret(t, "rc-mesh")
 	waitReadyMessage(t, mcp, meshv1alpha1.ReasonRootCertNotPublished, "in member namespaces: rc-member")
 
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "rc-member", Name: cp.RootCertConfigMap},
@@ -73,6 +68,19 @@ func TestReadyNeedsRootCertInMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCondition(t, mcp, meshv1alpha1.ConditionReady, metav1.ConditionTrue, meshv1alpha1.ReasonComponentsReady)
+}
+
+// createCASecret writes the Secret istiod keeps its self-signed CA in and
+// returns the root (PEM).
+func createCASecret(t *testing.T, ns string) string {
+	t.Helper()
+	root := selfSignedPEM(t, "mesh CA")
+	ca := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: cp.SelfSignedCASecret},
+		Data: map[string][]byte{"ca-cert.pem": []byte(root), "ca-key.pem": []byte("unused")}}
+	if err := k8s.Create(context.Background(), ca); err != nil {
+		t.Fatal(err)
+	}
+	return root
 }
 
 func waitReadyMessage(t *testing.T, mcp *meshv1alpha1.MeshControlPlane, reason, message string) {
