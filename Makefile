@@ -54,6 +54,7 @@ bundle: manifests $(KUSTOMIZE) ## Regenerate the OLM bundle (bundle/, bundle.Doc
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## golangci-lint with the Kube API Linter (.golangci.yml); zero findings.
 	$(GOLANGCI_LINT) run ./...
+	cd test/istio && $(GOLANGCI_LINT) run ./...
 
 .PHONY: verify
 verify: generate manifests bundle lint ## Regenerate everything, lint, and fail on stale generated files, untidy modules or crossed import graphs.
@@ -85,7 +86,17 @@ build: ## Build the manager and the launcher.
 .PHONY: vet
 vet:
 	go vet $(PKGS)
+	cd test/istio && go vet ./...
+
+# The suite against the real Istio (test/istio) is its own module; it builds
+# and runs pilot-discovery and pilot-agent (make bins builds them once).
+ISTIO_TEST_TIMEOUT ?= 30m
 
 .PHONY: test
-test: packages bins verify vet ## Install packages, build the test harness, verify, run unit, envtest, dataplane, VM, bundle and e2e tests.
+test: packages bins verify vet ## Install packages, build the test harness, verify, run unit, envtest, dataplane, VM, bundle, e2e and Istio tests.
 	go test $(GOTESTFLAGS) $(PKGS)
+	cd test/istio && go test -timeout $(ISTIO_TEST_TIMEOUT) $(GOTESTFLAGS) ./...
+
+.PHONY: test-istio
+test-istio: bins ## Only the suite against the real istiod and pilot-agent (test/istio).
+	cd test/istio && go test -timeout $(ISTIO_TEST_TIMEOUT) $(GOTESTFLAGS) ./...

@@ -46,8 +46,9 @@ func main() {
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, *kubeconfig, *namespace, *deployment, *binary, *dir); err != nil {
+	err := run(ctx, *kubeconfig, *namespace, *deployment, *binary, *dir)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "host-istiod:", err)
 		os.Exit(1)
 	}

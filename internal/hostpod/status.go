@@ -66,7 +66,7 @@ type Probe struct {
 func (p Probe) Ready(ctx context.Context) (bool, string) {
 	ctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL, http.NoBody)
 	if err != nil {
 		return false, err.Error()
 	}

@@ -101,6 +101,6 @@ func fetchSDS(t *testing.T, socket, nodeID string) []byte {
 			return b
 		}
 	}
-	t.Fatalf("SDS response has no certificate for default: %v", fmt.Sprint(resp))
+	t.Fatalf("SDS response has no certificate for default: %v", resp)
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -258,20 +257,6 @@ func pinnedModule(t *testing.T, path string) (string, string) {
 		t.Fatalf("go mod download %s: %v %s", path, err, out)
 	}
 	return mod.Dir, mod.Version
-}
-
-func deleteAndWait(t *testing.T, obj client.Object) {
-	t.Helper()
-	if err := k8s.Delete(context.Background(), obj); err != nil && !apierrors.IsNotFound(err) {
-		t.Fatal(err)
-	}
-	eventually(t, 60*time.Second, "deleted "+obj.GetName(), func() error {
-		err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("still there (%v)", err)
-	})
 }
 
 func contains(haystack, needle string) bool { return strings.Contains(haystack, needle) }

@@ -25,7 +25,7 @@ type kubeWatch struct {
 	podTerminating, sliceAt map[string]time.Time
 }
 
-func watchKube(t *testing.T, ctx context.Context, ips ...string) *kubeWatch {
+func watchKube(ctx context.Context, t *testing.T, ips ...string) *kubeWatch {
 	t.Helper()
 	k := &kubeWatch{podTerminating: map[string]time.Time{}, sliceAt: map[string]time.Time{}}
 	slices, err := cs.DiscoveryV1().EndpointSlices(appNS).Watch(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=details"})
@@ -141,7 +141,7 @@ func (s *suite) endpointRemoval(t *testing.T) {
 		}
 		return nil
 	})
-	kube := watchKube(t, ctx, vmIP, podIP)
+	kube := watchKube(ctx, t, vmIP, podIP)
 
 	vmi := &virtv1alpha1.VirtualMachineInstance{}
 	vmi.Namespace, vmi.Name = appNS, "details-v1"

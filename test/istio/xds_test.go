@@ -17,10 +17,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
-
-	// Types inside the Any fields decoded below.
-	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
-	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 )
 
 // xDS type URLs.
@@ -120,8 +116,9 @@ func (x *ads) await(t *testing.T, typeURL string, timeout time.Duration, ok func
 		case r, open := <-x.got:
 			if !open {
 				x.mu.Lock()
-				defer x.mu.Unlock()
-				t.Fatalf("ADS stream closed: %v (waiting for %s: %v)", x.err, typeURL, last)
+				err := x.err
+				x.mu.Unlock()
+				t.Fatalf("ADS stream closed: %v (waiting for %s: %v)", err, typeURL, last)
 			}
 			if r.TypeUrl != typeURL {
 				continue
