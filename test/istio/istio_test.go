@@ -104,10 +104,10 @@ func (s *suite) istiodReady(t *testing.T) {
 		readyAfter = time.Since(s.istiod.started)
 		return nil
 	})
-	t.Logf("MEASURE istiod /ready 200 after %s", readyAfter.Round(time.Millisecond))
+	measure(t, "istiod /ready 200 after %s", readyAfter.Round(time.Millisecond))
 	waitCondition(t, meshv1alpha1.ConditionReady, metav1.ConditionTrue, meshv1alpha1.ReasonComponentsReady, 60*time.Second)
 	s.istiod.mu.Lock()
-	t.Logf("MEASURE MeshControlPlane Ready %s after istiod's readiness reached its pod", time.Since(s.istiod.readyAt).Round(time.Millisecond))
+	measure(t, "MeshControlPlane Ready %s after istiod's readiness reached its pod", time.Since(s.istiod.readyAt).Round(time.Millisecond))
 	s.istiod.mu.Unlock()
 	if d := denials(s.istiod.log.String()); len(d) > 0 {
 		t.Errorf("istiod logged RBAC denials with the rendered ClusterRole: %v", d)
@@ -122,7 +122,7 @@ func (s *suite) istiodReady(t *testing.T) {
 		peak, last = max(peak, m), m
 		time.Sleep(time.Second)
 	}
-	t.Logf("MEASURE istiod RSS at rest: %.0f MiB (peak %.0f MiB over 10 s)", last, peak)
+	measure(t, "istiod RSS at rest: %.0f MiB (peak %.0f MiB over 10 s)", last, peak)
 }
 
 func (s *suite) workloads(t *testing.T) {
@@ -182,7 +182,7 @@ func (s *suite) workloadCertificate(t *testing.T) {
 	start := time.Now()
 	s.vmAgent = startAgent(t, agentSpec{pod: s.vmPod, container: "istio-proxy", istiod: s.istiod.Istiod, owner: s.top})
 	cert, chain := s.vmAgent.workloadCert(t, 60*time.Second)
-	t.Logf("MEASURE VM workload certificate %s after pilot-agent started", time.Since(start).Round(time.Millisecond))
+	measure(t, "VM workload certificate %s after pilot-agent started", time.Since(start).Round(time.Millisecond))
 	want := "spiffe://cluster.local/ns/bookinfo/sa/details"
 	var sans []string
 	for _, u := range cert.URIs {
@@ -325,7 +325,7 @@ func (s *suite) inboundMTLS(t *testing.T) {
 		start := time.Now()
 		setMTLS(t, mode)
 		got := s.vmADS.await(t, typeListener, 30*time.Second, func(r response) error { return inbound9080(t, r, mode) })
-		t.Logf("MEASURE MeshControlPlane security.mtls=%s reached the VM's inbound listener in %s", mode, got.at.Sub(start).Round(time.Millisecond))
+		measure(t, "MeshControlPlane security.mtls=%s reached the VM's inbound listener in %s", mode, got.at.Sub(start).Round(time.Millisecond))
 	}
 }
 

@@ -91,6 +91,7 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "istio: cluster up in %s (state %s)\n", time.Since(start).Round(time.Second), stateDir)
 		code = m.Run()
 	}
+	printMeasurements()
 	if code != 0 {
 		if b, err := os.ReadFile(filepath.Join(stateDir, "cluster", "manager.log")); err == nil {
 			fmt.Fprintf(os.Stderr, "istio: last lines of the operator log:\n%s\n", tail(string(b), 40))
@@ -242,5 +243,29 @@ func eventually(t *testing.T, timeout time.Duration, what string, f func() error
 			t.Fatalf("after %s: %s: %v", timeout, what, err)
 		}
 		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// measurements are what the suite timed and sized; printed at the end even
+// without -v, so CI logs keep them.
+var (
+	measureMu    sync.Mutex
+	measurements []string
+)
+
+func measure(t *testing.T, format string, args ...any) {
+	t.Helper()
+	line := fmt.Sprintf(format, args...)
+	t.Log(line)
+	measureMu.Lock()
+	measurements = append(measurements, line)
+	measureMu.Unlock()
+}
+
+func printMeasurements() {
+	measureMu.Lock()
+	defer measureMu.Unlock()
+	for _, m := range measurements {
+		fmt.Fprintln(os.Stderr, "istio: measured:", m)
 	}
 }

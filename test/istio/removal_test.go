@@ -150,7 +150,7 @@ func (s *suite) endpointRemoval(t *testing.T) {
 		t.Fatal(err)
 	}
 	vm := s.awaitRemoval(t, vmIP, deleted, kube)
-	t.Logf("MEASURE VM endpoint removal: %s", vm)
+	measure(t, "VM endpoint removal: %s", vm)
 	if d := vm.gone.Sub(vm.deleted); d > 10*time.Second {
 		t.Errorf("the VM left details' EDS %s after its VMI was deleted; want a few seconds", d)
 	}
@@ -161,7 +161,7 @@ func (s *suite) endpointRemoval(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := s.awaitRemoval(t, podIP, deleted, kube)
-	t.Logf("MEASURE pod endpoint removal: %s", p)
-	t.Logf("MEASURE istiod push latency (first Kubernetes signal → EDS): VM %s, pod %s",
+	measure(t, "pod endpoint removal: %s", p)
+	measure(t, "istiod push latency (first Kubernetes signal → EDS): VM %s, pod %s",
 		vm.push().Round(time.Millisecond), p.push().Round(time.Millisecond))
 }
