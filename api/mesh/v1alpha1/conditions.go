@@ -5,8 +5,8 @@ const (
 	// ConditionReconciled is True when the desired state was applied.
 	ConditionReconciled = "Reconciled"
 	// ConditionReady is True when every enabled component is available
-	// (istiod: its readiness probe, GET :8080/ready, passes) and istiod's root
-	// certificate is in every member namespace.
+	// (istiod: its readiness probe, GET :8080/ready, passes), istiod has its
+	// CA, and the CA's root certificate is in every member namespace.
 	ConditionReady = "Ready"
 )
 
