@@ -21,6 +21,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -136,8 +137,10 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 	if err != nil {
 		return nil, err
 	}
-
-	annotations := podAnnotations(vmiJSON, mesh)
+	annotations, err := podAnnotations(vmi, vmiJSON, mesh)
+	if err != nil {
+		return nil, err
+	}
 	if err := apivalidation.ValidateAnnotationsSize(annotations); err != nil {
 		return nil, fmt.Errorf("the VMI is too large to hand to its launcher pod in the %s annotation (%w): shorten spec.volumes[].cloudInitNoCloud userData or networkData", podcontract.VMIAnnotation, err)
 	}
@@ -188,7 +191,11 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 
 	pod.Spec.InitContainers = []corev1.Container{helperInstallContainer(opts), netSetupContainer(netCfg, opts)}
 	if mesh != nil {
-		pod.Spec.InitContainers = append(pod.Spec.InitContainers, proxyContainer(vmi, mesh, compute.Ports))
+		proxy, err := proxyContainer(vmi, mesh, compute.Ports)
+		if err != nil {
+			return nil, err
+		}
+		pod.Spec.InitContainers = append(pod.Spec.InitContainers, proxy)
 		pod.Spec.Volumes = append(pod.Spec.Volumes, proxyVolumes(mesh)...)
 	}
 	pod.Spec.Containers = append([]corev1.Container{compute}, volumeContainers(vmi)...)
@@ -345,18 +352,27 @@ func firstLabel(labels map[string]string, def string, keys ...string) string {
 	return def
 }
 
-func podAnnotations(vmiJSON string, mesh *injection.Settings) map[string]string {
-	a := map[string]string{
-		podcontract.VMIAnnotation:  vmiJSON,
-		AnnotationDefaultContainer: podcontract.ContainerCompute,
-		AnnotationKubevirtIfaces:   podcontract.DefaultBridge,
-		AnnotationRerouteIfaces:    podcontract.DefaultBridge,
-	}
+// podAnnotations are the VMI's Istio annotations (istioAnnotations), the
+// prometheus.io/* ones Istio's injector adds when metrics are merged, and the
+// renderer's own, which win.
+func podAnnotations(vmi *virtv1alpha1.VirtualMachineInstance, vmiJSON string, mesh *injection.Settings) (map[string]string, error) {
+	a := istioAnnotations(vmi)
 	if mesh != nil {
+		merge, err := prometheusMerge(vmi, mesh)
+		if err != nil {
+			return nil, err
+		}
+		if merge {
+			maps.Copy(a, prometheusAnnotations())
+		}
 		a[AnnotationMeshSnapshot] = mesh.ControlPlaneNamespace + "/" + mesh.SnapshotName()
 		a[AnnotationMeshControlPlane] = mesh.ControlPlaneNamespace + "/" + mesh.ControlPlaneName
 	}
-	return a
+	a[podcontract.VMIAnnotation] = vmiJSON
+	a[AnnotationDefaultContainer] = podcontract.ContainerCompute
+	a[AnnotationKubevirtIfaces] = podcontract.DefaultBridge
+	a[AnnotationRerouteIfaces] = podcontract.DefaultBridge
+	return a, nil
 }
 
 // vmiAnnotation is the VMI JSON the launcher reads (launcher.VMI's contract):

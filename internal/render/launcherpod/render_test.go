@@ -29,6 +29,12 @@ func testSettings() *injection.Settings {
 		ProxyImage:     "docker.io/istio/proxyv2:1.30.0",
 		ProxyResources: corev1.ResourceRequirements{Requests: rl, Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("1Gi")}},
 		ProxyLogLevel:  "warning", DiscoveryAddress: "istiod.istio-system.svc:15012", ClusterID: "Kubernetes",
+		ClusterDomain: "cluster.local", EnablePrometheusMerge: true,
+		ProxyConfig: map[string]any{
+			"discoveryAddress": "istiod.istio-system.svc:15012", "holdApplicationUntilProxyStarts": false,
+			"proxyMetadata": map[string]any{"ISTIO_META_CLUSTER_ID": "Kubernetes"},
+			"tracing":       map[string]any{"sampling": 1.0, "zipkin": map[string]any{"address": "zipkin.istio-system.svc:9411"}},
+		},
 		TrustDomain: "cluster.local", RootCertConfigMap: "istio-ca-root-cert",
 		ProxyUID: 1337, ProxyGID: 1337, InboundCapturePort: 15006, OutboundCapturePort: 15001,
 		IncludeOutboundIPRanges: []string{"*"},
@@ -50,6 +56,7 @@ func TestRenderGolden(t *testing.T) {
 	hold.HoldApplicationUntilProxyStarts = true
 	ipv6 := testOpts
 	ipv6.VMIPv6 = true
+	hold.ProxyConfig["holdApplicationUntilProxyStarts"] = true
 	cases := map[string]struct {
 		vmi  *virtv1alpha1.VirtualMachineInstance
 		mesh *injection.Settings
@@ -75,6 +82,14 @@ func TestRenderGolden(t *testing.T) {
 		// The VMI opted out, so the controller passes no settings: no proxy,
 		// no redirection, no mesh labels.
 		"opt-out": {vmi: details().NoMesh().Obj()},
+		// The VM's own Istio annotations reach the pod and its proxy, in
+		// another cluster domain, as its own ServiceAccount.
+		"istio-annotations": {
+			vmi: details().ServiceAccount("details").
+				Annotation(AnnotationProxyConfig, "proxyMetadata:\n  ISTIO_META_DNS_CAPTURE: \"true\"\nconcurrency: 1\n").
+				Annotation("sidecar.istio.io/logLevel", "debug").Annotation("example.com/not-istio", "dropped").Obj(),
+			mesh: func() *injection.Settings { s := testSettings(); s.ClusterDomain = "corp.example"; return s }(),
+		},
 		"hold-application-until-proxy-starts": {
 			vmi: details().Annotation(virtv1alpha1.AnnotationExcludeInboundPorts, " 9443").
 				PortProto("", "TCP", 9443).Obj(),
