@@ -215,7 +215,18 @@ func TestKubeVirtFieldSamples(t *testing.T) {
 	}
 }
 
-// applySample sets e's sample on base and dry-runs its creation.
+// sampleVolumeSources are the minimal valid sources a sample below them is
+// set on (e.g. readOnly on a claim that has a claimName).
+var sampleVolumeSources = map[string]string{
+	"persistentVolumeClaim": `{"claimName":"sample"}`,
+	"emptyDisk":             `{"capacity":"1Gi"}`,
+	"cloudInitNoCloud":      `{"userData":"#!/bin/sh\n"}`,
+}
+
+// applySample sets e's sample on base and dry-runs its creation. A sample
+// for a volume source other than the base's containerDisk goes on a volume
+// of its own, so it is judged alone and not as a second source of the
+// containerDisk volume.
 func applySample(t *testing.T, base string, e kubevirtparity.Entry, name string) {
 	t.Helper()
 	var obj map[string]any
@@ -226,7 +237,21 @@ func applySample(t *testing.T, base string, e kubevirtparity.Entry, name string)
 	if err := json.Unmarshal([]byte(e.Sample), &value); err != nil {
 		t.Fatalf("sample %s: %v", e.Sample, err)
 	}
-	setPath(obj["spec"].(map[string]any), strings.Split(e.Path, "."), value)
+	spec, path := obj["spec"].(map[string]any), strings.Split(e.Path, ".")
+	if len(path) > 1 && path[0] == "volumes[]" && path[1] != "name" && path[1] != "containerDisk" {
+		vol := map[string]any{"name": "sample"}
+		if src, ok := sampleVolumeSources[path[1]]; ok && len(path) > 2 {
+			var v any
+			if err := json.Unmarshal([]byte(src), &v); err != nil {
+				t.Fatal(err)
+			}
+			vol[path[1]] = v
+		}
+		setPath(vol, path[1:], value)
+		spec["volumes"] = append(spec["volumes"].([]any), vol)
+	} else {
+		setPath(spec, path, value)
+	}
 	obj["metadata"].(map[string]any)["name"] = name
 	doc, err := json.Marshal(obj)
 	if err != nil {
