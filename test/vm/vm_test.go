@@ -211,8 +211,9 @@ func mkdir(t *testing.T, path string, uid int, mode os.FileMode) {
 //
 // format is the container disk's format: "raw" serves hack/build-guest.sh's
 // image as the directory /disk (KubeVirt's convention); "qcow2" converts it
-// and names the file itself, as containerDisk.path would.
-func (w *world) startVM(t *testing.T, name string, grace int64, format string, tweak func(spec map[string]any)) *vm {
+// and names the file itself, as containerDisk.path would. compute, when
+// given, edits compute's flags (as the renderer would for the VMI).
+func (w *world) startVM(t *testing.T, name string, grace int64, format string, tweak func(spec map[string]any), compute ...func(*podcontract.ComputeOptions)) *vm {
 	t.Helper()
 	base, err := os.MkdirTemp("", "virtmesh-vm-")
 	if err != nil {
@@ -268,6 +269,9 @@ func (w *world) startVM(t *testing.T, name string, grace int64, format string, t
 	o.TerminationLog = filepath.Join(runDir, "termination-log")
 	o.StopProxyOnExit = true
 	o.TunDevice = w.tunDevice
+	for _, edit := range compute {
+		edit(&o)
+	}
 	v.termLog = o.TerminationLog
 	v.started = time.Now()
 	// compute: uid 107 with only CAP_NET_BIND_SERVICE, and no /dev/net/tun
