@@ -249,7 +249,7 @@ func (r *VirtualMachineInstanceReconciler) createLauncherPod(ctx context.Context
 // waitingForVolume logs the wait and, when the reason is new, records it as
 // an Event: kubectl describe shows why the VM does not start.
 func (r *VirtualMachineInstanceReconciler) waitingForVolume(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance, wait *volumesWait) {
-	log.FromContext(ctx).V(1).Info("Waiting for a PersistentVolumeClaim", "vmi", klog.KObj(vmi), "reason", wait.Reason)
+	log.FromContext(ctx).V(1).Info("Waiting for a PersistentVolumeClaim", "vmi", klog.KObj(vmi), "persistentVolumeClaim", klog.KRef(vmi.Namespace, wait.Claim), "reason", wait.Reason)
 	if c := meta.FindStatusCondition(vmi.Status.Conditions, virtv1alpha1.ConditionVolumesReady); c == nil || c.Reason != wait.Reason {
 		r.Recorder.Eventf(vmi, nil, corev1.EventTypeWarning, EventWaitingForVolume, "Wait", "%s: %s", wait.Reason, wait.Message)
 	}

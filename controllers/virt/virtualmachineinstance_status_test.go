@@ -63,7 +63,7 @@ func TestComputeStatus(t *testing.T) {
 		ip         string
 		snapshot   string
 	}
-	notFound := &volumesWait{virtv1alpha1.ReasonPVCNotFound, "PersistentVolumeClaim default/data (volume \"data\") does not exist: create it"}
+	notFound := &volumesWait{"data", virtv1alpha1.ReasonPVCNotFound, "PersistentVolumeClaim default/data (volume \"data\") does not exist: create it"}
 	cases := map[string]struct {
 		prior  virtv1alpha1.VirtualMachineInstanceStatus
 		claims bool // the VMI has a persistentVolumeClaim volume
@@ -242,7 +242,7 @@ func TestSetPodScheduled(t *testing.T) {
 }
 
 func TestSetVolumesReady(t *testing.T) {
-	wait := &volumesWait{virtv1alpha1.ReasonPVCNotBound, "PersistentVolumeClaim default/data (volume \"data\") is not bound to a volume yet"}
+	wait := &volumesWait{"data", virtv1alpha1.ReasonPVCNotBound, "PersistentVolumeClaim default/data (volume \"data\") is not bound to a volume yet"}
 	prior := []metav1.Condition{{Type: virtv1alpha1.ConditionVolumesReady, Status: metav1.ConditionFalse, Reason: virtv1alpha1.ReasonPVCNotFound, Message: "does not exist"}}
 	cases := map[string]struct {
 		in    conditionInput

@@ -38,6 +38,8 @@ func claimNames(vmi *virtv1alpha1.VirtualMachineInstance) []string {
 // volumesWait says why the VMI's claims keep its launcher pod from being
 // created: a VolumesReady reason and a message naming the claim and the fix.
 type volumesWait struct {
+	// Claim is the claim's name (in the VMI's namespace).
+	Claim   string
 	Reason  string
 	Message string
 }
@@ -60,29 +62,29 @@ func resolveClaims(ctx context.Context, reader client.Reader, vmi *virtv1alpha1.
 		pvc := &corev1.PersistentVolumeClaim{}
 		if err := reader.Get(ctx, types.NamespacedName{Namespace: vmi.Namespace, Name: name}, pvc); err != nil {
 			if apierrors.IsNotFound(err) {
-				return nil, &volumesWait{virtv1alpha1.ReasonPVCNotFound, ref + " does not exist: create it (volumeMode Filesystem); the launcher pod is created once it is bound"}, nil
+				return nil, &volumesWait{name, virtv1alpha1.ReasonPVCNotFound, ref + " does not exist: create it (volumeMode Filesystem); the launcher pod is created once it is bound"}, nil
 			}
 			return nil, nil, fmt.Errorf("get PersistentVolumeClaim %s/%s: %w", vmi.Namespace, name, err)
 		}
 		if pvc.DeletionTimestamp != nil {
-			return nil, &volumesWait{virtv1alpha1.ReasonPVCNotFound, ref + " is being deleted: create it again once it is gone"}, nil
+			return nil, &volumesWait{name, virtv1alpha1.ReasonPVCNotFound, ref + " is being deleted: create it again once it is gone"}, nil
 		}
 		if m := pvc.Spec.VolumeMode; m != nil && *m == corev1.PersistentVolumeBlock {
-			return nil, &volumesWait{virtv1alpha1.ReasonPVCBlockMode, ref + " has volumeMode Block, which VirtMesh does not support: it keeps a VM's disk as the file disk.img on a claim; recreate the claim with volumeMode: Filesystem"}, nil
+			return nil, &volumesWait{name, virtv1alpha1.ReasonPVCBlockMode, ref + " has volumeMode Block, which VirtMesh does not support: it keeps a VM's disk as the file disk.img on a claim; recreate the claim with volumeMode: Filesystem"}, nil
 		}
 		switch pvc.Status.Phase {
 		case corev1.ClaimBound:
 			claims[name] = launcherpod.Claim{Capacity: claimSize(pvc)}
 			continue
 		case corev1.ClaimLost:
-			return nil, &volumesWait{virtv1alpha1.ReasonPVCNotBound, ref + " is Lost: its PersistentVolume is gone; recreate the claim"}, nil
+			return nil, &volumesWait{name, virtv1alpha1.ReasonPVCNotBound, ref + " is Lost: its PersistentVolume is gone; recreate the claim"}, nil
 		}
 		late, why, err := bindsOnFirstUse(ctx, reader, pvc)
 		if err != nil {
 			return nil, nil, err
 		}
 		if !late {
-			return nil, &volumesWait{virtv1alpha1.ReasonPVCNotBound, ref + " is not bound to a volume yet (" + why + "); the launcher pod is created once it is"}, nil
+			return nil, &volumesWait{name, virtv1alpha1.ReasonPVCNotBound, ref + " is not bound to a volume yet (" + why + "); the launcher pod is created once it is"}, nil
 		}
 		claims[name] = launcherpod.Claim{Capacity: claimSize(pvc)}
 	}
