@@ -74,6 +74,18 @@ stop-local: ## Stop the operator and delete the local cluster.
 scale: ## Scale run on a fresh local kwok cluster: N VMIs (plain and mesh) vs N plain Pods (ratios in docs/performance.md).
 	hack/scale-run.sh $(or $(N),100)
 
+##@ Fuzzing (docs/fuzzing.md)
+
+# FUZZTIME is how long `make fuzz` runs each target; FUZZ picks targets by
+# name (a regexp). TEST_FUZZTIME is the short pass `make test` runs.
+FUZZTIME ?= 60s
+FUZZ ?= .
+TEST_FUZZTIME ?= 5s
+
+.PHONY: fuzz
+fuzz: ## Run every go test fuzz target for FUZZTIME (60s) each, one after another; e.g. make fuzz FUZZ=DHCP FUZZTIME=5m.
+	FUZZTIME=$(FUZZTIME) hack/fuzz.sh '$(FUZZ)'
+
 ##@ Build and test
 
 .PHONY: build
@@ -86,5 +98,7 @@ vet:
 	go vet $(PKGS)
 
 .PHONY: test
-test: packages bins verify vet ## Install packages, build the test harness, verify, run unit, envtest, dataplane, VM, bundle and e2e tests.
+test: packages bins verify vet ## Install packages, build the test harness, verify, run unit, envtest, dataplane, VM, bundle and e2e tests, and a short fuzz pass.
 	go test $(GOTESTFLAGS) $(PKGS)
+	$(MAKE) fuzz FUZZTIME=$(TEST_FUZZTIME) FUZZ=.
+

@@ -53,7 +53,8 @@ func computeStatus(vmi *virtv1alpha1.VirtualMachineInstance, obs observed, now m
 		return st
 	}
 
-	in := conditionInput{observed: obs, phase: virtv1alpha1.Pending, priorPhase: st.Phase, launcherPod: st.LauncherPod, claims: len(claimNames(vmi)), generation: vmi.Generation, now: now}
+	in := conditionInput{observed: obs, phase: virtv1alpha1.Pending, priorPhase: st.Phase, launcherPod: st.LauncherPod, claims: len(claimNames(vmi)), generation: vmi.Generation, now: now,
+		readinessProbe: vmi.Spec.ReadinessProbe != nil, runOfVM: vmi.Labels[virtv1alpha1.LabelVM] != ""}
 	switch {
 	case obs.PodLost:
 		in.phase = virtv1alpha1.Failed
@@ -84,6 +85,12 @@ type conditionInput struct {
 	claims      int    // the VMI's persistentVolumeClaim volumes
 	generation  int64
 	now         metav1.Time
+	// readinessProbe: the guest is probed, so the pod's Ready means the
+	// guest answers; without a probe it means QEMU runs the guest.
+	readinessProbe bool
+	// runOfVM: the VMI is a run of a VirtualMachine, which decides on the
+	// next run.
+	runOfVM bool
 }
 
 // set writes one condition with the input's generation and time.
@@ -97,7 +104,10 @@ func (in conditionInput) lostMessage() string {
 	if in.launcherPod != "" {
 		name = "launcher pod " + in.launcherPod
 	}
-	return fmt.Sprintf("%s was deleted or lost while the VMI was %s; a VMI is one run of a VM and is not restarted: create a new VirtualMachineInstance", name, orPending(in.priorPhase))
+	if in.runOfVM {
+		return fmt.Sprintf("%s was deleted or lost while the VMI was %s; its VirtualMachine starts a new run as its runStrategy says", name, orPending(in.priorPhase))
+	}
+	return fmt.Sprintf("%s was deleted or lost while the VMI was %s; a VMI is one run of a VM and is not restarted: create a new VirtualMachineInstance, or run it as a VirtualMachine", name, orPending(in.priorPhase))
 }
 
 // enrolledPod reports whether the pod was rendered with the proxy.
@@ -127,12 +137,19 @@ func setReady(conds *[]metav1.Condition, in conditionInput) {
 		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonFailed, podFailure(pod))
 	default:
 		if c := podCondition(pod, corev1.PodReady); c != nil && c.Status == corev1.ConditionTrue {
-			in.set(conds, t, metav1.ConditionTrue, virtv1alpha1.ReasonPodReady, fmt.Sprintf("the VM runs and launcher pod %s is ready", pod.Name))
+			msg := fmt.Sprintf("the guest answers its readinessProbe and launcher pod %s is ready", pod.Name)
+			if !in.readinessProbe {
+				msg = fmt.Sprintf("QEMU runs the guest and launcher pod %s is ready; without a readinessProbe this does not mean a service in the guest answers", pod.Name)
+			}
+			in.set(conds, t, metav1.ConditionTrue, virtv1alpha1.ReasonPodReady, msg)
 			return
 		}
 		msg := fmt.Sprintf("launcher pod %s is not ready", pod.Name)
 		if c := podCondition(pod, corev1.PodReady); c != nil && c.Message != "" {
 			msg += ": " + c.Message
+		}
+		if in.readinessProbe && pod.Status.Phase == corev1.PodRunning {
+			msg += " (compute is ready only while the guest answers its readinessProbe)"
 		}
 		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonPodNotReady, msg)
 	}

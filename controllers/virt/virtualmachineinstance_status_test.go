@@ -205,6 +205,39 @@ func TestComputeStatus(t *testing.T) {
 	}
 }
 
+// TestSetReady: Ready's message says what Ready means for this VMI: the
+// guest answers its readinessProbe, or only that QEMU runs it.
+func TestSetReady(t *testing.T) {
+	ready := makePod().node("n1").phase(corev1.PodRunning).computeRunning().cond(corev1.PodReady, corev1.ConditionTrue).obj()
+	notReady := makePod().node("n1").phase(corev1.PodRunning).computeRunning().cond(corev1.PodReady, corev1.ConditionFalse).obj()
+	cases := map[string]struct {
+		in   conditionInput
+		want string // "Status/Reason"
+		msg  string
+	}{
+		"no probe: QEMU runs":            {in: conditionInput{observed: observed{Pod: ready}}, want: "True/PodReady", msg: "QEMU runs the guest and launcher pod virt-launcher-vm-abcde is ready; without a readinessProbe this does not mean a service in the guest answers"},
+		"probe: the guest answers":       {in: conditionInput{observed: observed{Pod: ready}, readinessProbe: true}, want: "True/PodReady", msg: "the guest answers its readinessProbe and launcher pod virt-launcher-vm-abcde is ready"},
+		"probe: not answering yet":       {in: conditionInput{observed: observed{Pod: notReady}, readinessProbe: true}, want: "False/PodNotReady", msg: "compute is ready only while the guest answers its readinessProbe"},
+		"no probe: not ready":            {in: conditionInput{observed: observed{Pod: notReady}}, want: "False/PodNotReady", msg: "launcher pod virt-launcher-vm-abcde is not ready"},
+		"lost, a VM's run":               {in: conditionInput{observed: observed{PodLost: true}, runOfVM: true, priorPhase: virtv1alpha1.Running}, want: "False/PodLost", msg: "its VirtualMachine starts a new run as its runStrategy says"},
+		"lost, a VMI of its own":         {in: conditionInput{observed: observed{PodLost: true}, priorPhase: virtv1alpha1.Running}, want: "False/PodLost", msg: "create a new VirtualMachineInstance, or run it as a VirtualMachine"},
+		"failed: the termination reason": {in: conditionInput{observed: observed{Pod: makePod().phase(corev1.PodFailed).computeExited(1, "livenessProbe (tcpSocket 10.0.2.2:9080) failed 3 times in a row").obj()}, phase: virtv1alpha1.Failed}, want: "False/Failed", msg: "livenessProbe (tcpSocket 10.0.2.2:9080) failed 3 times in a row"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var conds []metav1.Condition
+			setReady(&conds, tc.in)
+			c := meta.FindStatusCondition(conds, virtv1alpha1.ConditionReady)
+			if diff := cmp.Diff(tc.want, string(c.Status)+"/"+c.Reason); diff != "" {
+				t.Fatalf("Ready (-want +got):\n%s", diff)
+			}
+			if !strings.Contains(c.Message, tc.msg) {
+				t.Errorf("message %q does not contain %q", c.Message, tc.msg)
+			}
+		})
+	}
+}
+
 func TestSetPodScheduled(t *testing.T) {
 	unschedulable := makePod().obj()
 	unschedulable.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable", Message: "0/3 nodes are available"}}

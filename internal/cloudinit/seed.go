@@ -61,9 +61,13 @@ func (src Source) Decode() (userData, networkConfig []byte, err error) {
 	return userData, networkConfig, nil
 }
 
+// pick decodes b64 when it is set, else returns plain. White space in b64
+// is ignored, as the CRD's pattern allows it anywhere: "base64" wraps its
+// output and a folded YAML scalar (userDataBase64: >) turns the line breaks
+// into spaces.
 func pick(plain, b64 string) ([]byte, error) {
 	if b64 != "" {
-		return base64.StdEncoding.DecodeString(b64)
+		return base64.StdEncoding.DecodeString(strings.Join(strings.Fields(b64), ""))
 	}
 	if plain != "" {
 		return []byte(plain), nil

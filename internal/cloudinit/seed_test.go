@@ -93,6 +93,9 @@ func TestDecodeErrorsAndPrecedence(t *testing.T) {
 	if _, _, err := (Source{UserDataBase64: "!!"}).Decode(); err == nil || !strings.Contains(err.Error(), "userDataBase64") {
 		t.Errorf("bad base64: err = %v", err)
 	}
+	if ud, _, err := (Source{UserDataBase64: "YjY0\nYjY0 YjY0\tYjY0\n"}).Decode(); err != nil || string(ud) != "b64b64b64b64" {
+		t.Errorf("base64 with white space: %q, %v", ud, err)
+	}
 	ud, nc, err := Source{UserData: "plain", UserDataBase64: "YjY0"}.Decode()
 	if err != nil || string(ud) != "b64" || nc != nil {
 		t.Errorf("Decode = %q, %q, %v; want base64 to win and no network config", ud, nc, err)

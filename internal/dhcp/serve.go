@@ -62,6 +62,20 @@ func Serve(ctx context.Context, o Options, log logr.Logger, ready chan<- struct{
 	return first
 }
 
+// Header sizes below the DHCP payload.
+const (
+	ipv4Header = 20
+	ipv6Header = 40
+	udpHeader  = 8
+)
+
+// maxReply bounds what the server sends: one unfragmented frame on the
+// bridge. Replies echo options of the request (DHCPv4's Client Identifier
+// and Relay Agent Information, DHCPv6's Client ID), whose length the guest
+// chooses; a request that would get a larger answer is not answered, as no
+// real client sends one.
+func maxReply(o Options, ipHeader int) int { return int(o.MTU) - ipHeader - udpHeader }
+
 func handle4(o Options, log logr.Logger, conn net.PacketConn, peer net.Addr, m *dhcpv4.DHCPv4) {
 	resp, err := reply4(o, m)
 	if err != nil {
@@ -71,7 +85,12 @@ func handle4(o Options, log logr.Logger, conn net.PacketConn, peer net.Addr, m *
 	if resp == nil {
 		return
 	}
-	if _, err := conn.WriteTo(resp.ToBytes(), peer); err != nil {
+	b := resp.ToBytes()
+	if len(b) > maxReply(o, ipv4Header) {
+		log.V(1).Info("Not answering DHCPv4: the reply would not fit the guest's MTU", "request", m.MessageType(), "size", len(b), "mtu", o.MTU)
+		return
+	}
+	if _, err := conn.WriteTo(b, peer); err != nil {
 		log.Error(err, "Sending DHCPv4 reply", "client", m.ClientHWAddr, "peer", peer)
 		return
 	}
@@ -79,9 +98,11 @@ func handle4(o Options, log logr.Logger, conn net.PacketConn, peer net.Addr, m *
 }
 
 func handle6(o Options, log logr.Logger, conn net.PacketConn, peer net.Addr, d dhcpv6.DHCPv6) {
-	m, err := d.GetInnerMessage()
-	if err != nil {
-		log.Error(err, "Decoding DHCPv6 message", "peer", peer)
+	// The bridge is the guest's own link: there is no relay agent on it, so
+	// a relayed message is bogus and gets no answer.
+	m, ok := d.(*dhcpv6.Message)
+	if !ok {
+		log.V(1).Info("Ignoring relayed DHCPv6 message", "type", d.Type(), "peer", peer)
 		return
 	}
 	resp, err := reply6(o, m)
@@ -92,7 +113,12 @@ func handle6(o Options, log logr.Logger, conn net.PacketConn, peer net.Addr, d d
 	if resp == nil {
 		return
 	}
-	if _, err := conn.WriteTo(resp.ToBytes(), peer); err != nil {
+	b := resp.ToBytes()
+	if len(b) > maxReply(o, ipv6Header) {
+		log.V(1).Info("Not answering DHCPv6: the reply would not fit the guest's MTU", "request", m.Type(), "size", len(b), "mtu", o.MTU)
+		return
+	}
+	if _, err := conn.WriteTo(b, peer); err != nil {
 		log.Error(err, "Sending DHCPv6 reply", "peer", peer)
 		return
 	}

@@ -15,7 +15,15 @@ const infiniteV6 = time.Duration(0xffffffff) * time.Second
 // reply6 decides the answer to one DHCPv6 message; nil means no answer.
 // It hands out the VM's address in the client's IA_NA; routes come from
 // router advertisements, which DHCPv6 cannot carry.
+//
+// Messages without a Client Identifier get no answer (RFC 8415 §16: the
+// server discards them); they are the guest's mistake, not the server's, so
+// they are not an error either: a guest must not be able to fill the
+// launcher's log.
 func reply6(o Options, msg *dhcpv6.Message) (*dhcpv6.Message, error) {
+	if msg.GetOneOption(dhcpv6.OptionClientID) == nil {
+		return nil, nil
+	}
 	serverID := &dhcpv6.DUIDLL{HWType: iana.HWTypeEthernet, LinkLayerAddr: o.ServerMAC}
 	if sid := msg.Options.ServerID(); sid != nil && !sid.Equal(serverID) {
 		return nil, nil // meant for another server

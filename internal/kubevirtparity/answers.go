@@ -38,7 +38,11 @@ func ign(path, note, sample string) Entry  { return Entry{path, Ignored, note, s
 func rej(path, msg, sample string) Entry   { return Entry{path, Rejected, msg, sample} }
 
 // VMISpec answers every field of kubevirtv1.VirtualMachineInstanceSpec.
-var VMISpec = []Entry{
+var VMISpec = append(append(vmiSpecRows,
+	probeRows("livenessProbe", "the launcher probes the guest; failureThreshold failures in a row stop QEMU and fail the run with the probe's error (a VirtualMachine starts a new run)")...),
+	probeRows("readinessProbe", "the launcher probes the guest; the pod (and the VMI) is Ready only while it succeeds. Without it, Ready means QEMU runs the guest")...)
+
+var vmiSpecRows = []Entry{
 	impl("priorityClassName", "copied to the launcher pod", `"system-cluster-critical"`),
 	impl("domain", "", ""),
 	impl("domain.resources", "", ""),
@@ -226,8 +230,6 @@ var VMISpec = []Entry{
 	rej("volumes[].downwardMetrics", "downwardMetrics volumes are not supported by VirtMesh", `{}`),
 	rej("volumes[].memoryDump", "memoryDump volumes are not supported by VirtMesh", `{"claimName":"dump"}`),
 	rej("volumes[].containerPath", "containerPath volumes are not supported by VirtMesh", `{"path":"/var/run/secrets"}`),
-	rej("livenessProbe", "livenessProbe is not supported by VirtMesh yet", `{"tcpSocket":{"port":9080}}`),
-	rej("readinessProbe", "readinessProbe is not supported by VirtMesh yet", `{"httpGet":{"port":9080,"path":"/"}}`),
 	impl("hostname", "the guest's and the launcher pod's hostname (default: the VMI name)", `"details"`),
 	impl("subdomain", "the launcher pod's subdomain", `"vms"`),
 	impl("networks[]", "defaulted, with the interface, to the pod network when a VMI names neither", ""),
@@ -243,4 +245,21 @@ var VMISpec = []Entry{
 	rej("resourceClaims[]", "resourceClaims are not supported by VirtMesh", `[{"name":"gpu","resourceClaimName":"gpu-claim"}]`),
 	rej("accessCredentials[]", "accessCredentials are not supported by VirtMesh", `[{"sshPublicKey":{"source":{"secret":{"secretName":"keys"}},"propagationMethod":{"noCloud":{}}}}]`),
 	rej("utilityVolumes[]", "utilityVolumes are not supported by VirtMesh", `[{"name":"u","claimName":"c"}]`),
+}
+
+// probeRows answers a KubeVirt Probe (liveness and readiness share the type
+// and VirtMesh's implementation); what says what the probe does.
+func probeRows(kind, what string) []Entry {
+	return []Entry{
+		impl(kind, what, `{"tcpSocket":{"port":9080},"initialDelaySeconds":5,"timeoutSeconds":2,"periodSeconds":3,"successThreshold":1,"failureThreshold":2}`),
+		rej(kind+".exec", "exec probes need the QEMU guest agent, which VirtMesh does not run", `{"command":["true"]}`),
+		rej(kind+".guestAgentPing", "guestAgentPing needs the QEMU guest agent, which VirtMesh does not run", `{}`),
+		impl(kind+".httpGet", "GET from inside the pod to the guest's address (never through the proxy); 200-399 succeeds; path, scheme (HTTPS unverified), httpHeaders; a numeric port; host is rejected (the probe always asks the guest)", `{"port":9080,"path":"/health","httpHeaders":[{"name":"Host","value":"details"}]}`),
+		impl(kind+".tcpSocket", "a TCP connection from inside the pod to the guest's address; a numeric port; host is rejected", `{"port":9080}`),
+		impl(kind+".initialDelaySeconds", "after QEMU reports the guest running", ""),
+		impl(kind+".timeoutSeconds", "per probe; 0 means 1", ""),
+		impl(kind+".periodSeconds", "0 means 10", ""),
+		impl(kind+".successThreshold", "0 means 1", ""),
+		impl(kind+".failureThreshold", "0 means 3", ""),
+	}
 }

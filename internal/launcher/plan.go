@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"virtmesh.io/virtmesh/internal/podcontract"
 )
@@ -326,6 +327,11 @@ func orOne(n uint32) uint32 {
 	return n
 }
 
+// maxGuestMemory is the largest guest memory, as the CRD bounds it (16Ti):
+// far above what QEMU can give a guest, and small enough that rounding to
+// MiB cannot overflow.
+var maxGuestMemory = resource.MustParse("16Ti")
+
 // memoryMiB is memory.guest, else resources.requests.memory, else
 // resources.limits.memory (KubeVirt's order), rounded up to whole MiB.
 func memoryMiB(s *VMISpec) (int64, error) {
@@ -338,6 +344,9 @@ func memoryMiB(s *VMISpec) (int64, error) {
 	}
 	if !ok {
 		return defaultMemoryMiB, nil
+	}
+	if q.Cmp(maxGuestMemory) > 0 {
+		return 0, fmt.Errorf("guest memory %s is above %s", q.String(), maxGuestMemory.String())
 	}
 	b := q.Value()
 	if b < 1<<20 {

@@ -69,10 +69,12 @@ func (r *Runner) prepareDisks(ctx context.Context, v *VMI) (*preparedDisks, erro
 				p.close()
 				return nil, fmt.Errorf("volume %q: %w", vol.Name, err)
 			}
-			id := v.Metadata.UID
-			if id == "" {
-				id = v.Metadata.Name + "." + v.Metadata.Namespace
-			}
+			// KubeVirt's instance-id: the same for every run of a
+			// VirtualMachine (each run is a new VMI with a new UID), so
+			// cloud-init does not treat a restarted VM with a persistent
+			// disk as a new instance (new SSH host keys, per-instance
+			// scripts run again).
+			id := v.Metadata.Name + "." + v.Metadata.Namespace
 			seed := cloudinit.Seed{InstanceID: id, Hostname: v.Hostname(), UserData: ud, NetworkConfig: nc}
 			iso := filepath.Join(o.DisksDir, vol.Name+".iso")
 			if err := seed.WriteISOFile(iso); err != nil {

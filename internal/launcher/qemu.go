@@ -1,6 +1,8 @@
 package launcher
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -101,7 +103,7 @@ func diskArgs(disks []MachineDisk) []string {
 	var a []string
 	sata, scsi := 0, false
 	for _, d := range disks {
-		node := "vd-" + d.Name
+		node := blockNodeName(d.Name)
 		blk := []string{
 			"driver=" + d.Format,
 			"node-name=" + node,
@@ -149,6 +151,24 @@ func diskArgs(disks []MachineDisk) []string {
 		a = append(a, "-device", strings.Join(dev, ","))
 	}
 	return a
+}
+
+// maxNodeName is the longest block node name QEMU takes (its node_name
+// buffer holds 32 bytes with the NUL); longer ones fail with "Node name too
+// long".
+const maxNodeName = 31
+
+// blockNodeName is the -blockdev node name of the disk called name: "vd-"
+// and the name, or, for names too long for QEMU (a disk name may have 40
+// characters), its start and a hash of the whole, so it stays unique.
+func blockNodeName(name string) string {
+	node := "vd-" + name
+	if len(node) <= maxNodeName {
+		return node
+	}
+	sum := sha256.Sum256([]byte(name))
+	h := hex.EncodeToString(sum[:4])
+	return node[:maxNodeName-len(h)-1] + "-" + h
 }
 
 // esc applies QEMU's option-value escaping: a literal comma is doubled.

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"virtmesh.io/virtmesh/internal/launcher"
 	"virtmesh.io/virtmesh/internal/podcontract"
 	"virtmesh.io/virtmesh/internal/testing/golden"
@@ -72,6 +74,10 @@ func TestBuildMachineErrors(t *testing.T) {
 		"read-only claim on sata": func(v *launcher.VMI, in *launcher.PlanInput) {
 			v.Spec.Domain.Devices.Disks[0].Disk = &launcher.VMIDiskTarget{Bus: "sata"}
 			in.Disks = map[string]launcher.PreparedDisk{"rootdisk": {Path: "/c/disk.img", Format: "raw", ReadOnly: true, ReadOnlyStorage: true}}
+		},
+		// 8Ei once rounded to MiB as -8796093022208M.
+		"memory beyond int64 MiB": func(v *launcher.VMI, _ *launcher.PlanInput) {
+			v.Spec.Domain.Resources.Requests = map[string]resource.Quantity{"memory": resource.MustParse("8Ei")}
 		},
 	} {
 		t.Run(name, func(t *testing.T) {

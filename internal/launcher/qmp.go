@@ -21,9 +21,17 @@ type QMP struct {
 	// lastShutdown is the reason of the last SHUTDOWN event.
 	evMu         sync.Mutex
 	lastShutdown string
-	done         chan struct{}
-	stops        chan struct{}
+	// done is closed when the reader stops; readErr, set before, says why.
+	done    chan struct{}
+	readErr error
+	stops   chan struct{}
 }
+
+// maxQMPMessage bounds one QMP message (a line) from QEMU. What the
+// launcher asks for and the events it reads are well under a KiB; a longer
+// line ends the reader (and so every pending and later command) instead of
+// growing its buffer.
+const maxQMPMessage = 1 << 20
 
 type qmpMessage struct {
 	Return json.RawMessage `json:"return"`
@@ -56,9 +64,7 @@ func DialQMP(ctx context.Context, socket string) (*QMP, error) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	q := &QMP{conn: conn, replies: make(chan qmpMessage, 1), done: make(chan struct{}), stops: make(chan struct{}, 1)}
-	greeting := make(chan error, 1)
-	go q.read(greeting)
+	q, greeting := startQMP(conn)
 	select {
 	case err := <-greeting:
 		if err != nil {
@@ -76,10 +82,22 @@ func DialQMP(ctx context.Context, socket string) (*QMP, error) {
 	return q, nil
 }
 
+// startQMP starts reading conn; the greeting's outcome arrives on the
+// returned channel.
+func startQMP(conn net.Conn) (*QMP, <-chan error) {
+	q := &QMP{conn: conn, replies: make(chan qmpMessage, 1), done: make(chan struct{}), stops: make(chan struct{}, 1)}
+	greeting := make(chan error, 1)
+	go q.read(greeting)
+	return q, greeting
+}
+
+// read reads QMP messages until the connection ends: the greeting goes to
+// greeting (an error when the connection ends first), events are recorded,
+// and a reply is handed to the one Execute waiting for it.
 func (q *QMP) read(greeting chan<- error) {
 	defer close(q.done)
 	sc := bufio.NewScanner(q.conn)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	sc.Buffer(make([]byte, 0, 4<<10), maxQMPMessage)
 	first := true
 	for sc.Scan() {
 		var m qmpMessage
@@ -87,9 +105,12 @@ func (q *QMP) read(greeting chan<- error) {
 			continue
 		}
 		switch {
-		case first && m.QMP != nil:
-			first = false
-			greeting <- nil
+		case m.QMP != nil:
+			// Only the first greeting counts; another is not a reply.
+			if first {
+				first = false
+				greeting <- nil
+			}
 		case m.Event == "SHUTDOWN":
 			q.evMu.Lock()
 			q.lastShutdown = m.Data.Reason
@@ -100,6 +121,8 @@ func (q *QMP) read(greeting chan<- error) {
 			default:
 			}
 		case m.Event != "":
+		case m.Return == nil && m.Error == nil:
+			// Neither an event nor a reply: nothing to hand to Execute.
 		default:
 			// Never block the reader (events must keep flowing): a reply
 			// nobody waits for any more (its caller timed out) is dropped
@@ -110,8 +133,17 @@ func (q *QMP) read(greeting chan<- error) {
 			}
 		}
 	}
+	q.readErr = errors.New("connection closed")
+	if err := sc.Err(); err != nil {
+		q.readErr = err
+		if errors.Is(err, bufio.ErrTooLong) {
+			q.readErr = fmt.Errorf("a message from QEMU is longer than %d bytes: connection abandoned", maxQMPMessage)
+		}
+		// Nobody reads QEMU's side any more: let it see the hangup.
+		_ = q.conn.Close()
+	}
 	if first {
-		greeting <- errors.New("QMP: connection closed before the greeting")
+		greeting <- fmt.Errorf("QMP: %w before the greeting", q.readErr)
 	}
 }
 
@@ -129,15 +161,27 @@ func (q *QMP) Execute(ctx context.Context, command string) (json.RawMessage, err
 	}
 	select {
 	case m := <-q.replies:
-		if m.Error != nil {
-			return nil, fmt.Errorf("QMP %s: %s: %s", command, m.Error.Class, m.Error.Desc)
-		}
-		return m.Return, nil
+		return m.result(command)
 	case <-q.done:
-		return nil, fmt.Errorf("QMP %s: connection closed", command)
+		// The reply may have come just before QEMU hung up: both cases
+		// were ready and select picked this one.
+		select {
+		case m := <-q.replies:
+			return m.result(command)
+		default:
+		}
+		return nil, fmt.Errorf("QMP %s: %w", command, q.readErr)
 	case <-ctx.Done():
 		return nil, fmt.Errorf("QMP %s: %w", command, ctx.Err())
 	}
+}
+
+// result is a reply's return value or error.
+func (m qmpMessage) result(command string) (json.RawMessage, error) {
+	if m.Error != nil {
+		return nil, fmt.Errorf("QMP %s: %s: %s", command, m.Error.Class, m.Error.Desc)
+	}
+	return m.Return, nil
 }
 
 // Status is query-status' run state ("running", "paused", ...).

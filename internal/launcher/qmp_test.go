@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,5 +107,54 @@ func TestDialQMPGivesUp(t *testing.T) {
 	defer cancel()
 	if _, err := DialQMP(ctx, filepath.Join(t.TempDir(), "none.sock")); err == nil {
 		t.Fatal("want error")
+	}
+}
+
+// TestQMPReplyBeforeHangup: a reply QEMU sends right before closing the
+// socket (system_powerdown, then exit) is the command's result, not
+// "connection closed". Before the fix about 1 in 500 replies was lost.
+func TestQMPReplyBeforeHangup(t *testing.T) {
+	for i := 0; i < 5000; i++ {
+		client, qemu := net.Pipe()
+		q, _ := startQMP(client)
+		go func() {
+			defer qemu.Close()
+			if _, err := bufio.NewReader(qemu).ReadBytes('\n'); err == nil {
+				fmt.Fprintln(qemu, `{"return": {}}`)
+			}
+		}()
+		_, err := q.Execute(context.Background(), "system_powerdown")
+		client.Close()
+		if err != nil {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+}
+
+// TestQMPMessageLimit: a line longer than maxQMPMessage ends the reader
+// with an error naming the limit instead of growing the buffer.
+func TestQMPMessageLimit(t *testing.T) {
+	client, qemu := net.Pipe()
+	defer client.Close()
+	q, greeting := startQMP(client)
+	go func() {
+		defer qemu.Close()
+		fmt.Fprintln(qemu, `{"QMP": {}}`)
+		if _, err := bufio.NewReader(qemu).ReadBytes('\n'); err != nil {
+			return
+		}
+		long := `{"return": "` + strings.Repeat("x", maxQMPMessage) + `"}`
+		_, _ = fmt.Fprintln(qemu, long)
+		// The reader has given up; nothing reads this.
+		_, _ = fmt.Fprintln(qemu, `{"return": {}}`)
+	}()
+	if err := <-greeting; err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := q.Execute(ctx, "query-status")
+	if err == nil || !strings.Contains(err.Error(), "longer than 1048576 bytes") {
+		t.Fatalf("Execute = %v, want the message limit", err)
 	}
 }

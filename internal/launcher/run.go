@@ -137,9 +137,13 @@ func (r *Runner) run(ctx context.Context) (string, error) {
 		return stoppedEarly, nil
 	}
 	defer q.Close()
-	r.markReady(ctx, q, accel)
+	r.checkRunning(ctx, q)
+	probes := r.startProbes(ctx, v, accel)
+	defer probes.stop()
 
-	if msg, sigterm, err := r.supervise(ctx, p, q); !sigterm {
+	msg, sigterm, err := r.supervise(ctx, p, q, probes.dead)
+	probes.stop()
+	if !sigterm {
 		return msg, err
 	}
 	grace := o.GracePeriod
@@ -249,24 +253,25 @@ func (p *qemuProcess) waitQMP(ctx context.Context) (*QMP, error) {
 	}
 }
 
-// markReady writes the ready file once QMP reports the guest running.
-func (r *Runner) markReady(ctx context.Context, q *QMP, accel string) {
-	st, err := q.Status(ctx)
-	if err != nil || st != "running" {
+// checkRunning logs when QMP does not report the guest running right after
+// start; the probes (or the ready file without a readinessProbe) follow.
+func (r *Runner) checkRunning(ctx context.Context, q *QMP) {
+	if st, err := q.Status(ctx); err != nil || st != "running" {
 		r.logf("guest not running after start: status %q, %v", st, err)
-		return
 	}
-	if err := os.WriteFile(r.Opts.ReadyFile, []byte("accel="+accel+"\n"), 0o644); err != nil {
-		r.logf("write ready file: %v", err)
-	}
-	r.logf("guest running (accel=%s); ready", accel)
 }
 
-// supervise waits for the guest to power off (a clean end), QEMU to fail, or
-// ctx (SIGTERM, reported as sigterm: the caller shuts the guest down).
-func (r *Runner) supervise(ctx context.Context, p *qemuProcess, q *QMP) (msg string, sigterm bool, err error) {
+// supervise waits for the guest to power off (a clean end), QEMU to fail,
+// the liveness probe to give up on the guest (dead: QEMU is stopped and the
+// run fails), or ctx (SIGTERM, reported as sigterm: the caller shuts the
+// guest down).
+func (r *Runner) supervise(ctx context.Context, p *qemuProcess, q *QMP, dead <-chan error) (msg string, sigterm bool, err error) {
 	for {
 		select {
+		case err := <-dead:
+			_ = os.Remove(r.Opts.ReadyFile)
+			p.kill()
+			return "", false, fmt.Errorf("%w; QEMU stopped (accel=%s)", err, p.accel)
 		case err := <-p.exited:
 			if err != nil {
 				return "", false, p.failed(err)

@@ -28,6 +28,8 @@ type VMISpec struct {
 	Volumes                       []VMIVolume  `json:"volumes"`
 	Hostname                      string       `json:"hostname,omitempty"`
 	TerminationGracePeriodSeconds *int64       `json:"terminationGracePeriodSeconds,omitempty"`
+	ReadinessProbe                *VMIProbe    `json:"readinessProbe,omitempty"`
+	LivenessProbe                 *VMIProbe    `json:"livenessProbe,omitempty"`
 }
 
 // VMIDomain is spec.domain.
@@ -185,12 +187,21 @@ func LoadVMI(path string) (*VMI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read VMI: %w", err)
 	}
+	v, err := ParseVMI(b)
+	if err != nil {
+		return nil, fmt.Errorf("VMI %s: %w", path, err)
+	}
+	return v, nil
+}
+
+// ParseVMI decodes the VMI JSON the renderer wrote (podcontract.VMIAnnotation).
+func ParseVMI(b []byte) (*VMI, error) {
 	var v VMI
 	if err := json.Unmarshal(b, &v); err != nil {
-		return nil, fmt.Errorf("decode VMI %s: %w", path, err)
+		return nil, fmt.Errorf("decode: %w", err)
 	}
 	if v.Metadata.Name == "" {
-		return nil, fmt.Errorf("VMI %s: metadata.name is empty", path)
+		return nil, fmt.Errorf("metadata.name is empty")
 	}
 	return &v, nil
 }

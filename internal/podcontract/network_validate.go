@@ -15,7 +15,7 @@ func (c NetSetupOptions) Validate() error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	errs = append(errs, c.validate()...)
-	if c.TapOwnerUID < 0 || c.TapOwnerUID > 1<<32-2 {
+	if !validID(c.TapOwnerUID) {
 		add("tapOwnerUID %d is not a valid uid", c.TapOwnerUID)
 	}
 	if c.TunDevice != "" && (!filepath.IsAbs(c.TunDevice) || filepath.Clean(c.TunDevice) != c.TunDevice || c.TunDevice == "/") {
@@ -44,11 +44,17 @@ func (c NetSetupOptions) Validate() error {
 	return errors.Join(errs...)
 }
 
+// maxID is the largest uid or gid: (uid_t)-1 means "none" to the kernel, and
+// iptables' owner match takes 0 to 2^32-2.
+const maxID = 1<<32 - 2
+
+func validID(id int64) bool { return id >= 0 && id <= maxID }
+
 func (m *MeshCapture) validate(c NetSetupOptions) []error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	if m.ProxyUID < 0 || m.ProxyGID < 0 {
-		add("mesh: proxy uid %d and gid %d must not be negative", m.ProxyUID, m.ProxyGID)
+	if !validID(m.ProxyUID) || !validID(m.ProxyGID) {
+		add("mesh: proxy uid %d and gid %d must be valid ids (0 to %d)", m.ProxyUID, m.ProxyGID, maxID)
 	}
 	if m.InboundCapturePort == 0 || m.OutboundCapturePort == 0 {
 		add("mesh: capture ports must be set, got inbound %d outbound %d", m.InboundCapturePort, m.OutboundCapturePort)
@@ -92,7 +98,12 @@ func (m *MeshCapture) validate(c NetSetupOptions) []error {
 	return errs
 }
 
-// validIfName mirrors the kernel's dev_valid_name.
+// validIfName accepts the interface names net-setup can both create and
+// match in iptables rules: the kernel's dev_valid_name (1 to 15 bytes, not
+// "." or "..", no '/', ':' or white space) narrowed to letters, digits and
+// "-_." so that iptables-restore reads the name literally: it splits on
+// blanks and quotes, takes a lone "!" for a negation and a trailing "+" for
+// a wildcard matching every interface with that prefix.
 func validIfName(name string) error {
 	switch {
 	case name == "":
@@ -101,10 +112,14 @@ func validIfName(name string) error {
 		return fmt.Errorf("interface name %q is longer than 15 characters", name)
 	case name == "." || name == "..":
 		return fmt.Errorf("interface name %q is not allowed", name)
-	case strings.ContainsAny(name, "/: \t\n,="):
-		return fmt.Errorf("interface name %q contains a forbidden character", name)
+	case strings.IndexFunc(name, func(r rune) bool { return !ifNameChar(r) }) >= 0:
+		return fmt.Errorf("interface name %q may only contain letters, digits, '-', '_' and '.'", name)
 	}
 	return nil
+}
+
+func ifNameChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
 }
 
 // Validate reports every problem in n.

@@ -31,6 +31,11 @@ func TestValidate(t *testing.T) {
 		{"v4 as v6 cidr", netcfg.Edit(func(c *podcontract.NetSetupOptions) { c.VMIPv6CIDR = netip.MustParsePrefix("10.0.0.0/8") }), "must be an IPv6 prefix"},
 		{"long bridge name", netcfg.Edit(func(c *podcontract.NetSetupOptions) { c.Bridge = "k6t-eth0-very-long" }), "longer than 15"},
 		{"same names", netcfg.Edit(func(c *podcontract.NetSetupOptions) { c.Tap = c.Bridge }), "three different interfaces"},
+		{"iptables negation as a name", netcfg.Edit(func(c *podcontract.NetSetupOptions) { c.Bridge = "!" }), "may only contain"},
+		{"iptables wildcard in a name", netcfg.Edit(func(c *podcontract.NetSetupOptions) { c.Bridge = "k6t+" }), "may only contain"},
+		{"quote in a name", netcfg.Edit(func(c *podcontract.NetSetupOptions) { c.PodInterface = `e"th0` }), "may only contain"},
+		{"carriage return in a name", netcfg.Edit(func(c *podcontract.NetSetupOptions) { c.Tap = "tap0\r" }), "may only contain"},
+		{"dots and dashes", netcfg.Edit(func(c *podcontract.NetSetupOptions) { c.Bridge = "br-vm_0.1" }), ""},
 		{"unproxied proxy port", netcfg.WithMesh(podcontract.DefaultNetSetupOptions(), func(m *podcontract.MeshCapture) { m.UnproxiedPorts = []uint16{15006} }), "is a proxy port"},
 		{"unproxied not declared", netcfg.WithMesh(netcfg.WithPorts(podcontract.DefaultNetSetupOptions()), func(m *podcontract.MeshCapture) { m.UnproxiedPorts = []uint16{2222} }), "not one of the VM's declared TCP ports"},
 		{"star with cidrs", netcfg.WithMesh(podcontract.DefaultNetSetupOptions(), func(m *podcontract.MeshCapture) { m.IncludeOutboundCIDRs = []string{"*", "10.0.0.0/8"} }), "must be the only entry"},
@@ -38,6 +43,7 @@ func TestValidate(t *testing.T) {
 		{"tun device", netcfg.Edit(func(c *podcontract.NetSetupOptions) { c.TunDevice = "/var/run/virtmesh/tun/tun" }), ""},
 		{"relative tun device", netcfg.Edit(func(c *podcontract.NetSetupOptions) { c.TunDevice = "tun/tun" }), "clean absolute file path"},
 		{"unclean tun device", netcfg.Edit(func(c *podcontract.NetSetupOptions) { c.TunDevice = "/run/../tun" }), "clean absolute file path"},
+		{"proxy uid beyond 32 bits", netcfg.WithMesh(podcontract.DefaultNetSetupOptions(), func(m *podcontract.MeshCapture) { m.ProxyGID = 1 << 32 }), "must be valid ids"},
 		{"same capture ports", netcfg.WithMesh(podcontract.DefaultNetSetupOptions(), func(m *podcontract.MeshCapture) { m.OutboundCapturePort = 15006 }), "must differ"},
 	}
 	for _, tt := range tests {

@@ -142,11 +142,15 @@ func (w *world) startProxy(t *testing.T) {
 
 // vm is one run of the launcher: a disk helper and the compute process.
 type vm struct {
-	dir      string
-	compute  *podnet.Proc
-	helper   *podnet.Proc
-	termLog  string
-	started  time.Time
+	dir     string
+	compute *podnet.Proc
+	helper  *podnet.Proc
+	termLog string
+	// readyFile is what the compute container's readiness probe checks.
+	readyFile string
+	started   time.Time
+	// booted is how long the guest took from start to serving 9080.
+	booted   time.Duration
 	accelMsg string
 }
 
@@ -204,16 +208,48 @@ func mkdir(t *testing.T, path string, uid int, mode os.FileMode) {
 	}
 }
 
-// startVM lays out the pod's volumes in a temp dir, starts the disk helper
+// startVM launches the VM (launchVM), checks the pod's readiness probe
+// passes once QEMU runs (the VMI has no readinessProbe), and waits for the
+// guest's HTTP service.
+func (w *world) startVM(t *testing.T, name string, grace int64, format string, tweak func(spec map[string]any), compute ...func(*podcontract.ComputeOptions)) *vm {
+	t.Helper()
+	v := w.launchVM(t, name, grace, format, tweak, compute...)
+	// The readiness probe, exactly as the pod execs it.
+	if !v.ready(w) {
+		t.Fatal("readiness probe failed while the guest runs")
+	}
+	// Boot: firmware, SYSLINUX, kernel, our init, DHCP, user-data.
+	v.compute.WaitFor(t, "user-data: httpd serving 9080", 4*time.Minute)
+	v.booted = time.Since(v.started)
+	t.Logf("guest booted and serves 9080 %s after start", v.booted.Round(time.Second))
+	return v
+}
+
+// exited reports whether compute has exited.
+func (v *vm) exited() bool {
+	select {
+	case <-v.compute.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// ready runs the compute container's readiness probe as the pod execs it.
+func (v *vm) ready(w *world) bool {
+	return exec.Command(w.launcher, podcontract.ReadinessProbeArgs(v.readyFile)...).Run() == nil
+}
+
+// launchVM lays out the pod's volumes in a temp dir, starts the disk helper
 // (as the user's uid; only it can read the image) and compute (uid 107,
-// only CAP_NET_BIND_SERVICE, in the pod netns), and waits for the guest's
-// HTTP service.
+// only CAP_NET_BIND_SERVICE, in the pod netns), and waits for QEMU to run
+// the guest.
 //
 // format is the container disk's format: "raw" serves hack/build-guest.sh's
 // image as the directory /disk (KubeVirt's convention); "qcow2" converts it
 // and names the file itself, as containerDisk.path would. compute, when
 // given, edits compute's flags (as the renderer would for the VMI).
-func (w *world) startVM(t *testing.T, name string, grace int64, format string, tweak func(spec map[string]any), compute ...func(*podcontract.ComputeOptions)) *vm {
+func (w *world) launchVM(t *testing.T, name string, grace int64, format string, tweak func(spec map[string]any), compute ...func(*podcontract.ComputeOptions)) *vm {
 	t.Helper()
 	base, err := os.MkdirTemp("", "virtmesh-vm-")
 	if err != nil {
@@ -273,6 +309,7 @@ func (w *world) startVM(t *testing.T, name string, grace int64, format string, t
 		edit(&o)
 	}
 	v.termLog = o.TerminationLog
+	v.readyFile = o.ReadyFile
 	v.started = time.Now()
 	// compute: uid 107 with only CAP_NET_BIND_SERVICE, and no /dev/net/tun
 	// (hidden in its own mount namespace, as a container has none): QEMU
@@ -291,13 +328,6 @@ func (w *world) startVM(t *testing.T, name string, grace int64, format string, t
 	t.Logf("ACCELERATOR: %s", v.accelMsg)
 	v.compute.WaitFor(t, "guest running", 60*time.Second)
 	checkTapByFD(t, v.compute, w.tunDevice)
-	// The readiness probe, exactly as the pod execs it.
-	if out, err := exec.Command(w.launcher, podcontract.ReadinessProbeArgs(o.ReadyFile)...).CombinedOutput(); err != nil {
-		t.Fatalf("readiness probe failed while the guest runs: %v: %s", err, out)
-	}
-	// Boot: firmware, SYSLINUX, kernel, our init, DHCP, user-data.
-	v.compute.WaitFor(t, "user-data: httpd serving 9080", 4*time.Minute)
-	t.Logf("guest booted and serves 9080 %s after start", time.Since(v.started).Round(time.Second))
 	return v
 }
 
@@ -375,8 +405,8 @@ func TestGuestBehindMesh(t *testing.T) {
 		if !strings.Contains(string(msg), "guest shut down gracefully after SIGTERM") {
 			t.Errorf("termination message %q", msg)
 		}
-		if out, err := exec.Command(w.launcher, podcontract.ReadinessProbeArgs(filepath.Join(v.dir, "run", "ready"))...).CombinedOutput(); err == nil {
-			t.Errorf("readiness probe still succeeds after exit: %s", out)
+		if v.ready(w) {
+			t.Error("readiness probe still succeeds after exit")
 		}
 		w.proxy.WaitFor(t, "QUIT", 10*time.Second)
 		if code := v.helper.Wait(t, 10*time.Second); code != 0 {

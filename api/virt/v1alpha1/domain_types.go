@@ -174,6 +174,7 @@ type CPUFeature struct {
 type Memory struct {
 	// guest memory, e.g. 128Mi.
 	// +kubebuilder:validation:XValidation:rule="!quantity(string(self)).isLessThan(quantity('1Mi'))",message="spec.domain.memory.guest must be at least 1Mi, e.g. guest: 128Mi"
+	// +kubebuilder:validation:XValidation:rule="!quantity(string(self)).isGreaterThan(quantity('16Ti'))",message="spec.domain.memory.guest must be at most 16Ti"
 	// +optional
 	Guest *resource.Quantity `json:"guest,omitempty"`
 	// maxGuest is memory hotplug headroom; accepted and ignored: VirtMesh does

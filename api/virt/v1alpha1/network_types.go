@@ -110,9 +110,13 @@ type InterfaceMasquerade struct{}
 // Port is a port the VM serves.
 // +kubebuilder:validation:XValidation:rule="!(self.port in [15000, 15001, 15004, 15006, 15008, 15009, 15020, 15021, 15053, 15090])",message="ports 15000, 15001, 15004, 15006, 15008, 15009, 15020, 15021, 15053 and 15090 are reserved for the mesh proxy: serve the VM on another port",fieldPath=".port"
 type Port struct {
-	// name of the port, used by Services as a targetPort.
+	// name of the port, used by Services as a targetPort. It becomes a
+	// container port's name, so it is an IANA service name: at most 15
+	// lowercase letters, digits and single hyphens, with at least one letter.
 	// +kubebuilder:validation:MaxLength=15
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('[a-z]')",message="port name must contain at least one letter (it names a container port, an IANA service name), e.g. http or dns-53"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('--')",message="port name must not contain consecutive hyphens (it names a container port, an IANA service name)"
 	// +optional
 	Name string `json:"name,omitempty"`
 

@@ -139,17 +139,21 @@ type VirtualMachineInstanceSpec struct {
 	// +optional
 	StartStrategy string `json:"startStrategy,omitempty"`
 
-	// livenessProbe is KubeVirt's guest liveness probe. Not supported by
-	// VirtMesh yet.
-	// +kubebuilder:validation:XValidation:rule="false",message="livenessProbe is not supported by VirtMesh yet"
+	// livenessProbe checks the guest's service from inside the pod; when it
+	// fails failureThreshold times in a row the run ends (QEMU is stopped,
+	// the VMI fails with the probe's error, and a VirtualMachine starts a new
+	// run).
+	// +kubebuilder:validation:XValidation:rule="!has(self.successThreshold) || self.successThreshold <= 1",message="livenessProbe.successThreshold must be 1"
 	// +optional
-	LivenessProbe *Unsupported `json:"livenessProbe,omitempty"`
+	LivenessProbe *Probe `json:"livenessProbe,omitempty"`
 
-	// readinessProbe is KubeVirt's guest readiness probe. Not supported by
-	// VirtMesh yet.
-	// +kubebuilder:validation:XValidation:rule="false",message="readinessProbe is not supported by VirtMesh yet"
+	// readinessProbe checks the guest's service from inside the pod: the
+	// launcher pod, and so the VMI, is Ready only while it succeeds, so the
+	// Service and the mesh send traffic only to a guest that answers.
+	// Without it, Ready means QEMU runs the guest, not that a service in it
+	// answers.
 	// +optional
-	ReadinessProbe *Unsupported `json:"readinessProbe,omitempty"`
+	ReadinessProbe *Probe `json:"readinessProbe,omitempty"`
 
 	// accessCredentials is KubeVirt's SSH key / password injection. Not
 	// supported by VirtMesh: put the keys into cloudInitNoCloud user data.

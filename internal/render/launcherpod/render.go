@@ -31,6 +31,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
@@ -149,13 +150,18 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 		return nil, err
 	}
 
+	annotations := podAnnotations(vmiJSON, mesh)
+	if err := apivalidation.ValidateAnnotationsSize(annotations); err != nil {
+		return nil, fmt.Errorf("the VMI is too large to hand to its launcher pod in the %s annotation (%w): shorten spec.volumes[].cloudInitNoCloud userData or networkData", podcontract.VMIAnnotation, err)
+	}
+
 	pod := &corev1.Pod{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        PodName(vmi),
 			Namespace:   vmi.Namespace,
 			Labels:      podLabels(vmi, mesh),
-			Annotations: podAnnotations(vmiJSON, mesh),
+			Annotations: annotations,
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion:         virtv1alpha1.GroupVersion.String(),
 				Kind:               "VirtualMachineInstance",
@@ -381,11 +387,15 @@ func vmiAnnotation(vmi *virtv1alpha1.VirtualMachineInstance) (string, error) {
 		Metadata:   map[string]string{"name": vmi.Name, "namespace": vmi.Namespace, "uid": string(vmi.UID)},
 		Spec:       vmi.Spec,
 	}
-	b, err := json.Marshal(doc)
-	if err != nil {
+	// Not HTML-escaped: '<', '>' and '&' are common in user data (shell
+	// redirections, "&&") and would take six bytes each.
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
 		return "", fmt.Errorf("encode VMI for the launcher: %w", err)
 	}
-	return string(b), nil
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
 func pullSecrets(vmi *virtv1alpha1.VirtualMachineInstance) []corev1.LocalObjectReference {
@@ -540,6 +550,13 @@ func computeContainer(vmi *virtv1alpha1.VirtualMachineInstance, vmNet podcontrac
 	}, nil
 }
 
+// The guest memory a VMI may ask for: QEMU needs at least a MiB, and
+// memory.guest has the same bounds in the CRD.
+var (
+	minGuestMemory = resource.MustParse("1Mi")
+	maxGuestMemory = resource.MustParse("16Ti")
+)
+
 // computeResources: memory is the VM's (requests.memory, else memory.guest,
 // else limits.memory, else DefaultGuestMemory) plus the overhead
 // (ComputeMemoryOverhead and any memory.reservedOverhead.addedOverhead); with
@@ -552,6 +569,23 @@ func computeResources(vmi *virtv1alpha1.VirtualMachineInstance, opts Options) (c
 		overhead.Add(*m.ReservedOverhead.AddedOverhead)
 	}
 	vmRes := domain.Resources
+	// The API server would refuse the pod, or QEMU the guest. The CRD checks
+	// requests against limits too (VMIs stored before it may not be);
+	// memory's range cannot be a CEL rule within the API server's cost
+	// budget for quantities in a map.
+	if req, ok := vmRes.Requests[corev1.ResourceCPU]; ok {
+		if limit, ok := vmRes.Limits[corev1.ResourceCPU]; ok && req.Cmp(limit) > 0 {
+			return corev1.ResourceRequirements{}, fmt.Errorf("spec.domain.resources.requests.cpu %s is above limits.cpu %s: lower the request or raise the limit", req.String(), limit.String())
+		}
+	}
+	for _, l := range []struct {
+		name string
+		list corev1.ResourceList
+	}{{"requests", vmRes.Requests}, {"limits", vmRes.Limits}} {
+		if q, ok := l.list[corev1.ResourceMemory]; ok && (q.Cmp(minGuestMemory) < 0 || q.Cmp(maxGuestMemory) > 0) {
+			return corev1.ResourceRequirements{}, fmt.Errorf("spec.domain.resources.%s.memory %s can be the guest's memory: it must be between %s and %s", l.name, q.String(), minGuestMemory.String(), maxGuestMemory.String())
+		}
+	}
 	mem, ok := vmRes.Requests[corev1.ResourceMemory]
 	switch {
 	case ok:

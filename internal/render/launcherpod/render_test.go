@@ -268,10 +268,16 @@ func TestRenderErrors(t *testing.T) {
 		opts Options
 		want string
 	}{
-		"no image":           {vmi: vb.MakeVMI("x").UID(testUID).Obj(), want: "no launcher image"},
-		"no uid":             {vmi: vb.MakeVMI("x").Obj(), opts: testOpts, want: "has no UID"},
-		"bad annotation":     {vmi: vb.MakeVMI("x").UID(testUID).Annotation(virtv1alpha1.AnnotationExcludeInboundPorts, "22,ssh").Obj(), opts: testOpts, want: `"ssh" is not a port number`},
-		"limit below req":    {vmi: vb.MakeVMI("x").UID(testUID).Request("memory", "1Gi").Limit("memory", "512Mi").Obj(), opts: testOpts, want: "below the requested memory"},
+		"no image":                {vmi: vb.MakeVMI("x").UID(testUID).Obj(), want: "no launcher image"},
+		"no uid":                  {vmi: vb.MakeVMI("x").Obj(), opts: testOpts, want: "has no UID"},
+		"bad annotation":          {vmi: vb.MakeVMI("x").UID(testUID).Annotation(virtv1alpha1.AnnotationExcludeInboundPorts, "22,ssh").Obj(), opts: testOpts, want: `"ssh" is not a port number`},
+		"limit below req":         {vmi: vb.MakeVMI("x").UID(testUID).Request("memory", "1Gi").Limit("memory", "512Mi").Obj(), opts: testOpts, want: "below the requested memory"},
+		"cpu request above limit": {vmi: vb.MakeVMI("x").UID(testUID).Request("cpu", "2").Limit("cpu", "1").Obj(), opts: testOpts, want: "requests.cpu 2 is above limits.cpu 1"},
+		"memory below 1Mi":        {vmi: vb.MakeVMI("x").UID(testUID).Request("memory", "1").Obj(), opts: testOpts, want: "must be between 1Mi and 16Ti"},
+		"memory above 16Ti":       {vmi: vb.MakeVMI("x").UID(testUID).Request("memory", "8Ei").Obj(), opts: testOpts, want: "must be between 1Mi and 16Ti"},
+		// 32768 control characters are 196 KiB of JSON escapes: two such
+		// documents exceed the API server's 256 KiB for all annotations.
+		"too large":          {vmi: vb.MakeVMI("x").UID(testUID).CloudInit("c", strings.Repeat("\x01", 32768)+strings.Repeat("\x02", 32768)).Obj(), opts: testOpts, want: "too large to hand to its launcher pod"},
 		"claim not resolved": {vmi: vb.MakeVMI("x").UID(testUID).PVC("data", "data", false).Obj(), opts: testOpts, want: "PersistentVolumeClaim data was not resolved"},
 		"claim too small": {vmi: vb.MakeVMI("x").UID(testUID).PVC("data", "data", false).Obj(), opts: withClaims(map[string]Claim{"data": {Capacity: resource.MustParse("1Mi")}}),
 			want: "too small for a disk (at least 2Mi): request more storage"},

@@ -82,6 +82,9 @@ func (p *Proc) Stderr() string {
 	return p.stderr.String()
 }
 
+// Done is closed when the process has exited.
+func (p *Proc) Done() <-chan struct{} { return p.done }
+
 func (p *Proc) exited() bool {
 	select {
 	case <-p.done:
