@@ -15,6 +15,10 @@
 //	      compute         virt-launcher compute: QEMU, DHCP, QMP (uid 107)
 //	      volume<name>    one per containerDisk: the user's image, running the
 //	                      copied helper that hands the disk's fd to compute
+//
+// A persistentVolumeClaim volume is a pod volume mounted into compute, which
+// keeps the disk as disk.img on it (see claims.go); an emptyDisk is a file
+// compute creates in its run emptyDir.
 package launcherpod
 
 import (
@@ -77,7 +81,9 @@ const (
 	AnnotationMeshControlPlane = "virt.virtmesh.io/mesh-control-plane"
 )
 
-// Options are the operator-wide inputs of the renderer.
+// Options are the renderer's inputs besides the VMI and the mesh: the
+// operator-wide settings, and Claims, which the controller resolves for the
+// VMI at hand.
 type Options struct {
 	// LauncherImage is the VirtMesh image (RELATED_IMAGE_LAUNCHER).
 	LauncherImage string
@@ -93,6 +99,9 @@ type Options struct {
 	// --allowed-unsafe-sysctls=net.ipv6.conf.all.forwarding (otherwise it
 	// rejects the pod). Off, VMs are IPv4-only.
 	VMIPv6 bool
+	// Claims are the VMI's PersistentVolumeClaims, by claim name, as the
+	// controller found them; every persistentVolumeClaim volume needs one.
+	Claims map[string]Claim
 }
 
 // PodName is the launcher pod's name for vmi: virt-launcher-<vmi>-<5 chars>.
@@ -133,7 +142,11 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 	if err != nil {
 		return nil, err
 	}
-	compute, err := computeContainer(vmi, netCfg.VMNetwork, opts)
+	disks, err := persistentDisks(vmi, opts.Claims)
+	if err != nil {
+		return nil, err
+	}
+	compute, err := computeContainer(vmi, netCfg.VMNetwork, disks, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -185,9 +198,10 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 				Sysctls:        podSysctls(netCfg.VMNetwork),
 			},
-			Volumes: baseVolumes(),
+			Volumes: append(baseVolumes(), claimVolumes(vmi)...),
 		},
 	}
+	claimSecurityContext(pod.Spec.SecurityContext, disks)
 
 	pod.Spec.InitContainers = []corev1.Container{helperInstallContainer(opts), netSetupContainer(netCfg, opts)}
 	if mesh != nil {
@@ -492,7 +506,7 @@ func netSetupContainer(cfg podcontract.NetSetupOptions, opts Options) corev1.Con
 	}
 }
 
-func computeContainer(vmi *virtv1alpha1.VirtualMachineInstance, vmNet podcontract.VMNetwork, opts Options) (corev1.Container, error) {
+func computeContainer(vmi *virtv1alpha1.VirtualMachineInstance, vmNet podcontract.VMNetwork, disks []podcontract.PersistentDisk, opts Options) (corev1.Container, error) {
 	res, err := computeResources(vmi, opts)
 	if err != nil {
 		return corev1.Container{}, err
@@ -503,6 +517,7 @@ func computeContainer(vmi *virtv1alpha1.VirtualMachineInstance, vmNet podcontrac
 	// A native sidecar proxy is stopped by the kubelet once compute exits,
 	// so the launcher need not call /quitquitquit.
 	o.StopProxyOnExit = false
+	o.PersistentDisks = disks
 
 	sc := nonRoot()
 	// QEMU runs as uid 107 (KubeVirt's qemu user). NET_BIND_SERVICE is kept
@@ -538,14 +553,14 @@ func computeContainer(vmi *virtv1alpha1.VirtualMachineInstance, vmNet podcontrac
 			TimeoutSeconds:   2,
 			FailureThreshold: 3,
 		},
-		VolumeMounts: []corev1.VolumeMount{
+		VolumeMounts: append([]corev1.VolumeMount{
 			{Name: podcontract.SocketsVolumeName, MountPath: podcontract.SocketsMountPath},
 			{Name: podcontract.RunVolumeName, MountPath: podcontract.RunMountPath},
 			{Name: podcontract.VMIVolumeName, MountPath: podcontract.VMIMountPath, ReadOnly: true},
 			// Read-only is enough: opening a device node for writing does
 			// not write to the filesystem it is on.
 			{Name: podcontract.TunVolumeName, MountPath: podcontract.TunMountPath, ReadOnly: true},
-		},
+		}, claimMounts(disks)...),
 		TerminationMessagePath:   o.TerminationLog,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}, nil
