@@ -21,6 +21,8 @@
 #   status              show the mode, the components and the samples
 #   operator-start      (re)start only the operator
 #   operator-stop       stop only the operator
+#   istiod-start        (kwok) (re)start only istiod on the host (bin/host-istiod)
+#   istiod-stop         (kwok) stop only istiod on the host
 #   env                 print the export line for kubectl
 #
 # Environment:
@@ -37,6 +39,9 @@
 #   VIRTMESH_MANAGER_BIN      operator binary (default: bin/manager)
 #   VIRTMESH_MANAGER_ARGS     extra operator flags, e.g. --zap-log-level=debug
 #   VIRTMESH_KWOK_LOG_LEVEL   kwokctl's log level (default: WARN)
+#   VIRTMESH_HOST_ISTIOD=0    do not run the real istiod on the host (kwok mode;
+#                             mcp/basic then never gets Ready: nothing creates
+#                             istiod's CA)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

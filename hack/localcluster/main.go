@@ -70,7 +70,7 @@ func closeInheritedFDs() {
 }
 
 func usage() error {
-	return errors.New("usage: localcluster up [--no-samples] | down | status | operator-start | operator-stop | env")
+	return errors.New("usage: localcluster up [--no-samples] | down | status | operator-start | operator-stop | istiod-start | istiod-stop | env")
 }
 
 func run(args []string) error {
@@ -113,6 +113,10 @@ func run(args []string) error {
 		return cluster.OperatorStart(ctx, cfg)
 	case "operator-stop":
 		return cluster.OperatorStop(ctx, cfg)
+	case "istiod-start":
+		return cluster.IstiodStart(ctx, cfg)
+	case "istiod-stop":
+		return cluster.IstiodStop(cfg, false)
 	case "env":
 		fmt.Printf("export KUBECONFIG=%s\n", filepath.Join(cfg.Dir, "kubeconfig"))
 		return nil
@@ -152,6 +156,7 @@ func configFromEnv() (cluster.Config, error) {
 		ManagerBin:   os.Getenv("VIRTMESH_MANAGER_BIN"),
 		ManagerArgs:  os.Getenv("VIRTMESH_MANAGER_ARGS"),
 		KwokLogLevel: os.Getenv("VIRTMESH_KWOK_LOG_LEVEL"),
+		HostIstiod:   os.Getenv("VIRTMESH_HOST_ISTIOD") != "0",
 		Out:          os.Stderr,
 	}, nil
 }

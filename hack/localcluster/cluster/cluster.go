@@ -38,7 +38,10 @@ type Config struct {
 	ManagerBin   string
 	ManagerArgs  string
 	KwokLogLevel string
-	Out          io.Writer
+	// HostIstiod runs the real istiod on this host for a kwok cluster's
+	// istio-system/istiod (VIRTMESH_HOST_ISTIOD, on unless "0").
+	HostIstiod bool
+	Out        io.Writer
 }
 
 // State is what `up` chose, in the work directory (cluster.json), for

@@ -61,11 +61,18 @@ func kwokRunning(ctx context.Context, e *Env) bool {
 
 func upKwok(ctx context.Context, e *Env, cfg Config, choice Choice, samples bool) error {
 	if !cfg.SkipBuild {
-		if err := e.step("build: pinned binaries (hack/build-bins.sh) and the operator (bin/manager)", func() error {
-			if _, err := e.Run(ctx, nil, "hack/build-bins.sh", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl", "kustomize"); err != nil {
+		if err := e.step("build: pinned binaries (hack/build-bins.sh), the operator (bin/manager) and bin/host-istiod", func() error {
+			bins := []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl", "kustomize"}
+			if cfg.HostIstiod {
+				bins = append(bins, "pilot-discovery")
+			}
+			if _, err := e.Run(ctx, nil, "hack/build-bins.sh", bins...); err != nil {
 				return err
 			}
-			_, err := e.Run(ctx, nil, "go", "build", "-o", filepath.Join(cfg.Bin, "manager"), ".")
+			if _, err := e.Run(ctx, nil, "go", "build", "-o", filepath.Join(cfg.Bin, "manager"), "."); err != nil {
+				return err
+			}
+			_, err := e.Run(ctx, nil, "go", "build", "-o", filepath.Join(cfg.Bin, "host-istiod"), "./hack/host-istiod")
 			return err
 		}); err != nil {
 			return err
@@ -93,6 +100,11 @@ func upKwok(ctx context.Context, e *Env, cfg Config, choice Choice, samples bool
 	}
 	if err := e.step("operator (bin/manager on this host, as its ServiceAccount)", func() error { return OperatorStart(ctx, cfg) }); err != nil {
 		return err
+	}
+	if cfg.HostIstiod {
+		if err := e.step("istiod (Istio's pilot-discovery on this host for istio-system/istiod)", func() error { return IstiodStart(ctx, cfg) }); err != nil {
+			return err
+		}
 	}
 	if samples {
 		if err := kwokSamples(ctx, e, cfg); err != nil {
@@ -391,7 +403,7 @@ func Layoutof(cfg Config) nodecfg.Layout { return nodecfg.Layout{Dir: cfg.Dir} }
 func kwokSamples(ctx context.Context, e *Env, cfg Config) error {
 	to := waitTimeout(cfg)
 	samples := filepath.Join(cfg.Repo, "config", "samples")
-	return e.step("samples: mcp/basic, namespace bookinfo, the details VM (kwok: Ready means scheduled, not booted)", func() error {
+	return e.step("samples: mcp/basic (Ready with the real istiod), namespace bookinfo, the details VM (kwok: Ready means scheduled, not booted), bookinfo-istio.yaml", func() error {
 		if _, err := e.Kubectl(ctx, nil, "apply", "-f", filepath.Join(samples, "mesh_v1alpha1_meshcontrolplane.yaml")); err != nil {
 			return err
 		}
@@ -409,7 +421,12 @@ func kwokSamples(ctx context.Context, e *Env, cfg Config) error {
 		if _, err := e.Kubectl(ctx, nil, "apply", "-f", filepath.Join(samples, "bookinfo-details-vm.yaml")); err != nil {
 			return err
 		}
-		_, err := e.Kubectl(ctx, nil, "wait", "--for=condition=Ready", "virtualmachines.virt.virtmesh.io/details-v1", "-n", "bookinfo", "--timeout="+to)
+		if _, err := e.Kubectl(ctx, nil, "wait", "--for=condition=Ready", "virtualmachines.virt.virtmesh.io/details-v1", "-n", "bookinfo", "--timeout="+to); err != nil {
+			return err
+		}
+		// Request routing, the gateway and authorization: read by the
+		// real istiod.
+		_, err := e.Kubectl(ctx, nil, "apply", "-f", filepath.Join(samples, "bookinfo-istio.yaml"))
 		return err
 	})
 }
@@ -434,8 +451,9 @@ scheduled, not booted. (As root, make run-local runs a real node instead.)
   kubectl describe mvm,mvmi details-v1 -n bookinfo
 
 Operator: pid %s, log %s
+istiod (real, on this host): log %s; its ports (/debug/* on monitoring): %s
 Cluster logs: %s
 Stop everything: make stop-local
 `, strings.TrimSpace(nodes), strings.TrimSpace(objs), choice.KwokNodes, e.Layout.Kubeconfig(), or(strings.TrimSpace(string(pid)), "?"),
-		managerLogFile(cfg.Dir), filepath.Join(kwokWorkdir(cfg.Dir), "clusters", cfg.Name, "logs"))
+		managerLogFile(cfg.Dir), istiodLogFile(cfg.Dir), filepath.Join(istiodDir(cfg.Dir), "ports"), filepath.Join(kwokWorkdir(cfg.Dir), "clusters", cfg.Name, "logs"))
 }
