@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # build-bins.sh builds the pinned external binaries VirtMesh needs into bin/:
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (hack/tools/kube, k8s.io/kubernetes)
+#   kubelet, kube-proxy (the local cluster's real node)               (hack/tools/kube, the same pin)
+#   containerd, containerd-shim-runc-v2, ctr                          (hack/tools/containerd, containerd v2)
+#   coredns                                                           (hack/tools/coredns)
 #   etcd                                                              (hack/tools/etcd, go.etcd.io/etcd/server/v3)
 #   kwok, kwokctl                                                     (hack/tools/kwok, sigs.k8s.io/kwok)
 #   controller-gen, kustomize                                         (hack/tools/dev)
 #   golangci-lint (with the kube-api-linter plugin)                   (hack/tools/lint)
 # Each binary is rebuilt only when the go.mod/go.sum (or main.go) of the module that pins
-# it changes: the hash of those files is kept in bin/.stamps/<binary>.
+# it changes (or its extra ldflags below): the hash is kept in bin/.stamps/<binary>.
 # Usage: hack/build-bins.sh [binary...]   (default: the envtest set)
 set -euo pipefail
 
@@ -18,6 +21,9 @@ mkdir -p "$stamps"
 # module dir and package path for every binary we know how to build.
 declare -A module=(
   [kube-apiserver]=kube [kube-controller-manager]=kube [kube-scheduler]=kube [kubectl]=kube
+  [kubelet]=kube [kube-proxy]=kube
+  [containerd]=containerd [containerd-shim-runc-v2]=containerd [ctr]=containerd
+  [coredns]=coredns
   [etcd]=etcd
   [kwok]=kwok [kwokctl]=kwok
   [controller-gen]=dev [kustomize]=dev
@@ -28,12 +34,27 @@ declare -A pkg=(
   [kube-controller-manager]=k8s.io/kubernetes/cmd/kube-controller-manager
   [kube-scheduler]=k8s.io/kubernetes/cmd/kube-scheduler
   [kubectl]=k8s.io/kubernetes/cmd/kubectl
+  [kubelet]=k8s.io/kubernetes/cmd/kubelet
+  [kube-proxy]=k8s.io/kubernetes/cmd/kube-proxy
+  [containerd]=github.com/containerd/containerd/v2/cmd/containerd
+  [containerd-shim-runc-v2]=github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2
+  [ctr]=github.com/containerd/containerd/v2/cmd/ctr
+  [coredns]=github.com/coredns/coredns
   [etcd]=.
   [kwok]=sigs.k8s.io/kwok/cmd/kwok
   [kwokctl]=sigs.k8s.io/kwok/cmd/kwokctl
   [controller-gen]=sigs.k8s.io/controller-tools/cmd/controller-gen
   [kustomize]=sigs.k8s.io/kustomize/kustomize/v5
   [golangci-lint]=.
+)
+# Extra -ldflags per module. The Kubernetes binaries report the pinned version
+# (kubectl get nodes shows the kubelet's) instead of v0.0.0-master; containerd
+# reports its own instead of "+unknown". Keep these in step with the go.mod pins.
+kube_version=v1.37.2
+containerd_version=v2.4.2
+declare -A ldflags=(
+  [kube]="-X k8s.io/component-base/version.gitVersion=$kube_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 -X k8s.io/component-base/version.gitTreeState=clean"
+  [containerd]="-X github.com/containerd/containerd/v2/version.Version=$containerd_version"
 )
 
 want=("$@")
@@ -50,14 +71,15 @@ for name in "${want[@]}"; do
   shopt -s nullglob
   srcs+=("$dir"/*.go)
   shopt -u nullglob
-  stamp=$(cat "${srcs[@]}" | sha256sum | cut -c1-16)
+  extra=${ldflags[$mod]:-}
+  stamp=$( (cat "${srcs[@]}"; [ -z "$extra" ] || echo "$extra") | sha256sum | cut -c1-16)
   if [ -x "$bin/$name" ] && [ "$(cat "$stamps/$name" 2>/dev/null)" = "$stamp" ]; then
     continue
   fi
   echo "build-bins: building $name (module hack/tools/$mod)" >&2
   start=$SECONDS
-  # CGO off: static binaries, and the k8s components need no cgo.
-  (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -ldflags='-s -w' -o "$bin/$name" "${pkg[$name]}")
+  # CGO off: static binaries; neither the k8s components, containerd nor CoreDNS need cgo.
+  (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -ldflags="-s -w $extra" -o "$bin/$name" "${pkg[$name]}")
   echo "$stamp" > "$stamps/$name"
   echo "build-bins: $name built in $((SECONDS - start))s" >&2
 done
