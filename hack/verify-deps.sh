@@ -20,4 +20,10 @@ check . '^virtmesh\.io/virtmesh/internal/(launcher|netsetup|dhcp|dataplane|conta
   "the operator renders the pod from internal/podcontract; the VM runtime belongs to cmd/virt-launcher"
 check ./cmd/virt-launcher '^(virtmesh\.io/virtmesh/(controllers|api)/|sigs\.k8s\.io/controller-runtime|k8s\.io/client-go)' \
   "the launcher reads its VMI from a file and never talks to the API server"
+# The local cluster's image builder and its stand-ins are development tools:
+# neither shipped binary may link them (or go-containerregistry).
+for p in . ./cmd/virt-launcher; do
+  check "$p" '^(virtmesh\.io/virtmesh/(internal/(imagebuild|proxystandin)|hack)(/|$)|github\.com/google/go-containerregistry/)' \
+    "hack/images builds the images; the operator and the launcher do not build or proxy anything themselves"
+done
 exit $fail
