@@ -69,6 +69,11 @@ func run(root, out, only string) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
+	// bin/ may be a link to another checkout's (worktrees share it): the
+	// index names the tarballs by their real paths.
+	if out, err = filepath.EvalSymlinks(out); err != nil {
+		return err
+	}
 	logPath := filepath.Join(out, "build.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
