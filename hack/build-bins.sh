@@ -8,6 +8,7 @@
 #   kwok, kwokctl                                                     (hack/tools/kwok, sigs.k8s.io/kwok)
 #   controller-gen, kustomize                                         (hack/tools/dev)
 #   golangci-lint (with the kube-api-linter plugin)                   (hack/tools/lint)
+#   pilot-discovery (istiod), pilot-agent                             (hack/tools/istio, istio.io/istio 1.31-dev)
 # Each binary is rebuilt only when the go.mod/go.sum (or main.go) of the module that pins
 # it changes (or its extra ldflags below): the hash is kept in bin/.stamps/<binary>.
 # Usage: hack/build-bins.sh [binary...]   (default: the envtest set)
@@ -28,6 +29,7 @@ declare -A module=(
   [kwok]=kwok [kwokctl]=kwok
   [controller-gen]=dev [kustomize]=dev
   [golangci-lint]=lint
+  [pilot-discovery]=istio [pilot-agent]=istio
 )
 declare -A pkg=(
   [kube-apiserver]=k8s.io/kubernetes/cmd/kube-apiserver
@@ -46,13 +48,20 @@ declare -A pkg=(
   [controller-gen]=sigs.k8s.io/controller-tools/cmd/controller-gen
   [kustomize]=sigs.k8s.io/kustomize/kustomize/v5
   [golangci-lint]=.
+  [pilot-discovery]=istio.io/istio/pilot/cmd/pilot-discovery
+  [pilot-agent]=istio.io/istio/pilot/cmd/pilot-agent
 )
-# Extra -ldflags per module. The Kubernetes binaries report the pinned version
-# (kubectl get nodes shows the kubelet's) instead of v0.0.0-master; containerd
-# reports its own instead of "+unknown". Keep these in step with the go.mod pins.
+# Extra -ldflags per module, kept in step with the go.mod pins. Istio's binaries
+# report the pinned version (its VERSION file says 1.31, its Makefile appends
+# -dev on master) instead of "unknown", so istiod and the agents log and
+# exchange a parsable version. The Kubernetes binaries report theirs (kubectl
+# get nodes shows the kubelet's) instead of v0.0.0-master; containerd its own
+# instead of "+unknown".
+istio_commit=eed52ebb66ad
 kube_version=v1.37.2
 containerd_version=v2.4.2
 declare -A ldflags=(
+  [istio]="-X istio.io/istio/pkg/version.buildVersion=1.31-dev -X istio.io/istio/pkg/version.buildGitRevision=$istio_commit -X istio.io/istio/pkg/version.buildStatus=Clean"
   [kube]="-X k8s.io/component-base/version.gitVersion=$kube_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 -X k8s.io/component-base/version.gitTreeState=clean"
   [containerd]="-X github.com/containerd/containerd/v2/version.Version=$containerd_version"
 )
@@ -78,7 +87,7 @@ for name in "${want[@]}"; do
   fi
   echo "build-bins: building $name (module hack/tools/$mod)" >&2
   start=$SECONDS
-  # CGO off: static binaries; neither the k8s components, containerd nor CoreDNS need cgo.
+  # CGO off: static binaries; none of the k8s components, containerd, CoreDNS or Istio's need cgo.
   (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -ldflags="-s -w $extra" -o "$bin/$name" "${pkg[$name]}")
   echo "$stamp" > "$stamps/$name"
   echo "build-bins: $name built in $((SECONDS - start))s" >&2

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -42,6 +43,9 @@ const (
 	EventDeleted      = "Deleted"
 	EventPodLost      = "PodLost"
 	EventRenderFailed = "RenderFailed"
+	// EventWaitingForVolume is recorded when a claim starts keeping the
+	// launcher pod from being created, with the VolumesReady reason.
+	EventWaitingForVolume = "WaitingForVolume"
 )
 
 // VirtualMachineInstanceReconciler runs each VirtualMachineInstance in one
@@ -89,6 +93,8 @@ var _ reconcile.Reconciler = &VirtualMachineInstanceReconciler{}
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch
+// +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=get;list;watch
 // +kubebuilder:rbac:groups=mesh.virtmesh.io,resources=meshcontrolplanes,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -177,7 +183,20 @@ func first(pods []*corev1.Pod) *corev1.Pod {
 // from the API server, not the cache: a VMI applied together with its
 // MeshControlPlane and member namespace can reach us before the cache has
 // either, and deciding from the cache would run it outside the mesh for good.
+// The VMI's claims come first: without them there is nothing to run.
 func (r *VirtualMachineInstanceReconciler) createLauncherPod(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance, obs observed) (observed, reconcile.Result, error) {
+	claims, wait, err := resolveClaims(ctx, r.APIReader, vmi)
+	if err != nil {
+		return obs, reconcile.Result{}, err
+	}
+	if wait != nil {
+		// The PersistentVolumeClaim and StorageClass watches bring the VMI
+		// back when the claim appears or binds.
+		obs.VolumesWait = wait
+		r.waitingForVolume(ctx, vmi, wait)
+		return obs, reconcile.Result{}, nil
+	}
+	obs.ClaimsResolved = true
 	decision, mcp, err := r.decide(ctx, r.APIReader, vmi)
 	if err != nil {
 		return obs, reconcile.Result{}, err
@@ -216,7 +235,7 @@ func (r *VirtualMachineInstanceReconciler) createLauncherPod(ctx context.Context
 		obs.Pod = first(pods)
 		return obs, reconcile.Result{}, err
 	}
-	pod, err := launcherpod.RenderLauncherPod(vmi, settings, launcherpod.Options{LauncherImage: r.LauncherImage, KVMResource: r.KVMResource, VMIPv6: r.VMIPv6})
+	pod, err := launcherpod.RenderLauncherPod(vmi, settings, launcherpod.Options{LauncherImage: r.LauncherImage, KVMResource: r.KVMResource, VMIPv6: r.VMIPv6, Claims: claims})
 	if err != nil {
 		// Not retried: the spec is immutable and annotation or mesh changes
 		// bring the VMI back through the watches.
@@ -225,6 +244,15 @@ func (r *VirtualMachineInstanceReconciler) createLauncherPod(ctx context.Context
 		return obs, reconcile.Result{}, nil
 	}
 	return r.create(ctx, vmi, pod, obs)
+}
+
+// waitingForVolume logs the wait and, when the reason is new, records it as
+// an Event: kubectl describe shows why the VM does not start.
+func (r *VirtualMachineInstanceReconciler) waitingForVolume(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance, wait *volumesWait) {
+	log.FromContext(ctx).V(1).Info("Waiting for a PersistentVolumeClaim", "vmi", klog.KObj(vmi), "persistentVolumeClaim", klog.KRef(vmi.Namespace, wait.Claim), "reason", wait.Reason)
+	if c := meta.FindStatusCondition(vmi.Status.Conditions, virtv1alpha1.ConditionVolumesReady); c == nil || c.Reason != wait.Reason {
+		r.Recorder.Eventf(vmi, nil, corev1.EventTypeWarning, EventWaitingForVolume, "Wait", "%s: %s", wait.Reason, wait.Message)
+	}
 }
 
 // create creates the rendered pod. AlreadyExists adopts the VMI's own pod
