@@ -295,7 +295,8 @@ func ResolveIn(root, p string) (string, error) {
 			cur = next
 			continue
 		}
-		if links++; links > maxLinks {
+		links++
+		if links > maxLinks {
 			return "", fmt.Errorf("%s: too many levels of symbolic links", p)
 		}
 		target, err := os.Readlink(filepath.Join(root, next))

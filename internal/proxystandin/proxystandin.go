@@ -120,6 +120,12 @@ func Run(o Options) error {
 			listener{AdminPort, "admin", func(c *net.TCPConn, _ bool) { fmt.Fprintln(c, "PROXY admin"); c.Close() }},
 		)
 	}
+	var listeners []net.Listener
+	defer func() {
+		for _, ln := range listeners {
+			ln.Close()
+		}
+	}()
 	for _, l := range ls {
 		for _, network := range []string{"tcp4", "tcp6"} {
 			ln, err := listen(network, l.port, o.IPv6Optional)
@@ -129,7 +135,7 @@ func Run(o Options) error {
 			if ln == nil {
 				continue
 			}
-			defer ln.Close()
+			listeners = append(listeners, ln)
 			go func() {
 				for {
 					c, err := ln.AcceptTCP()
