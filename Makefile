@@ -32,8 +32,22 @@ $(GOLANGCI_LINT): hack/tools/lint/go.mod hack/tools/lint/go.sum hack/tools/lint/
 	hack/build-bins.sh golangci-lint
 
 .PHONY: packages
-packages: ## Install (as root) the Debian packages the suites need, or print the command that would.
-	hack/install-packages.sh test
+packages: ## Install (as root) the Debian packages the suites need (the real node's too), or print the command that would.
+	hack/install-packages.sh test node
+
+##@ Real node and images (the local cluster's node: containerd, kubelet, kube-proxy, CoreDNS)
+
+.PHONY: packages-node
+packages-node: ## Install (as root) the Debian packages of the real node and of the images, or print the command that would.
+	hack/install-packages.sh node
+
+.PHONY: bins-node
+bins-node: ## Build kubelet, kube-proxy (the API server's pin), containerd v2 (+ shim, ctr) and CoreDNS into bin/.
+	hack/build-bins.sh kubelet kube-proxy containerd containerd-shim-runc-v2 ctr coredns
+
+.PHONY: images
+images: packages-node ## Build the local cluster's images into bin/images (tarballs + index.json; docs/images.md).
+	go run ./hack/images
 
 ##@ Generated files
 

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # build-bins.sh builds the pinned external binaries VirtMesh needs into bin/:
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (hack/tools/kube, k8s.io/kubernetes)
+#   kubelet, kube-proxy (the local cluster's real node)               (hack/tools/kube, the same pin)
+#   containerd, containerd-shim-runc-v2, ctr                          (hack/tools/containerd, containerd v2)
+#   coredns                                                           (hack/tools/coredns)
 #   etcd                                                              (hack/tools/etcd, go.etcd.io/etcd/server/v3)
 #   kwok, kwokctl                                                     (hack/tools/kwok, sigs.k8s.io/kwok)
 #   controller-gen, kustomize                                         (hack/tools/dev)
@@ -19,6 +22,9 @@ mkdir -p "$stamps"
 # module dir and package path for every binary we know how to build.
 declare -A module=(
   [kube-apiserver]=kube [kube-controller-manager]=kube [kube-scheduler]=kube [kubectl]=kube
+  [kubelet]=kube [kube-proxy]=kube
+  [containerd]=containerd [containerd-shim-runc-v2]=containerd [ctr]=containerd
+  [coredns]=coredns
   [etcd]=etcd
   [kwok]=kwok [kwokctl]=kwok
   [controller-gen]=dev [kustomize]=dev
@@ -30,6 +36,12 @@ declare -A pkg=(
   [kube-controller-manager]=k8s.io/kubernetes/cmd/kube-controller-manager
   [kube-scheduler]=k8s.io/kubernetes/cmd/kube-scheduler
   [kubectl]=k8s.io/kubernetes/cmd/kubectl
+  [kubelet]=k8s.io/kubernetes/cmd/kubelet
+  [kube-proxy]=k8s.io/kubernetes/cmd/kube-proxy
+  [containerd]=github.com/containerd/containerd/v2/cmd/containerd
+  [containerd-shim-runc-v2]=github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2
+  [ctr]=github.com/containerd/containerd/v2/cmd/ctr
+  [coredns]=github.com/coredns/coredns
   [etcd]=.
   [kwok]=sigs.k8s.io/kwok/cmd/kwok
   [kwokctl]=sigs.k8s.io/kwok/cmd/kwokctl
@@ -39,12 +51,19 @@ declare -A pkg=(
   [pilot-discovery]=istio.io/istio/pilot/cmd/pilot-discovery
   [pilot-agent]=istio.io/istio/pilot/cmd/pilot-agent
 )
-# Extra -ldflags per module. Istio's binaries report the pinned version (its
-# VERSION file says 1.31, its Makefile appends -dev on master) instead of
-# "unknown", so istiod and the agents log and exchange a parsable version.
+# Extra -ldflags per module, kept in step with the go.mod pins. Istio's binaries
+# report the pinned version (its VERSION file says 1.31, its Makefile appends
+# -dev on master) instead of "unknown", so istiod and the agents log and
+# exchange a parsable version. The Kubernetes binaries report theirs (kubectl
+# get nodes shows the kubelet's) instead of v0.0.0-master; containerd its own
+# instead of "+unknown".
 istio_commit=eed52ebb66ad
+kube_version=v1.37.2
+containerd_version=v2.4.2
 declare -A ldflags=(
   [istio]="-X istio.io/istio/pkg/version.buildVersion=1.31-dev -X istio.io/istio/pkg/version.buildGitRevision=$istio_commit -X istio.io/istio/pkg/version.buildStatus=Clean"
+  [kube]="-X k8s.io/component-base/version.gitVersion=$kube_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 -X k8s.io/component-base/version.gitTreeState=clean"
+  [containerd]="-X github.com/containerd/containerd/v2/version.Version=$containerd_version"
 )
 
 want=("$@")
@@ -68,7 +87,7 @@ for name in "${want[@]}"; do
   fi
   echo "build-bins: building $name (module hack/tools/$mod)" >&2
   start=$SECONDS
-  # CGO off: static binaries; neither the k8s components nor Istio's need cgo.
+  # CGO off: static binaries; none of the k8s components, containerd, CoreDNS or Istio's need cgo.
   (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -ldflags="-s -w $extra" -o "$bin/$name" "${pkg[$name]}")
   echo "$stamp" > "$stamps/$name"
   echo "build-bins: $name built in $((SECONDS - start))s" >&2

@@ -8,6 +8,10 @@
 # Usage: hack/install-packages.sh [group...]   (default: test)
 #   test   the dataplane suite (network namespaces, iptables), the VM suite
 #          (QEMU and the guest image's inputs) and the tools they run
+#   node   the local cluster's real node (runc and the CNI plugins for the
+#          containerd that hack/build-bins.sh builds) and what the images
+#          are made of (hack/images: the launcher image's QEMU, firmware and
+#          iptables files; the guest's inputs)
 set -euo pipefail
 
 declare -A groups=(
@@ -15,6 +19,14 @@ declare -A groups=(
   # unshare/setpriv/nsenter. QEMU and the guest's kernel, busybox, syslinux,
   # mtools, dosfstools, cpio, genisoimage: hack/build-guest.sh and test/vm.
   [test]="iproute2 iptables util-linux mount procps ca-certificates qemu-system-x86 qemu-utils busybox-static linux-image-amd64 syslinux syslinux-common mtools dosfstools cpio genisoimage"
+  # runc: containerd's runtime (Debian's 1.1). containernetworking-plugins:
+  # bridge, host-local, portmap, loopback in /usr/lib/cni. iptables and
+  # iproute2: kube-proxy (iptables mode), the CNI bridge and portmap. The
+  # launcher image copies QEMU (qemu-system-x86 and -common for the TCG
+  # module), qemu-system-data, seabios and ipxe-qemu (firmware), qemu-utils
+  # and iptables (nft) from this host; the guest disk needs the test
+  # group's kernel, busybox and syslinux.
+  [node]="runc containernetworking-plugins iptables iproute2 util-linux mount procps ca-certificates qemu-system-x86 qemu-system-common qemu-system-data qemu-utils seabios ipxe-qemu busybox-static linux-image-amd64 syslinux syslinux-common mtools dosfstools cpio"
 )
 
 want=("$@")

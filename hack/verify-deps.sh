@@ -22,8 +22,11 @@ check . '^(istio\.io/istio|github\.com/envoyproxy/go-control-plane|virtmesh\.io/
   "Istio's code and the xDS types belong to test/istio; the host harness to hack/host-istiod and the tests"
 check ./cmd/virt-launcher '^(virtmesh\.io/virtmesh/(controllers|api)/|sigs\.k8s\.io/controller-runtime|k8s\.io/client-go)' \
   "the launcher reads its VMI from a file and never talks to the API server"
-# The local cluster (hack/localcluster) is a tool of this repository, not
-# part of either binary.
-check . '^virtmesh\.io/virtmesh/hack/' "the local cluster's program and tools stay out of the operator"
-check ./cmd/virt-launcher '^virtmesh\.io/virtmesh/hack/' "the local cluster's program and tools stay out of the launcher"
+# The local cluster's program (hack/localcluster), its image builder and
+# its stand-ins are development tools: neither shipped binary may link them
+# (or go-containerregistry).
+for p in . ./cmd/virt-launcher; do
+  check "$p" '^(virtmesh\.io/virtmesh/(internal/(imagebuild|proxystandin)|hack)(/|$)|github\.com/google/go-containerregistry/)' \
+    "the local cluster's program and hack/images are tools; the operator and the launcher do not build or proxy anything themselves"
+done
 exit $fail

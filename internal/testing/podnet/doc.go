@@ -13,9 +13,10 @@
 //   - commands run the way a container runtime would: [Container];
 //   - virt-launcher built once, and a copy of the test binary that serves as
 //     the proxy stand-in: [Binaries];
-//   - the proxy stand-in itself (Envoy as the dataplane sees it, with
+//   - the proxy stand-in (Envoy as the dataplane sees it, with
 //     SO_ORIGINAL_DST forwarding, optionally pilot-agent's POST
-//     /quitquitquit): [ServeProxyIfHelper], [RunProxy];
+//     /quitquitquit; package proxystandin) run by the test binary:
+//     [ServeProxyIfHelper];
 //   - simple servers that announce who they saw: [ServeTCP], [ServeUDP].
 //
 // Everything here needs root and iproute2; the suites skip before calling
