@@ -183,7 +183,7 @@ func TestBookinfo(t *testing.T) {
 		if a.DetailsURL != "http://details.bookinfo.svc.cluster.local:9080/details/0" || a.Status != 200 {
 			t.Fatalf("productpage called %s: status %d, error %q", a.DetailsURL, a.Status, a.Error)
 		}
-		if host, _, _ := net.SplitHostPort(a.AnsweredBy); host != detailsIP {
+		if ip, _, _ := net.SplitHostPort(a.AnsweredBy); ip != detailsIP {
 			t.Errorf("productpage connected to %s, want the details Service's ClusterIP %s", a.AnsweredBy, detailsIP)
 		}
 		var d guestDetails

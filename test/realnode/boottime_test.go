@@ -38,7 +38,7 @@ func mark(log string, re *regexp.Regexp, last bool) (time.Time, bool) {
 	ok := false
 	for _, l := range strings.Split(log, "\n") {
 		m := tsLine.FindStringSubmatch(l)
-		if m == nil || !re.MatchString(m[2]) {
+		if len(m) < 3 || !re.MatchString(m[2]) {
 			continue
 		}
 		ts, err := time.Parse(time.RFC3339Nano, m[1])

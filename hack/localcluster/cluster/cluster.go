@@ -64,7 +64,8 @@ func ReadState(dir string) (State, error) {
 	if err != nil {
 		return s, err
 	}
-	return s, json.Unmarshal(b, &s)
+	err = json.Unmarshal(b, &s)
+	return s, err
 }
 
 func writeState(l nodecfg.Layout, s State) error {

@@ -221,7 +221,7 @@ func (e *Env) Run(ctx context.Context, stdin []byte, name string, args ...string
 	}
 	err := cmd.Run()
 	if e.Verbose != nil {
-		e.Verbose.Write(out.Bytes())
+		_, _ = e.Verbose.Write(out.Bytes())
 	}
 	if err != nil {
 		return out.String(), fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), strings.Join(args, " "), err, tailString(out.String(), 20))

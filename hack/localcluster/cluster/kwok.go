@@ -265,7 +265,7 @@ func OperatorStart(ctx context.Context, cfg Config) error {
 	}
 	bin := or(cfg.ManagerBin, filepath.Join(cfg.Bin, "manager"))
 	if _, err := os.Stat(bin); err != nil {
-		return fmt.Errorf("%s is missing: go build -o bin/manager .", bin)
+		return fmt.Errorf("%s is missing: build it with go build -o bin/manager", bin)
 	}
 	if err := operatorStopKwok(cfg, true); err != nil {
 		return err

@@ -11,10 +11,10 @@ import (
 type Mode string
 
 const (
-	// RealNode: containerd, the kubelet and kube-proxy run on this host;
-	// pods run, VMs boot.
+	// RealNode is a node on this host: containerd, the kubelet and
+	// kube-proxy run; pods run, VMs boot.
 	RealNode Mode = "real"
-	// Kwok: kwok simulates the nodes; pods are marked Running, nothing runs.
+	// Kwok is simulated nodes: kwok marks pods Running, nothing runs.
 	Kwok Mode = "kwok"
 )
 

@@ -87,9 +87,13 @@ func TestPlanChainDeletion(t *testing.T) {
 
 func TestRemoveNewEntries(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "netns")
-	os.Mkdir(dir, 0o755)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, n := range []string{"old", "cni-old", "cni-new", "other-new"} {
-		os.WriteFile(filepath.Join(dir, n), nil, 0o644)
+		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := RemoveNewEntries(dir, "cni-*", []string{"old", "cni-old"}, true); err != nil {
 		t.Fatal(err)
@@ -100,7 +104,9 @@ func TestRemoveNewEntries(t *testing.T) {
 
 	// A directory that did not exist before goes when it ends up empty.
 	fresh := filepath.Join(t.TempDir(), "cni")
-	os.MkdirAll(filepath.Join(fresh, "cache", "results"), 0o755)
+	if err := os.MkdirAll(filepath.Join(fresh, "cache", "results"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := RemoveNewEntries(fresh, "", nil, false); err != nil {
 		t.Fatal(err)
 	}

@@ -115,7 +115,9 @@ func TestATornLastLineIsIgnoredAndRecordingContinues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.WriteString(`{"step":{"seq":2,"compo`)
+	if _, err := f.WriteString(`{"step":{"seq":2,"compo`); err != nil {
+		t.Fatal(err)
+	}
 	f.Close()
 
 	steps, _, err := Read(path)
@@ -145,7 +147,9 @@ func TestATornLastLineIsIgnoredAndRecordingContinues(t *testing.T) {
 
 func TestADamagedLineInTheMiddleIsAnError(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "teardown.journal")
-	os.WriteFile(path, []byte("{\"step\":{\"seq\":1,\"kind\":\"remove-path\",\"path\":\"a\"}}\nxx\n{\"done\":1}\n"), 0o600)
+	if err := os.WriteFile(path, []byte("{\"step\":{\"seq\":1,\"kind\":\"remove-path\",\"path\":\"a\"}}\nxx\n{\"done\":1}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := Read(path); err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Fatalf("a damaged line before the last must be an error, got %v", err)
 	}

@@ -45,7 +45,7 @@ func (l Layout) ComponentKubeconfig(component string) string {
 // EtcdData is etcd's data directory.
 func (l Layout) EtcdData() string { return l.Path("etcd") }
 
-// Containerd paths.
+// ContainerdConfig is containerd's config.toml.
 func (l Layout) ContainerdConfig() string { return l.Path("containerd", "config.toml") }
 
 // ContainerdRoot is containerd's persistent root (content, snapshots).
@@ -69,7 +69,7 @@ func (l Layout) CNIConfDir() string { return l.Path("cni", "net.d") }
 // CNIIPAMDir is host-local IPAM's lease directory.
 func (l Layout) CNIIPAMDir() string { return l.Path("cni", "ipam") }
 
-// Kubelet paths.
+// KubeletConfig is the kubelet's KubeletConfiguration.
 func (l Layout) KubeletConfig() string { return l.Path("kubelet", "config.yaml") }
 
 // KubeletRoot is the kubelet's --root-dir.
