@@ -211,6 +211,24 @@ func TestBookinfo(t *testing.T) {
 		}
 	})
 
+	// The README's way to poke around: kubectl exec into productpage (its
+	// image has no shell; the stand-in's own get command makes the call).
+	t.Run("1b kubectl exec into productpage reaches the guest by the Service's name", func(t *testing.T) {
+		url := "http://details.bookinfo.svc.cluster.local:9080/details/0"
+		out, errOut, err := kubectlRun("", "exec", "-n", "bookinfo", ppPod.Name, "--", "/productpage-standin", "get", url)
+		if err != nil {
+			t.Fatalf("kubectl exec %s -- /productpage-standin get %s: %v\n%s%s", ppPod.Name, url, err, out, errOut)
+		}
+		var a productpageAnswer
+		if err := json.Unmarshal([]byte(out), &a); err != nil {
+			t.Fatalf("kubectl exec printed no answer: %v\n%s", err, out)
+		}
+		var d guestDetails
+		if err := json.Unmarshal(a.Details, &d); err != nil || d.Kernel != guestKernel {
+			t.Errorf("kubectl exec's answer is not the guest's (kernel %s): %v\n%s", guestKernel, err, out)
+		}
+	})
+
 	t.Run("2 the guest calls productpage by name through the proxy's outbound listener", func(t *testing.T) {
 		body := getUntil(t, "http://"+detailsIP+":9080/cgi-bin/productpage", 60*time.Second)
 		t.Logf("the guest's CGI answered:\n  %s", body)

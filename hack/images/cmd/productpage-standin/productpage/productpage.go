@@ -109,3 +109,24 @@ func (h *Handler) Call(ctx context.Context) (a Answer) {
 	}
 	return a
 }
+
+// Print calls the details API once and writes the Answer as indented JSON
+// to w. It is the image's `get` command: the image has no shell or curl, so
+// `kubectl exec` into productpage runs this to call a Service by name from
+// inside the pod. The error says why the call did not succeed (a transport
+// error or a status of 400 and above).
+func (h *Handler) Print(ctx context.Context, w io.Writer) error {
+	a := h.Call(ctx)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(a); err != nil {
+		return err
+	}
+	switch {
+	case a.Error != "":
+		return fmt.Errorf("GET %s: %s", a.DetailsURL, a.Error)
+	case a.Status >= http.StatusBadRequest:
+		return fmt.Errorf("GET %s: status %d", a.DetailsURL, a.Status)
+	}
+	return nil
+}

@@ -2,12 +2,15 @@ package productpage
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func get(t *testing.T, h *Handler, path string) (int, Answer) {
@@ -87,4 +90,55 @@ func TestHealthz(t *testing.T) {
 	if rec.Code != http.StatusOK || rec.Body.String() != "ok\n" {
 		t.Fatalf("GET /healthz: %d %q", rec.Code, rec.Body)
 	}
+}
+
+func TestPrint(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/details/0" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte(`{"id":0}`))
+	}))
+	defer srv.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	for _, tc := range []struct {
+		name, url string
+		wantErr   string
+		wantJSON  string
+	}{
+		{name: "answered", url: srv.URL + "/details/0", wantJSON: `{"id":0}`},
+		{name: "not found", url: srv.URL + "/details/1", wantErr: "status 404"},
+		{name: "nobody listens", url: closed.URL + "/details/0", wantErr: "connection refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			h := &Handler{DetailsURL: tc.url}
+			err := h.Print(context.Background(), &out)
+			if gotErr := errString(err); !strings.Contains(gotErr, tc.wantErr) || (tc.wantErr == "") != (err == nil) {
+				t.Fatalf("Print error %q, want one containing %q", gotErr, tc.wantErr)
+			}
+			var a Answer
+			if err := json.Unmarshal(out.Bytes(), &a); err != nil {
+				t.Fatalf("Print wrote no Answer: %v\n%s", err, out.String())
+			}
+			var details bytes.Buffer
+			if len(a.Details) > 0 {
+				if err := json.Compact(&details, a.Details); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if diff := cmp.Diff(tc.wantJSON, details.String()); diff != "" {
+				t.Errorf("details (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
