@@ -81,9 +81,14 @@ func (e *Env) Record(component string, s journal.Step) error {
 }
 
 // path puts bin/ first, then the usual system directories (iptables, runc,
-// mount live in sbin).
+// mount live in sbin, which a user's PATH may lack), then the caller's PATH:
+// the build steps need the go it found (e.g. /usr/local/go/bin).
 func (e *Env) path() string {
-	return e.Bin + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	p := e.Bin + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	if caller := os.Getenv("PATH"); caller != "" {
+		p += ":" + caller
+	}
+	return p
 }
 
 // StartDaemon starts bin with args as a process of its own session that
