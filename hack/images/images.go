@@ -24,6 +24,9 @@ type Inputs struct {
 	GuestDisk string
 	// HostRoot is where the launcher's Debian files are copied from ("/").
 	HostRoot string
+	// PilotDiscovery is bin/pilot-discovery (hack/build-bins.sh
+	// pilot-discovery): Istio's istiod, built from the pinned istio.io/istio.
+	PilotDiscovery string
 }
 
 // Def is one image VirtMesh's local cluster uses.
@@ -38,7 +41,9 @@ type Def struct {
 	GoBins  []string
 	Guest   bool
 	CoreDNS bool
-	Make    func(in Inputs) (*imagebuild.Image, error)
+	// Istiod says whether it needs bin/pilot-discovery.
+	Istiod bool
+	Make   func(in Inputs) (*imagebuild.Image, error)
 }
 
 // Registry is the image references' common prefix: "localhost/" keeps
@@ -91,6 +96,11 @@ var Defs = []Def{
 		Make: func(in Inputs) (*imagebuild.Image, error) {
 			return static(in.Bins["pause"], "/pause", uidPause, v1.Config{}), nil
 		},
+	},
+	{
+		Name: "pilot", Ref: Registry + "pilot:" + Tag, Istiod: true,
+		What: "Istio's istiod: the pinned pilot-discovery (bin/pilot-discovery), laid out as Istio's pilot image, uid 1337",
+		Make: func(in Inputs) (*imagebuild.Image, error) { return pilot(in.PilotDiscovery), nil },
 	},
 	{
 		Name: "coredns", Ref: Registry + "coredns:" + Tag, CoreDNS: true,

@@ -203,7 +203,7 @@ func TestImagesConfig(t *testing.T) {
 	if err := os.WriteFile(fake, []byte("\x7fELF fake"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	in := Inputs{Bins: map[string]string{}, CoreDNS: fake, GuestDisk: fake, HostRoot: "/"}
+	in := Inputs{Bins: map[string]string{}, CoreDNS: fake, GuestDisk: fake, PilotDiscovery: fake, HostRoot: "/"}
 	for name := range goPackages {
 		in.Bins[name] = fake
 	}
@@ -217,6 +217,7 @@ func TestImagesConfig(t *testing.T) {
 		"proxy-standin":       {"1337:1337", "/proxy-standin", "/proxy-standin", 0o755, 0},
 		"pause":               {"65535:65535", "/pause", "/pause", 0o755, 0},
 		"coredns":             {"65532:65532", "/coredns", "/coredns", 0o755, 0},
+		"pilot":               {"1337:1337", "/usr/local/bin/pilot-discovery", "/usr/local/bin/pilot-discovery", 0o755, 0},
 		"guest-disk":          {"", "", "/disk/disk.img", 0o440, 107},
 	}
 	refs := map[string]bool{}

@@ -8,7 +8,8 @@
 // The images (Defs): the operator, virt-launcher (QEMU and iptables from
 // this host's Debian packages), the test guest as a containerDisk, a
 // productpage STAND-IN, the proxy STAND-IN (not Envoy: none can be had
-// here), pause and CoreDNS. Progress goes to stdout, one line per step;
+// here), pause, istiod (Istio's pilot-discovery, built from the pinned
+// module) and CoreDNS. Progress goes to stdout, one line per step;
 // the builds' own output to bin/images/build.log.
 package main
 
@@ -124,6 +125,15 @@ func run(root, out, only string) error {
 		in.CoreDNS = filepath.Join(root, "bin/coredns")
 		if err := b.step("hack/build-bins.sh coredns (cached; a cold build takes minutes)", func() error {
 			return b.cmd(nil, "hack/build-bins.sh", "coredns")
+		}); err != nil {
+			return err
+		}
+	}
+
+	if slices.ContainsFunc(defs, func(d Def) bool { return d.Istiod }) {
+		in.PilotDiscovery = filepath.Join(root, "bin/pilot-discovery")
+		if err := b.step("hack/build-bins.sh pilot-discovery (cached; a cold build takes 20 minutes)", func() error {
+			return b.cmd(nil, "hack/build-bins.sh", "pilot-discovery")
 		}); err != nil {
 			return err
 		}
