@@ -14,7 +14,6 @@
 //	operator-start      (re)start only the operator
 //	operator-stop       stop only the operator
 //	env                 print the export line for kubectl
-//	serve-mesh-ca       (internal) the real node's root-certificate stand-in
 //
 // Environment (hack/local-cluster.sh's):
 //
@@ -32,7 +31,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -78,17 +76,6 @@ func run(args []string) error {
 		return usage()
 	}
 	cmd, rest := args[0], args[1:]
-	if cmd == "serve-mesh-ca" {
-		fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-		kubeconfig := fs.String("kubeconfig", "", "admin kubeconfig")
-		dir := fs.String("dir", "", "where the root certificate is kept")
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		return cluster.ServeMeshCA(ctx, *kubeconfig, *dir)
-	}
 	cfg, err := configFromEnv()
 	if err != nil {
 		return err

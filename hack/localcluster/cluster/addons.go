@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -56,49 +55,6 @@ type withDetail struct {
 
 func (w *withDetail) Error() string { return w.err.Error() + "\n" + w.detail }
 func (w *withDetail) Unwrap() error { return w.err }
-
-// MeshCA is a STAND-IN for the part of istiod that publishes the mesh's
-// root certificate (ConfigMap istio-ca-root-cert) into every member
-// namespace: the launcher pod's proxy mounts it, so without it no meshed
-// launcher pod starts. istiod itself does not run on the real node (no
-// Envoy-compatible image can be had here); this host process does only
-// that one job, with a self-signed root. See `localcluster serve-mesh-ca`.
-type MeshCA struct{}
-
-// Name implements Component.
-func (MeshCA) Name() string { return "mesh-ca-standin" }
-
-// Undo implements Component.
-func (MeshCA) Undo(e *Env) []journal.Step {
-	return []journal.Step{stopDaemonStep(e, "localcluster", 5*time.Second)}
-}
-
-// Start implements Component.
-func (MeshCA) Start(_ context.Context, e *Env) error {
-	// A copy in the work directory: the wrapper may rebuild its own binary
-	// while this one runs.
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	b, err := os.ReadFile(self)
-	if err != nil {
-		return err
-	}
-	bin := e.Layout.Path("bin", "localcluster")
-	if err := WriteFile(bin, b, 0o755); err != nil {
-		return err
-	}
-	return e.StartDaemon("mesh-ca-standin", bin, []string{"serve-mesh-ca", "--kubeconfig", e.Layout.Kubeconfig(), "--dir", e.Layout.Path("mesh-ca")})
-}
-
-// Ready implements Component.
-func (MeshCA) Ready(ctx context.Context, e *Env) error {
-	return e.Poll(ctx, "mesh-ca-standin", "serving", 200*time.Millisecond, func(context.Context) error {
-		_, err := os.Stat(filepath.Join(e.Layout.Path("mesh-ca"), "root-cert.pem"))
-		return err
-	})
-}
 
 // Operator installs VirtMesh in the cluster the way a user does: `kubectl
 // apply -k` of a kustomization whose base is config/default, with the

@@ -139,7 +139,19 @@ func TestImageIndex(t *testing.T) {
 			Hash string `json:"hash"`
 		}{Name: n, Ref: "localhost/virtmesh/" + n + ":dev"})
 	}
-	if _, err := ix.LocalImages(); err == nil || !strings.Contains(err.Error(), "lacks coredns: run make images") {
+	if _, err := ix.LocalImages(); err == nil || !strings.Contains(err.Error(), "lacks coredns, pilot: run make images") {
 		t.Fatalf("a missing image must name itself and the fix, got %v", err)
+	}
+	for _, n := range []string{"coredns", "pilot"} {
+		ix.Images = append(ix.Images, struct {
+			Name string `json:"name"`
+			Ref  string `json:"ref"`
+			Tar  string `json:"tar"`
+			Hash string `json:"hash"`
+		}{Name: n, Ref: "localhost/virtmesh/" + n + ":dev"})
+	}
+	img, err := ix.LocalImages()
+	if err != nil || img.Istiod != "localhost/virtmesh/pilot:dev" {
+		t.Fatalf("with every image: istiod's image %q, %v; want the pilot image", img.Istiod, err)
 	}
 }

@@ -30,7 +30,7 @@ func IstiodStart(ctx context.Context, cfg Config) error {
 		return nil
 	}
 	if st, err := ReadState(cfg.Dir); err == nil && st.Mode == RealNode {
-		return fmt.Errorf("istiod on the host is for kwok clusters; the real node runs the mesh CA stand-in (docs/local-cluster.md)")
+		return fmt.Errorf("istiod on the host is for kwok clusters; the real node runs istiod in its pod (docs/local-cluster.md)")
 	}
 	e, done, err := kwokEnv(cfg)
 	if err != nil {

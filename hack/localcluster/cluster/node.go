@@ -143,11 +143,11 @@ func (ix ImageIndex) Ref(name string) string {
 // is an error naming the command that builds them.
 func (ix ImageIndex) LocalImages() (nodecfg.Images, error) {
 	img := nodecfg.Images{
-		Operator: ix.Ref("operator"), Launcher: ix.Ref("virt-launcher"), Proxy: ix.Ref("proxy-standin"),
+		Operator: ix.Ref("operator"), Launcher: ix.Ref("virt-launcher"), Proxy: ix.Ref("proxy-standin"), Istiod: ix.Ref("pilot"),
 		Guest: ix.Ref("guest-disk"), Productpage: ix.Ref("productpage-standin"), Pause: ix.Ref("pause"), CoreDNS: ix.Ref("coredns"),
 	}
 	var missing []string
-	for name, ref := range map[string]string{"operator": img.Operator, "virt-launcher": img.Launcher, "proxy-standin": img.Proxy, "guest-disk": img.Guest, "productpage-standin": img.Productpage, "pause": img.Pause, "coredns": img.CoreDNS} {
+	for name, ref := range map[string]string{"operator": img.Operator, "virt-launcher": img.Launcher, "proxy-standin": img.Proxy, "pilot": img.Istiod, "guest-disk": img.Guest, "productpage-standin": img.Productpage, "pause": img.Pause, "coredns": img.CoreDNS} {
 		if ref == "" {
 			missing = append(missing, name)
 		}

@@ -38,7 +38,7 @@ func RealNodeComponents(idx ImageIndex) []Component {
 	return []Component{
 		PKI{}, Etcd{}, APIServer{}, ControllerManager{}, Scheduler{},
 		CNI{}, Containerd{}, Images{Index: idx}, Kubelet{}, KubeProxy{},
-		CoreDNS{}, MeshCA{}, Operator{},
+		CoreDNS{}, Operator{},
 	}
 }
 
@@ -55,7 +55,7 @@ func buildReal(ctx context.Context, e *Env) error {
 	}{
 		{"Debian packages (hack/install-packages.sh test node)", []string{"hack/install-packages.sh", "test", "node"}},
 		{"pinned binaries (hack/build-bins.sh; cold: ~15 min on 2 cores)", append([]string{"hack/build-bins.sh"}, RealNodeBins...)},
-		{"images (go run ./hack/images: operator, launcher, guest, stand-ins, CoreDNS)", []string{"go", "run", "./hack/images"}},
+		{"images (go run ./hack/images: operator, launcher, guest, istiod, stand-ins, CoreDNS)", []string{"go", "run", "./hack/images"}},
 	}
 	for _, s := range steps {
 		if err := e.step("build: "+s.what, func() error {

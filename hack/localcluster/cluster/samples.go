@@ -32,14 +32,15 @@ func waitTimeout(cfg Config) string {
 }
 
 // realSamples applies the README's samples on the real node: the mesh
-// (config/samples' MeshControlPlane without the gateway and addons, whose
-// images are not here), then namespace bookinfo (the operator makes it a
-// member), then the details VM (config/samples, with the local test guest
-// as its containerDisk) and the productpage stand-in; it waits until the
-// guest serves and asks it, through the Services, as a user would with curl.
+// (config/samples' MeshControlPlane with the local istiod image and without
+// the gateway and addons, whose images are not here) until it is Ready,
+// then namespace bookinfo (the operator makes it a member), then the
+// details VM (config/samples, with the local test guest as its
+// containerDisk) and the productpage stand-in; it waits until the guest
+// serves and asks it, through the Services, as a user would with curl.
 func realSamples(ctx context.Context, e *Env, cfg Config) error {
 	to := waitTimeout(cfg)
-	if err := e.step("samples: mesh (config/samples' MeshControlPlane basic: proxy stand-in, gateway and addons off)", func() error {
+	if err := e.step("samples: mesh (config/samples' MeshControlPlane basic: istiod from bin/pilot-discovery, proxy stand-in, gateway and addons off) until Ready", func() error {
 		dir := e.Layout.Manifest("mesh")
 		k, err := nodecfg.MeshSampleOverlay(dir, e.Repo, e.Images)
 		if err != nil {
@@ -51,17 +52,25 @@ func realSamples(ctx context.Context, e *Env, cfg Config) error {
 		if err := applyOverlay(ctx, e, dir); err != nil {
 			return err
 		}
-		// Not Ready: istiod's image cannot run here (docs/local-cluster.md).
-		_, err = e.Kubectl(ctx, nil, "wait", "--for=condition=Reconciled", "mcp/basic", "-n", "istio-system", "--timeout="+to)
-		return err
+		// Ready once the kubelet's probe finds the real istiod ready and
+		// istiod has made its CA (docs/istio.md); the members' root
+		// certificates follow when bookinfo joins.
+		if _, err := e.Kubectl(ctx, nil, "wait", "--for=condition=Ready", "mcp/basic", "-n", "istio-system", "--timeout="+to); err != nil {
+			desc, _ := e.Kubectl(context.Background(), nil, "describe", "mcp/basic,pods", "-n", "istio-system")
+			return fmt.Errorf("%w\n%s", err, tailString(desc, 60))
+		}
+		return nil
 	}); err != nil {
 		return err
 	}
-	if err := e.step("samples: namespace bookinfo, a member of mcp/basic", func() error {
+	if err := e.step("samples: namespace bookinfo, a member of mcp/basic, with istiod's root certificate", func() error {
 		if _, err := e.Kubectl(ctx, []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bookinfo\n"), "apply", "-f", "-"); err != nil {
 			return err
 		}
-		_, err := e.Kubectl(ctx, nil, "wait", `--for=jsonpath={.metadata.labels.mesh\.virtmesh\.io/member-of}=istio-system.basic`, "namespace/bookinfo", "--timeout="+to)
+		if _, err := e.Kubectl(ctx, nil, "wait", `--for=jsonpath={.metadata.labels.mesh\.virtmesh\.io/member-of}=istio-system.basic`, "namespace/bookinfo", "--timeout="+to); err != nil {
+			return err
+		}
+		_, err := e.Kubectl(ctx, nil, "wait", "--for=condition=Ready", "mcp/basic", "-n", "istio-system", "--timeout="+to)
 		return err
 	}); err != nil {
 		return err
@@ -152,12 +161,13 @@ productpage (stand-in) asked details:9080/details/0 and %s answered:
 VirtMesh runs on a real node: etcd, kube-apiserver, kube-controller-manager,
 kube-scheduler, containerd (runc), the kubelet, kube-proxy and CoreDNS are
 real, and so are the operator (in its own pod, with its own RBAC, leader
-election on) and every container of the launcher pod: net-setup, the disk
-helpers, compute with QEMU and the guest. Stand-ins, because their real
-images cannot be had on this machine: the mesh proxy (proxy-standin, not
-Envoy: it forwards captured connections and logs each one), productpage,
-and istiod's root-certificate publisher (mesh-ca-standin); istiod itself,
-the gateway and the addons do not run (docs/local-cluster.md).
+election on), istiod (Istio's pilot-discovery in the pod of the Deployment
+mcp/basic renders, with its RBAC) and every container of the launcher pod:
+net-setup, the disk helpers, compute with QEMU and the guest. Stand-ins,
+because their real images cannot be had on this machine: the mesh proxy
+(proxy-standin, not Envoy: it forwards captured connections and logs each
+one) and productpage; the gateway and the addons do not run
+(docs/local-cluster.md).
 
   export KUBECONFIG=%s
   curl http://%s:9080/details/0          # the guest, through the details Service
@@ -165,6 +175,7 @@ the gateway and the addons do not run (docs/local-cluster.md).
   kubectl logs -n bookinfo -l virt.virtmesh.io/vmi=details-v1 -c compute        # the guest's serial console
   kubectl logs -n bookinfo -l virt.virtmesh.io/vmi=details-v1 -c istio-proxy    # each proxied connection
   kubectl get mvm,mvmi,pods -A
+  kubectl get mcp -n istio-system; kubectl logs -n istio-system deploy/istiod   # the real istiod
 
 Logs: %s    Stop everything: make stop-local
 `, strings.TrimSpace(nodes), strings.TrimSpace(objs), or(a.AnsweredBy, "?"), strings.TrimSpace(or(string(a.Details), a.Body)),

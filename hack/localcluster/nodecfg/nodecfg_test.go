@@ -31,6 +31,7 @@ var testImages = Images{
 	Operator:    "localhost/virtmesh/operator:dev",
 	Launcher:    "localhost/virtmesh/virt-launcher:dev",
 	Proxy:       "localhost/virtmesh/proxy-standin:dev",
+	Istiod:      "localhost/virtmesh/pilot:dev",
 	Guest:       "localhost/virtmesh/guest-disk:dev",
 	Productpage: "localhost/virtmesh/productpage-standin:dev",
 	Pause:       "localhost/virtmesh/pause:dev",

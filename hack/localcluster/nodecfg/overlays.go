@@ -12,6 +12,7 @@ type Images struct {
 	Operator    string `json:"operator"`
 	Launcher    string `json:"launcher"`
 	Proxy       string `json:"proxy"`
+	Istiod      string `json:"istiod"`
 	Guest       string `json:"guest"`
 	Productpage string `json:"productpage"`
 	Pause       string `json:"pause"`
@@ -73,11 +74,12 @@ spec:
 }
 
 // MeshSampleOverlay applies config/samples' MeshControlPlane with the
-// proxy stand-in as its proxy image (spec.images.proxy: the operator's
-// default proxy image is used only for the version it was built for) and
-// without the ingress gateway and the addons: their images (Prometheus,
-// Kiali, an Envoy-based gateway) cannot be had on this machine, so their
-// pods would only sit in ImagePullBackOff on a real node.
+// local images in spec.images (the operator's default images are used
+// only for the version it was built for): istiod's image built from the
+// pinned pilot-discovery, which runs the rendered Deployment unchanged,
+// and the proxy stand-in. The ingress gateway and the addons are off:
+// their images (an Envoy-based gateway, Prometheus, Kiali) cannot be had
+// on this machine, so their pods would only sit in ImagePullBackOff.
 func MeshSampleOverlay(overlayDir, repoRoot string, img Images) ([]byte, error) {
 	mcp, err := rel(overlayDir, filepath.Join(repoRoot, "config", "samples", "mesh_v1alpha1_meshcontrolplane.yaml"))
 	if err != nil {
@@ -92,6 +94,7 @@ func MeshSampleOverlay(overlayDir, repoRoot string, img Images) ([]byte, error) 
 			"patch": fmt.Sprintf(`- op: add
   path: /spec/images
   value:
+    istiod: %s
     proxy: %s
 - op: replace
   path: /spec/gateways/ingress/enabled
@@ -99,7 +102,7 @@ func MeshSampleOverlay(overlayDir, repoRoot string, img Images) ([]byte, error) 
 - op: replace
   path: /spec/addons
   value: {}
-`, img.Proxy),
+`, img.Istiod, img.Proxy),
 		}},
 	}), nil
 }
