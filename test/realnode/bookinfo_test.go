@@ -17,9 +17,9 @@ import (
 	"virtmesh.io/virtmesh/hack/localcluster/host"
 )
 
-// meshManifest is the samples' mesh for Bookinfo with the proxy stand-in
-// and without the ingress gateway and the addons (their images cannot run
-// here).
+// meshManifest is the samples' mesh for Bookinfo with istiod's local image
+// (bin/pilot-discovery), the proxy stand-in and without the ingress
+// gateway and the addons (their images cannot run here).
 func meshManifest() string {
 	return `apiVersion: v1
 kind: Namespace
@@ -34,6 +34,7 @@ metadata:
 spec:
   version: 1.30.0
   images:
+    istiod: ` + state.Images.Istiod + `
     proxy: ` + state.Images.Proxy + `
   security:
     mtls: STRICT
