@@ -174,6 +174,7 @@ one) and productpage; the gateway and the addons do not run
   curl http://%s:9080/                   # productpage -> details -> the guest
   kubectl logs -n bookinfo -l virt.virtmesh.io/vmi=details-v1 -c compute        # the guest's serial console
   kubectl logs -n bookinfo -l virt.virtmesh.io/vmi=details-v1 -c istio-proxy    # each proxied connection
+  kubectl exec -n bookinfo deploy/productpage-v1 -- /productpage-standin get http://details.bookinfo.svc.cluster.local:9080/details/0
   kubectl get mvm,mvmi,pods -A
   kubectl get mcp -n istio-system; kubectl logs -n istio-system deploy/istiod   # the real istiod
 
