@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -128,9 +130,15 @@ func TestIstiod(t *testing.T) {
 		}
 		vm := launcherPod(t, "bookinfo", "details")
 		want := endpoint{TLSMode: "istio", ServiceAccount: "spiffe://cluster.local/ns/bookinfo/sa/" + vm.Spec.ServiceAccountName, Port: 9080}
+		// istiod answers its debug endpoints from outside its pod only to a
+		// caller it authenticates as it does proxies (a token for audience
+		// istio-ca, checked with a TokenReview under its own RBAC) from its
+		// root namespace: a test client's identity, which grants istiod
+		// nothing.
+		token := strings.TrimSpace(kubectl(t, "create", "token", "default", "-n", istiodNS, "--audience", "istio-ca", "--duration", "10m"))
 		url := "http://" + net.JoinHostPort(pod.Status.PodIP, "15014") + "/debug/endpointz"
 		eventually(t, 30*time.Second, "istiod's /debug/endpointz lists the VM", func() error {
-			got, err := endpointOf(url, "details.bookinfo.svc.cluster.local", "bookinfo", vm.Status.PodIP)
+			got, err := endpointOf(url, token, "details.bookinfo.svc.cluster.local", "bookinfo", vm.Status.PodIP)
 			if err != nil {
 				return err
 			}
@@ -338,13 +346,23 @@ type endpoint struct {
 }
 
 // endpointOf reads istiod's /debug/endpointz (service host → namespace →
-// shards of endpoints) and returns the endpoint with address ip.
-func endpointOf(url, svc, ns, ip string) (endpoint, error) {
+// shards of endpoints) with token and returns the endpoint with address ip.
+func endpointOf(url, token, svc, ns, ip string) (endpoint, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	code, body, err := httpGet(ctx, url)
-	if err != nil || code != 200 {
-		return endpoint{}, fmt.Errorf("GET %s: %d %v", url, code, err)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
+	if err != nil {
+		return endpoint{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return endpoint{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return endpoint{}, fmt.Errorf("GET %s: %s %v", url, resp.Status, err)
 	}
 	var z map[string]map[string]struct {
 		Shards map[string][]struct {
@@ -354,7 +372,7 @@ func endpointOf(url, svc, ns, ip string) (endpoint, error) {
 			TLSMode        string
 		}
 	}
-	if err := json.Unmarshal([]byte(body), &z); err != nil {
+	if err := json.Unmarshal(body, &z); err != nil {
 		return endpoint{}, fmt.Errorf("%s: %w", url, err)
 	}
 	for _, eps := range z[svc][ns].Shards {
