@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -257,6 +258,11 @@ func TestBookinfo(t *testing.T) {
 		}
 		if a.Pod != ppPod.Name {
 			t.Errorf("the answer came from pod %q, want productpage's %s", a.Pod, ppPod.Name)
+		}
+		// productpage called details, which is this guest: a round trip
+		// out of the VM and back in.
+		if d := (guestDetails{}); a.Status != http.StatusOK || json.Unmarshal(a.Details, &d) != nil || d.InstanceID != instanceID {
+			t.Errorf("productpage's call to details for the guest: status %d, error %q, details %s; want 200 with instance-id %s", a.Status, a.Error, a.Details, instanceID)
 		}
 		proxyLog := containerLog(t, "bookinfo", pod.Name, "istio-proxy", false)
 		out := regexp.MustCompile(`FORWARD outbound orig=` + regexp.QuoteMeta(productpageIP) + `:9080 from=(\S+)`).FindStringSubmatch(proxyLog)

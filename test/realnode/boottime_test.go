@@ -107,7 +107,15 @@ func bootOnce(t *testing.T, ns, name string) bootRun {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: no answer from the guest through %s after 5m (last: %d %v)", name, url, code, err)
+			pods, _ := launcherPods(ns, name)
+			logs := ""
+			for _, p := range pods {
+				for _, c := range []string{"compute", "istio-proxy"} {
+					out, errOut, _ := kubectlRun("", "logs", "-n", ns, p.Name, "-c", c, "--tail=40")
+					logs += fmt.Sprintf("\n--- %s %s:\n%s%s", p.Name, c, out, errOut)
+				}
+			}
+			t.Fatalf("%s: no answer from the guest through %s after 5m (last: %d %v %q)%s", name, url, code, err, tail(body, 5), logs)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -35,13 +35,16 @@ cat > /www/cgi-bin/productpage <<'CGI'
 #!/bin/sh
 # busybox's nslookup asks the resolver in /etc/resolv.conf (from DHCP)
 # itself; its wget crashes in the static libc's resolver code (no NSS
-# modules in the initramfs), so nc speaks HTTP.
+# modules in the initramfs), so nc speaks HTTP. nc half-closes the
+# connection when its input ends, which Go's server takes for a client gone
+# (productpage's call is canceled): the input stays open for 3 s, and nc
+# ends when productpage closes the connection after its answer.
 printf 'Content-Type: text/plain\r\n\r\n'
 echo "resolv.conf: $(tr '\n' ' ' </etc/resolv.conf)"
 name=productpage.bookinfo.svc.cluster.local
 ip=$(nslookup $name | sed -n '/^Name:/,$ s/^Address:[[:space:]]*\([0-9.]*\).*/\1/p' | head -n1)
 echo "nslookup: $name is $ip"
-printf 'GET / HTTP/1.0\r\nHost: %s:9080\r\n\r\n' $name | nc $ip 9080
+{ printf 'GET / HTTP/1.0\r\nHost: %s:9080\r\n\r\n' $name; sleep 3; } | nc $ip 9080
 CGI
 cat > /www/cgi-bin/poweroff <<'CGI'
 #!/bin/sh
