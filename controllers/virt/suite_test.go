@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -193,6 +194,10 @@ type kubelet struct {
 
 func (k kubelet) bind(node string) {
 	k.t.Helper()
+	// The controller fails VMIs whose node was removed: bind to one that exists.
+	if err := env.Client.Create(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		k.t.Fatal(err)
+	}
 	b := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: k.pod.Name, Namespace: k.pod.Namespace}, Target: corev1.ObjectReference{Kind: "Node", Name: node}}
 	if err := env.Client.SubResource("binding").Create(context.Background(), k.pod, b); err != nil {
 		k.t.Fatal(err)
