@@ -30,6 +30,9 @@
 #                             config/rbac's permissions) or "admin"
 #   VIRTMESH_MANAGER_BIN      operator binary (default: bin/manager)
 #   VIRTMESH_MANAGER_ARGS     extra operator flags, e.g. --zap-log-level=debug
+#   VIRTMESH_MANAGER_ID       run another operator replica next to the first:
+#                             operator-start/-stop then use manager-<id>.pid and
+#                             manager-<id>.log (with VIRTMESH_LEADER_ELECT=1)
 #   VIRTMESH_WAIT_TIMEOUT     kubectl wait timeout for the samples (default: 180s)
 set -euo pipefail
 
@@ -44,9 +47,10 @@ kube_version=v1.37.2
 kubeconfig="$state/kubeconfig"              # admin
 manager_kubeconfig="$state/manager.kubeconfig" # the operator's ServiceAccount
 manager_bin=${VIRTMESH_MANAGER_BIN:-$bin/manager}
-manager_pid="$state/manager.pid"
-manager_log="$state/manager.log"
-manager_health_port_file="$state/manager.health-port"
+manager_id=${VIRTMESH_MANAGER_ID:+-$VIRTMESH_MANAGER_ID}
+manager_pid="$state/manager$manager_id.pid"
+manager_log="$state/manager$manager_id.log"
+manager_health_port_file="$state/manager$manager_id.health-port"
 kwok_workdir="$state/kwok"
 
 log() { printf '[local-cluster] %s\n' "$*" >&2; }
@@ -231,7 +235,9 @@ operator_start() {
   [ ${#envs[@]} -gt 0 ] || die "no env found in config/manager/manager.yaml"
   args=(--kubeconfig "$manager_kubeconfig" --metrics-bind-address=0 --health-probe-bind-address="127.0.0.1:$port")
   if [ "${VIRTMESH_LEADER_ELECT:-}" = 1 ]; then
-    args+=(--leader-elect)
+    # Outside a cluster the manager cannot find its own namespace; the
+    # Lease goes where config/rbac's leader-election Role allows it.
+    args+=(--leader-elect --leader-election-namespace=virtmesh-system)
   fi
   # shellcheck disable=SC2206 # word splitting of the extra flags is intended
   args+=(${VIRTMESH_MANAGER_ARGS:-})
@@ -342,6 +348,10 @@ case "$cmd" in
     ;;
   down)
     operator_stop
+    for extra in "$state"/manager-*.pid; do
+      [ -f "$extra" ] || continue
+      manager_pid=$extra operator_stop
+    done
     if [ -x "$bin/kwokctl" ] && [ -d "$kwok_workdir/clusters/$name" ]; then
       log "deleting cluster '$name'"
       kwokctl delete cluster --name "$name" || log "kwokctl delete failed; removing files anyway"
