@@ -19,8 +19,8 @@ all: build
 ##@ Tools (pinned modules under hack/tools, built into bin/ once per version)
 
 .PHONY: bins
-bins: ## Build the control plane, kubectl, kwok and the code generators into bin/.
-	hack/build-bins.sh kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kwok kwokctl controller-gen kustomize
+bins: ## Build the control plane, kubectl, kwok, the code generators and Istio (pilot-discovery, pilot-agent) into bin/.
+	hack/build-bins.sh kube-apiserver etcd kubectl kube-controller-manager kube-scheduler kwok kwokctl controller-gen kustomize pilot-discovery pilot-agent
 
 $(CONTROLLER_GEN) $(KUSTOMIZE): hack/tools/dev/go.mod hack/tools/dev/go.sum
 	hack/build-bins.sh controller-gen kustomize
@@ -39,9 +39,10 @@ generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Regenerate CRDs and RBAC under config/.
+manifests: $(CONTROLLER_GEN) ## Regenerate CRDs and RBAC under config/, and Istio's CRDs (config/crd/istio) from the pinned Istio.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths=./api/... paths=./controllers/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	go run ./hack/istiocrds
 
 # VERSION of the operator; add a line to config/manifests/releases.yaml when bumping it.
 VERSION ?= 0.1.0
@@ -53,6 +54,7 @@ bundle: manifests $(KUSTOMIZE) ## Regenerate the OLM bundle (bundle/, bundle.Doc
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## golangci-lint with the Kube API Linter (.golangci.yml); zero findings.
 	$(GOLANGCI_LINT) run ./...
+	cd test/istio && $(GOLANGCI_LINT) run ./...
 
 .PHONY: verify
 verify: generate manifests bundle lint ## Regenerate everything, lint, and fail on stale generated files, untidy modules or crossed import graphs.
@@ -101,9 +103,18 @@ build: ## Build the manager and the launcher.
 .PHONY: vet
 vet:
 	go vet $(PKGS)
+	cd test/istio && go vet ./...
+
+# The suite against the real Istio (test/istio) is its own module; it builds
+# and runs pilot-discovery and pilot-agent (make bins builds them once).
+ISTIO_TEST_TIMEOUT ?= 30m
 
 .PHONY: test
-test: packages bins verify vet ## Install packages, build the test harness, verify, run unit, envtest, dataplane, VM, bundle and e2e tests, and a short fuzz pass.
+test: packages bins verify vet ## Install packages, build the test harness, verify, run unit, envtest, dataplane, VM, bundle, e2e and Istio tests, and a short fuzz pass.
 	go test $(GOTESTFLAGS) $(PKGS)
+	cd test/istio && go test -timeout $(ISTIO_TEST_TIMEOUT) $(GOTESTFLAGS) ./...
 	$(MAKE) fuzz FUZZTIME=$(TEST_FUZZTIME) FUZZ=.
 
+.PHONY: test-istio
+test-istio: bins ## Only the suite against the real istiod and pilot-agent (test/istio).
+	cd test/istio && go test -timeout $(ISTIO_TEST_TIMEOUT) $(GOTESTFLAGS) ./...

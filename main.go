@@ -143,7 +143,9 @@ func run() error {
 // app.kubernetes.io/managed-by=virtmesh-operator). Without this the manager
 // would cache every ConfigMap, Service, Deployment and RBAC object of the
 // cluster. Reads of objects outside these sets (injection snapshots, pods to
-// adopt) use the API reader.
+// adopt) use the API reader. PersistentVolumeClaims and StorageClasses are
+// watched whole, so a claim created or bound un-pends the VMIs waiting for
+// it; they are small once stripped of managedFields.
 func cacheByObject() map[client.Object]cache.ByObject {
 	byObject := map[client.Object]cache.ByObject{
 		&corev1.Pod{}: {Label: virtcontroller.LauncherPodSelector()},

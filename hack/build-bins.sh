@@ -5,8 +5,9 @@
 #   kwok, kwokctl                                                     (hack/tools/kwok, sigs.k8s.io/kwok)
 #   controller-gen, kustomize                                         (hack/tools/dev)
 #   golangci-lint (with the kube-api-linter plugin)                   (hack/tools/lint)
+#   pilot-discovery (istiod), pilot-agent                             (hack/tools/istio, istio.io/istio 1.31-dev)
 # Each binary is rebuilt only when the go.mod/go.sum (or main.go) of the module that pins
-# it changes: the hash of those files is kept in bin/.stamps/<binary>.
+# it changes (or its extra ldflags below): the hash is kept in bin/.stamps/<binary>.
 # Usage: hack/build-bins.sh [binary...]   (default: the envtest set)
 set -euo pipefail
 
@@ -22,6 +23,7 @@ declare -A module=(
   [kwok]=kwok [kwokctl]=kwok
   [controller-gen]=dev [kustomize]=dev
   [golangci-lint]=lint
+  [pilot-discovery]=istio [pilot-agent]=istio
 )
 declare -A pkg=(
   [kube-apiserver]=k8s.io/kubernetes/cmd/kube-apiserver
@@ -34,6 +36,15 @@ declare -A pkg=(
   [controller-gen]=sigs.k8s.io/controller-tools/cmd/controller-gen
   [kustomize]=sigs.k8s.io/kustomize/kustomize/v5
   [golangci-lint]=.
+  [pilot-discovery]=istio.io/istio/pilot/cmd/pilot-discovery
+  [pilot-agent]=istio.io/istio/pilot/cmd/pilot-agent
+)
+# Extra -ldflags per module. Istio's binaries report the pinned version (its
+# VERSION file says 1.31, its Makefile appends -dev on master) instead of
+# "unknown", so istiod and the agents log and exchange a parsable version.
+istio_commit=eed52ebb66ad
+declare -A ldflags=(
+  [istio]="-X istio.io/istio/pkg/version.buildVersion=1.31-dev -X istio.io/istio/pkg/version.buildGitRevision=$istio_commit -X istio.io/istio/pkg/version.buildStatus=Clean"
 )
 
 want=("$@")
@@ -50,14 +61,15 @@ for name in "${want[@]}"; do
   shopt -s nullglob
   srcs+=("$dir"/*.go)
   shopt -u nullglob
-  stamp=$(cat "${srcs[@]}" | sha256sum | cut -c1-16)
+  extra=${ldflags[$mod]:-}
+  stamp=$( (cat "${srcs[@]}"; [ -z "$extra" ] || echo "$extra") | sha256sum | cut -c1-16)
   if [ -x "$bin/$name" ] && [ "$(cat "$stamps/$name" 2>/dev/null)" = "$stamp" ]; then
     continue
   fi
   echo "build-bins: building $name (module hack/tools/$mod)" >&2
   start=$SECONDS
-  # CGO off: static binaries, and the k8s components need no cgo.
-  (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -ldflags='-s -w' -o "$bin/$name" "${pkg[$name]}")
+  # CGO off: static binaries; neither the k8s components nor Istio's need cgo.
+  (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -ldflags="-s -w $extra" -o "$bin/$name" "${pkg[$name]}")
   echo "$stamp" > "$stamps/$name"
   echo "build-bins: $name built in $((SECONDS - start))s" >&2
 done

@@ -11,6 +11,12 @@
 # Node leases and node status heartbeats run 5x slower than a kubelet's
 # (kwokctl --heartbeat-factor 5), so an idle cluster keeps a small machine quiet.
 #
+# istiod is real: bin/host-istiod runs Istio's pilot-discovery (built from the
+# pinned istio.io/istio) on this host for the istiod pod of the MeshControlPlane
+# in istio-system, with the pod's rendered args, env and ServiceAccount token,
+# and writes its readiness (GET /ready) into the pod's status, so mcp/basic is
+# Ready only when that istiod is (docs/istio.md).
+#
 # Usage: hack/local-cluster.sh <command> [flags]
 #   up [--no-samples]   build, create the cluster (or reuse it), install CRDs and
 #                       RBAC, start the operator, apply and wait for the samples
@@ -18,6 +24,8 @@
 #   status              show the cluster, the operator and the samples
 #   operator-start      (re)start only the operator (bin/manager) in the background
 #   operator-stop       stop only the operator
+#   istiod-start        (re)start only istiod on the host (bin/host-istiod)
+#   istiod-stop         stop only istiod on the host
 #   env                 print the export lines for kubectl
 #
 # Environment:
@@ -34,6 +42,8 @@
 #                             operator-start/-stop then use manager-<id>.pid and
 #                             manager-<id>.log (with VIRTMESH_LEADER_ELECT=1)
 #   VIRTMESH_WAIT_TIMEOUT     kubectl wait timeout for the samples (default: 180s)
+#   VIRTMESH_HOST_ISTIOD=0    do not run istiod on the host (mcp/basic then never
+#                             gets Ready: nothing creates istiod's CA)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,6 +62,9 @@ manager_pid="$state/manager$manager_id.pid"
 manager_log="$state/manager$manager_id.log"
 manager_health_port_file="$state/manager$manager_id.health-port"
 kwok_workdir="$state/kwok"
+istiod_pid="$state/host-istiod.pid"
+istiod_log="$state/istiod.log"
+istiod_dir="$state/istiod"
 
 log() { printf '[local-cluster] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -79,9 +92,9 @@ build() {
   if [ "${VIRTMESH_SKIP_BUILD:-}" = 1 ]; then
     return
   fi
-  "$root/hack/build-bins.sh" etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kwokctl kustomize
-  log "building the operator (bin/manager)"
-  (cd "$root" && go build -o "$bin/manager" .)
+  "$root/hack/build-bins.sh" etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kwokctl kustomize pilot-discovery
+  log "building the operator (bin/manager) and bin/host-istiod"
+  (cd "$root" && go build -o "$bin/manager" . && go build -o "$bin/host-istiod" ./hack/host-istiod)
 }
 
 cluster_running() {
@@ -276,6 +289,41 @@ operator_stop() {
   rm -f "$manager_pid"
 }
 
+host_istiod_running() {
+  [ -f "$istiod_pid" ] && kill -0 "$(cat "$istiod_pid")" 2>/dev/null
+}
+
+# host_istiod_start runs istiod for the istiod pod in istio-system (it waits
+# for the pod, and follows it when the Deployment replaces it).
+host_istiod_start() {
+  [ "${VIRTMESH_HOST_ISTIOD:-1}" = 0 ] && return
+  [ -x "$bin/host-istiod" ] && [ -x "$bin/pilot-discovery" ] ||
+    die "bin/host-istiod or bin/pilot-discovery is missing: go build -o bin/host-istiod ./hack/host-istiod; hack/build-bins.sh pilot-discovery"
+  host_istiod_stop quiet
+  mkdir -p "$istiod_dir"
+  echo "=== $(date -u +%FT%TZ) host-istiod start ===" >>"$istiod_log"
+  log "starting istiod on the host for the istiod pod in istio-system (log: $istiod_log, ports: $istiod_dir/ports)"
+  setsid "$bin/host-istiod" --kubeconfig "$kubeconfig" --namespace istio-system --deployment istiod \
+    --pilot-discovery "$bin/pilot-discovery" --dir "$istiod_dir" >>"$istiod_log" 2>&1 </dev/null &
+  echo $! >"$istiod_pid"
+}
+
+host_istiod_stop() {
+  if host_istiod_running; then
+    local pid i
+    pid=$(cat "$istiod_pid")
+    [ "${1:-}" = quiet ] || log "stopping istiod (host-istiod pid $pid)"
+    # Its own process group: host-istiod and pilot-discovery.
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 30); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.5
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  rm -f "$istiod_pid"
+}
+
 apply_samples() {
   log "applying config/samples/mesh_v1alpha1_meshcontrolplane.yaml"
   kubectl apply -f "$root/config/samples/mesh_v1alpha1_meshcontrolplane.yaml"
@@ -294,6 +342,8 @@ apply_samples() {
   log "waiting for the details-v1 VM to be Ready (timeout $wait_timeout)"
   kubectl wait --for=condition=Ready virtualmachines.virt.virtmesh.io/details-v1 -n bookinfo --timeout="$wait_timeout" ||
     { kubectl describe mvm/details-v1 mvmi/details-v1 -n bookinfo >&2; die "mvm/details-v1 is not Ready; operator log: $manager_log"; }
+  log "applying config/samples/bookinfo-istio.yaml (request routing, gateway, authorization: read by the real istiod)"
+  kubectl apply -f "$root/config/samples/bookinfo-istio.yaml"
 }
 
 print_env() {
@@ -318,6 +368,7 @@ scheduled, not booted.
   $bin/kubectl describe mvm,mvmi details-v1 -n bookinfo
 
 Operator: pid $(cat "$manager_pid" 2>/dev/null || echo '?'), log $manager_log
+istiod (real, on this host): log $istiod_log; its ports (/debug/* on monitoring): $istiod_dir/ports
 Cluster logs: $kwok_workdir/clusters/$name/logs
 Stop everything: $0 down   (make stop-local)
 EOF
@@ -340,6 +391,7 @@ case "$cmd" in
     create_nodes
     install
     operator_start
+    host_istiod_start
     if [ $samples = 1 ]; then
       apply_samples
       summary
@@ -347,6 +399,7 @@ case "$cmd" in
     log "up in $((SECONDS - start))s"
     ;;
   down)
+    host_istiod_stop
     operator_stop
     for extra in "$state"/manager-*.pid; do
       [ -f "$extra" ] || continue
@@ -371,10 +424,17 @@ case "$cmd" in
     else
       echo "operator: not running"
     fi
+    if host_istiod_running; then
+      echo "istiod on the host: running (host-istiod pid $(cat "$istiod_pid"), log $istiod_log)"
+    else
+      echo "istiod on the host: not running"
+    fi
     if cluster_running; then kubectl get mcp,mvm,mvmi,pods -A; fi
     ;;
   operator-start) operator_start ;;
   operator-stop) operator_stop ;;
+  istiod-start) host_istiod_start ;;
+  istiod-stop) host_istiod_stop ;;
   env) print_env ;;
   *)
     sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2

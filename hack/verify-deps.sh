@@ -18,6 +18,8 @@ check() { # check <package> <forbidden regexp> <why>
 }
 check . '^virtmesh\.io/virtmesh/internal/(launcher|netsetup|dhcp|dataplane|containerdisk|cloudinit)$' \
   "the operator renders the pod from internal/podcontract; the VM runtime belongs to cmd/virt-launcher"
+check . '^(istio\.io/istio|github\.com/envoyproxy/go-control-plane|virtmesh\.io/virtmesh/internal/host(pod|istiod))(/|$)' \
+  "Istio's code and the xDS types belong to test/istio; the host harness to hack/host-istiod and the tests"
 check ./cmd/virt-launcher '^(virtmesh\.io/virtmesh/(controllers|api)/|sigs\.k8s\.io/controller-runtime|k8s\.io/client-go)' \
   "the launcher reads its VMI from a file and never talks to the API server"
 exit $fail

@@ -197,7 +197,9 @@ func TestCreateOwnershipDriftReadyAndPrune(t *testing.T) {
 		return nil
 	})
 
-	// Readiness: one available, then all.
+	// Readiness: one available, then all; and istiod's CA (written here as
+	// istiod would).
+	createCASecret(t, "cp-create")
 	markAvailable(t, "cp-create", "istiod")
 	eventually(t, "1/3 ready", func() error {
 		got = getMCP(t, mcp)

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -49,6 +48,10 @@ type MeshControlPlaneReconciler struct {
 	Recorder events.EventRecorder
 	// Images are the operator's operand images (from its environment).
 	Images config.Images
+	// APIReader reads what the cache does not hold (istiod's CA Secret, the
+	// root-certificate ConfigMaps istiod writes); SetupWithManager fills it
+	// with mgr.GetAPIReader() when nil.
+	APIReader client.Reader
 }
 
 var _ reconcile.Reconciler = &MeshControlPlaneReconciler{}
@@ -63,25 +66,41 @@ var _ reconcile.Reconciler = &MeshControlPlaneReconciler{}
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings;clusterroles;clusterrolebindings,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=security.istio.io,resources=peerauthentications,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 //
 // The operator must itself hold every permission it grants (RBAC escalation
-// prevention): istiod's (IstiodClusterRules, IstiodNamespaceRules), the
-// ingress gateway's and the addons' (AddonClusterRules).
-// +kubebuilder:rbac:groups="",resources=pods;endpoints;nodes;secrets;replicationcontrollers,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=create;update;delete
+// prevention): istiod's (IstiodClusterRules, IstiodGatewayControllerRules,
+// IstiodNamespaceRules: Istio's chart, wildcards included), the ingress
+// gateway's and the addons' (AddonClusterRules). TestOperatorHoldsWhatItGrants
+// checks these markers cover them.
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=mutatingwebhookconfigurations,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;list;watch;update
+// +kubebuilder:rbac:groups=config.istio.io;security.istio.io;networking.istio.io;authentication.istio.io;rbac.istio.io;telemetry.istio.io;extensions.istio.io,resources=*,verbs=get;list;watch
+// +kubebuilder:rbac:groups=networking.istio.io,resources=workloadentries;workloadentries/status;serviceentries/status;gateways,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=security.istio.io,resources=authorizationpolicies/status,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=services;services/status;serviceaccounts,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=pods;nodes;endpoints;replicationcontrollers,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=update
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=list;watch;create;update;delete
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
-// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;ingressclasses,verbs=get;list;watch
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses/status,verbs=*
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io;gateway.networking.x-k8s.io,resources=*,verbs=get;list;watch
+// +kubebuilder:rbac:groups=gateway.networking.x-k8s.io,resources=xbackendtrafficpolicies/status,verbs=update;patch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=backendtlspolicies/status;gatewayclasses/status;gateways/status;grpcroutes/status;httproutes/status;referencegrants/status;tcproutes/status;tlsroutes/status;udproutes/status;listenersets/status,verbs=update;patch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses,verbs=create;update;patch;delete
+// +kubebuilder:rbac:groups=inference.networking.k8s.io,resources=inferencepools,verbs=get;list;watch
+// +kubebuilder:rbac:groups=inference.networking.k8s.io,resources=inferencepools/status,verbs=update;patch
+// +kubebuilder:rbac:groups=multicluster.x-k8s.io,resources=serviceexports,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=multicluster.x-k8s.io,resources=serviceimports,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=replicasets;statefulsets;daemonsets,verbs=get;list;watch
-// +kubebuilder:rbac:groups=networking.istio.io,resources=virtualservices;destinationrules;gateways;serviceentries;sidecars;envoyfilters;workloadgroups;proxyconfigs,verbs=get;list;watch
-// +kubebuilder:rbac:groups=networking.istio.io,resources=workloadentries,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=networking.istio.io,resources=workloadentries/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=security.istio.io,resources=authorizationpolicies;requestauthentications,verbs=get;list;watch
-// +kubebuilder:rbac:groups=telemetry.istio.io,resources=telemetries,verbs=get;list;watch
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=update
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch
 
 // Reconcile gets the MeshControlPlane, finalizes it when it is being deleted,
 // otherwise applies the rendered control plane and its members
@@ -107,10 +126,15 @@ func (r *MeshControlPlaneReconciler) Reconcile(ctx context.Context, req reconcil
 	r.recordTransition(mcp, status)
 	conflict, statusErr := statuspatch.Patch(ctx, r.Client, mcp, &mcp.Status, status)
 	var result reconcile.Result
-	if conflict || (recErr == nil && obs.retry) {
+	switch {
+	case conflict || (recErr == nil && obs.retry):
 		// The object or a namespace changed under us (a stale cache):
 		// observe again shortly instead of reporting a failure.
 		result.RequeueAfter = time.Second
+	case recErr == nil && obs.rootCert.waiting():
+		// istiod writes its root certificate into the members; those
+		// ConfigMaps are not watched (not in the cache), so look again.
+		result.RequeueAfter = rootCertPollInterval
 	}
 	// controller-runtime logs a returned error and retries with backoff.
 	return result, errors.Join(recErr, statusErr)
@@ -133,8 +157,8 @@ func (r *MeshControlPlaneReconciler) doReconcile(ctx context.Context, mcp *meshv
 	}
 	var errs []error
 	if !fatal {
-		snap, err := r.applyControlPlane(ctx, mcp, v)
-		obs.snapshot = snap
+		snap, paMissing, err := r.applyControlPlane(ctx, mcp, v)
+		obs.snapshot, obs.peerAuthenticationCRDMissing = snap, paMissing
 		errs = append(errs, err)
 	}
 	plan, retry, err := r.reconcileMembers(ctx, mcp)
@@ -142,6 +166,10 @@ func (r *MeshControlPlaneReconciler) doReconcile(ctx context.Context, mcp *meshv
 	errs = append(errs, err)
 	obs.readiness, err = r.readiness(ctx, v, fatal)
 	errs = append(errs, err)
+	if !fatal {
+		obs.rootCert, err = r.observeRootCerts(ctx, v, plan.Status.Configured)
+		errs = append(errs, err)
+	}
 	obs.applyErr = errors.Join(errs...)
 	if permanent(obs.applyErr) {
 		// The API server refuses what was rendered (invalid or forbidden):
@@ -173,11 +201,12 @@ func permanent(err error) bool {
 
 // applyControlPlane applies every rendered object, the mTLS policy (when its
 // CRD is served) and the injection snapshot, then prunes what is no longer
-// rendered. It returns the snapshot name.
-func (r *MeshControlPlaneReconciler) applyControlPlane(ctx context.Context, mcp *meshv1alpha1.MeshControlPlane, v cp.Values) (string, error) {
+// rendered. It returns the snapshot name and whether the mTLS mode needed a
+// PeerAuthentication whose CRD is not served.
+func (r *MeshControlPlaneReconciler) applyControlPlane(ctx context.Context, mcp *meshv1alpha1.MeshControlPlane, v cp.Values) (string, bool, error) {
 	objs, err := cp.Render(v)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	var errs []error
 	desired := map[string]bool{}
@@ -189,12 +218,16 @@ func (r *MeshControlPlaneReconciler) applyControlPlane(ctx context.Context, mcp 
 			errs = append(errs, fmt.Errorf("apply %s %s: %w", gvk.Kind, o.GetName(), err))
 		}
 	}
-	if err := r.applyPeerAuthentication(ctx, mcp, v); err != nil {
+	served, err := r.applyPeerAuthentication(ctx, mcp, v)
+	if err != nil {
 		errs = append(errs, err)
 	}
+	// PERMISSIVE is what istiod does without any PeerAuthentication, so
+	// only STRICT and DISABLE are lost without the CRD.
+	paMissing := !served && v.MTLS != meshv1alpha1.MTLSPermissive
 	snap, err := cp.InjectionSettings(v).Snapshot()
 	if err != nil {
-		return "", errors.Join(append(errs, err)...)
+		return "", paMissing, errors.Join(append(errs, err)...)
 	}
 	name := ""
 	if err := r.apply(ctx, mcp, snap, true); err != nil {
@@ -205,7 +238,7 @@ func (r *MeshControlPlaneReconciler) applyControlPlane(ctx context.Context, mcp 
 	if len(errs) == 0 {
 		errs = append(errs, r.prune(ctx, mcp, desired))
 	}
-	return name, errors.Join(errs...)
+	return name, paMissing, errors.Join(errs...)
 }
 
 // apply server-side applies obj; namespaced objects get the MCP as controller.
@@ -232,19 +265,21 @@ func (r *MeshControlPlaneReconciler) apply(ctx context.Context, mcp *meshv1alpha
 }
 
 // applyPeerAuthentication applies the mesh-wide mTLS policy when Istio's
-// PeerAuthentication CRD is served; without it there is no istiod to read it.
-func (r *MeshControlPlaneReconciler) applyPeerAuthentication(ctx context.Context, mcp *meshv1alpha1.MeshControlPlane, v cp.Values) error {
+// PeerAuthentication CRD is served (VirtMesh ships it in config/crd and the
+// bundle) and reports whether it is. The CRD is watched, so installing it
+// later brings the MeshControlPlane back here.
+func (r *MeshControlPlaneReconciler) applyPeerAuthentication(ctx context.Context, mcp *meshv1alpha1.MeshControlPlane, v cp.Values) (bool, error) {
 	gk := schema.GroupKind{Group: cp.PeerAuthenticationGVK.Group, Kind: cp.PeerAuthenticationGVK.Kind}
 	if _, err := r.Client.RESTMapper().RESTMapping(gk, cp.PeerAuthenticationGVK.Version); err != nil {
 		if meta.IsNoMatchError(err) {
-			return nil
+			return false, nil
 		}
-		return fmt.Errorf("look up PeerAuthentication: %w", err)
+		return false, fmt.Errorf("look up PeerAuthentication: %w", err)
 	}
 	if err := r.apply(ctx, mcp, cp.PeerAuthentication(v), true); err != nil {
-		return fmt.Errorf("apply PeerAuthentication: %w", err)
+		return true, fmt.Errorf("apply PeerAuthentication: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 // prune deletes objects this control plane rendered before but no longer
@@ -334,30 +369,6 @@ func (r *MeshControlPlaneReconciler) applyLabelChanges(ctx context.Context, name
 		}
 	}
 	return retry, errors.Join(errs...)
-}
-
-// readiness reads the Deployment of every enabled component.
-func (r *MeshControlPlaneReconciler) readiness(ctx context.Context, v cp.Values, nothingApplied bool) (meshv1alpha1.ComponentReadiness, error) {
-	var out meshv1alpha1.ComponentReadiness
-	for _, c := range cp.Components(v) {
-		if nothingApplied {
-			out.Pending = append(out.Pending, c.Name)
-			continue
-		}
-		d := &appsv1.Deployment{}
-		err := r.Client.Get(ctx, client.ObjectKey{Namespace: v.Namespace, Name: c.DeploymentName}, d)
-		switch {
-		case apierrors.IsNotFound(err):
-			out.Pending = append(out.Pending, c.Name)
-		case err != nil:
-			return out, fmt.Errorf("get Deployment %s: %w", c.DeploymentName, err)
-		case deploymentReady(d):
-			out.Ready = append(out.Ready, c.Name)
-		default:
-			out.Unready = append(out.Unready, c.Name)
-		}
-	}
-	return out, nil
 }
 
 // finalize removes what has no ownerReference — namespace labels the operator

@@ -22,6 +22,10 @@ type observation struct {
 	// retry: a namespace changed under us (stale cache); try again shortly
 	// instead of reporting ApplyFailed.
 	retry bool
+	// peerAuthenticationCRDMissing: the mTLS mode needs a PeerAuthentication
+	// and its CRD is not served.
+	peerAuthenticationCRDMissing bool
+	rootCert                     rootCertObservation
 }
 
 func computeStatus(mcp *meshv1alpha1.MeshControlPlane, obs observation) meshv1alpha1.MeshControlPlaneStatus {
@@ -34,8 +38,13 @@ func computeStatus(mcp *meshv1alpha1.MeshControlPlane, obs observation) meshv1al
 	if obs.snapshot != "" {
 		s.InjectionSnapshot = obs.snapshot
 	}
-	setReconciled(&s.Conditions, reconciledInput{Generation: mcp.Generation, InvalidSpec: obs.invalidSpec, ApplyErr: obs.applyErr, Conflicts: obs.members.Conflicts})
-	setReady(&s.Conditions, mcp.Generation, obs.readiness)
+	in := reconciledInput{Generation: mcp.Generation, InvalidSpec: obs.invalidSpec, ApplyErr: obs.applyErr, Conflicts: obs.members.Conflicts}
+	if obs.peerAuthenticationCRDMissing {
+		in.MissingCRD = fmt.Sprintf("security.mtls %s is not enforced: Istio's PeerAuthentication CRD (peerauthentications.security.istio.io) is not installed, "+
+			"so the mesh-wide policy cannot be created; install VirtMesh's Istio CRDs (kubectl apply --server-side -k config/crd) or Istio's base chart", mcp.Spec.Security.MTLS)
+	}
+	setReconciled(&s.Conditions, in)
+	setReady(&s.Conditions, readyInput{Generation: mcp.Generation, Components: obs.readiness, RootCert: rootCertMessage(obs.rootCert)})
 	return s
 }
 
@@ -63,6 +72,7 @@ type reconciledInput struct {
 	InvalidSpec []string // messages
 	ApplyErr    error
 	Conflicts   []string
+	MissingCRD  string // message; "" when nothing is missing
 }
 
 func setReconciled(conds *[]metav1.Condition, in reconciledInput) {
@@ -75,13 +85,26 @@ func setReconciled(conds *[]metav1.Condition, in reconciledInput) {
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, meshv1alpha1.ReasonApplyFailed, in.ApplyErr.Error()
 	case len(in.Conflicts) > 0:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, meshv1alpha1.ReasonMemberConflict, strings.Join(in.Conflicts, "; ")
+	case in.MissingCRD != "":
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, meshv1alpha1.ReasonIstioCRDsMissing, in.MissingCRD
 	}
 	meta.SetStatusCondition(conds, c)
 }
 
-func setReady(conds *[]metav1.Condition, generation int64, r meshv1alpha1.ComponentReadiness) {
-	c := metav1.Condition{Type: meshv1alpha1.ConditionReady, ObservedGeneration: generation,
-		Status: metav1.ConditionTrue, Reason: meshv1alpha1.ReasonComponentsReady, Message: "All components are available"}
+// readyInput is what decides the Ready condition.
+type readyInput struct {
+	Generation int64
+	Components meshv1alpha1.ComponentReadiness
+	// RootCert says what istiod has not published in the members; "" when
+	// every member has its root certificate.
+	RootCert string
+}
+
+func setReady(conds *[]metav1.Condition, in readyInput) {
+	r := in.Components
+	c := metav1.Condition{Type: meshv1alpha1.ConditionReady, ObservedGeneration: in.Generation,
+		Status: metav1.ConditionTrue, Reason: meshv1alpha1.ReasonComponentsReady,
+		Message: "All components are available and istiod's root certificate is in every member namespace"}
 	var parts []string
 	if len(r.Unready) > 0 {
 		parts = append(parts, "not available: "+strings.Join(r.Unready, ", "))
@@ -89,8 +112,15 @@ func setReady(conds *[]metav1.Condition, generation int64, r meshv1alpha1.Compon
 	if len(r.Pending) > 0 {
 		parts = append(parts, "not created yet: "+strings.Join(r.Pending, ", "))
 	}
-	if len(parts) > 0 || len(r.Ready) == 0 {
+	notReady := len(parts) > 0 || len(r.Ready) == 0
+	if in.RootCert != "" {
+		parts = append(parts, in.RootCert)
+	}
+	switch {
+	case notReady:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, meshv1alpha1.ReasonComponentsNotReady, strings.Join(parts, "; ")
+	case in.RootCert != "":
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, meshv1alpha1.ReasonRootCertNotPublished, in.RootCert
 	}
 	meta.SetStatusCondition(conds, c)
 }

@@ -6,6 +6,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
@@ -26,6 +28,9 @@ import (
 // (cp.NamespacedKinds via Owns, cp.ClusterKinds via owner labels) and
 // Namespaces (selector membership, labels changed by others).
 func (r *MeshControlPlaneReconciler) SetupWithManager(mgr manager.Manager) error {
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	b := builder.ControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&meshv1alpha1.MeshControlPlane{}, builder.WithPredicates(predicate.Or[client.Object](
@@ -47,7 +52,30 @@ func (r *MeshControlPlaneReconciler) SetupWithManager(mgr manager.Manager) error
 	}
 	b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.mapNamespace), builder.WithPredicates(predicate.Or[client.Object](
 		predicate.LabelChangedPredicate{}, predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }})))
+	// Installing (or removing) Istio's PeerAuthentication CRD decides whether
+	// the mesh-wide mTLS policy can be applied: tell every control plane.
+	crd := &metav1.PartialObjectMetadata{}
+	crd.SetGroupVersionKind(apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"))
+	b = b.WatchesMetadata(crd, handler.EnqueueRequestsFromMapFunc(r.mapAll), builder.WithPredicates(
+		predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetName() == peerAuthenticationCRD })))
 	return b.Complete(r)
+}
+
+// peerAuthenticationCRD is the name of Istio's PeerAuthentication CRD.
+const peerAuthenticationCRD = "peerauthentications.security.istio.io"
+
+// mapAll enqueues every MeshControlPlane.
+func (r *MeshControlPlaneReconciler) mapAll(ctx context.Context, o client.Object) []reconcile.Request {
+	list := &meshv1alpha1.MeshControlPlaneList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		log.FromContext(ctx).Error(err, "Cannot list MeshControlPlanes for a CRD change", "crd", o.GetName())
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, m := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: m.Namespace, Name: m.Name}})
+	}
+	return reqs
 }
 
 // deletionStarted passes the update that sets deletionTimestamp.

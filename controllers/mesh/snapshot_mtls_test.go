@@ -53,50 +53,37 @@ func TestSnapshotFollowsSettings(t *testing.T) {
 	}
 }
 
-// TestPeerAuthenticationWhenCRDServed: the mesh-wide mTLS policy is applied
-// once Istio's PeerAuthentication CRD is served, and skipped before.
-func TestPeerAuthenticationWhenCRDServed(t *testing.T) {
+// TestPeerAuthenticationFollowsMTLS: with Istio's CRDs installed (as VirtMesh
+// installs them), the mesh-wide policy follows security.mtls. What happens
+// without the CRD is proven in test/istio, which owns its cluster.
+func TestPeerAuthenticationFollowsMTLS(t *testing.T) {
 	ctx := context.Background()
 	createNamespace(t, "cp-mtls", nil)
-	mcp := mcpbuilder.Make("basic", "cp-mtls").MTLS(meshv1alpha1.MTLSPermissive).Obj()
+	mcp := mcpbuilder.Make("basic", "cp-mtls").MTLS(meshv1alpha1.MTLSStrict).Obj()
 	if err := k8s.Create(ctx, mcp); err != nil {
 		t.Fatal(err)
 	}
 	got := waitCondition(t, mcp, meshv1alpha1.ConditionReconciled, metav1.ConditionTrue, meshv1alpha1.ReasonReconciled)
-
-	crd := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-		"metadata": map[string]any{"name": "peerauthentications.security.istio.io"},
-		"spec": map[string]any{
-			"group": "security.istio.io", "scope": "Namespaced",
-			"names": map[string]any{"kind": "PeerAuthentication", "listKind": "PeerAuthenticationList", "plural": "peerauthentications", "singular": "peerauthentication"},
-			"versions": []any{map[string]any{"name": "v1", "served": true, "storage": true,
-				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}},
-		},
-	}}
-	if err := k8s.Create(ctx, crd); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "CRD established", func() error {
-		l := &unstructured.UnstructuredList{}
-		l.SetAPIVersion("security.istio.io/v1")
-		l.SetKind("PeerAuthenticationList")
-		return k8s.List(ctx, l)
-	})
-	got.Spec.Security.MTLS = meshv1alpha1.MTLSStrict
+	waitPeerAuthentication(t, "cp-mtls", "STRICT")
+	got.Spec.Security.MTLS = meshv1alpha1.MTLSPermissive
 	if err := k8s.Update(ctx, got); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "PeerAuthentication STRICT", func() error {
+	waitPeerAuthentication(t, "cp-mtls", "PERMISSIVE")
+}
+
+func waitPeerAuthentication(t *testing.T, ns, mode string) {
+	t.Helper()
+	eventually(t, "PeerAuthentication "+mode, func() error {
 		pa := &unstructured.Unstructured{}
 		pa.SetAPIVersion("security.istio.io/v1")
 		pa.SetKind("PeerAuthentication")
-		if err := k8s.Get(ctx, client.ObjectKey{Namespace: "cp-mtls", Name: "default"}, pa); err != nil {
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "default"}, pa); err != nil {
 			return err
 		}
-		mode, _, _ := unstructured.NestedString(pa.Object, "spec", "mtls", "mode")
-		if mode != "STRICT" || metav1.GetControllerOf(pa) == nil {
-			return fmt.Errorf("mode %q owner %v", mode, metav1.GetControllerOf(pa))
+		got, _, _ := unstructured.NestedString(pa.Object, "spec", "mtls", "mode")
+		if got != mode || metav1.GetControllerOf(pa) == nil {
+			return fmt.Errorf("mode %q owner %v", got, metav1.GetControllerOf(pa))
 		}
 		return nil
 	})

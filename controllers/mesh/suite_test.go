@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	log.SetLogger(logr.Discard())
 	var err error
-	env, err = testenv.Start()
+	env, err = testenv.Start(testenv.WithIstioCRDs())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -11,7 +11,7 @@ import (
 
 // mirroredConditions are the current VMI's conditions a VirtualMachine
 // shows as they are.
-var mirroredConditions = []string{virtv1alpha1.ConditionPodScheduled, virtv1alpha1.ConditionMeshEnrolled, virtv1alpha1.ConditionProxyReady}
+var mirroredConditions = []string{virtv1alpha1.ConditionPodScheduled, virtv1alpha1.ConditionMeshEnrolled, virtv1alpha1.ConditionProxyReady, virtv1alpha1.ConditionVolumesReady}
 
 // vmConditionInput is what every VirtualMachine condition setter reads.
 type vmConditionInput struct {
@@ -149,8 +149,8 @@ func setVMRestartRequired(conds *[]metav1.Condition, in vmConditionInput) {
 		"the template changed since the run started; it applies on the next run: restart the VM (annotate it "+virtv1alpha1.AnnotationRestartRequestedAt+", or set runStrategy Halted and back)")
 }
 
-// setVMMirrored copies the current VMI's scheduling and mesh conditions, and
-// drops them when there is no run.
+// setVMMirrored copies the current VMI's scheduling, mesh and volume
+// conditions, and drops them when there is no run.
 func setVMMirrored(conds *[]metav1.Condition, in vmConditionInput) {
 	for _, t := range mirroredConditions {
 		var c *metav1.Condition

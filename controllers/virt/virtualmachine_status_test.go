@@ -31,6 +31,7 @@ func TestComputeVMStatus(t *testing.T) {
 	unschedulable.Status.Conditions = append(unschedulable.Status.Conditions, metav1.Condition{Type: virtv1alpha1.ConditionPodScheduled, Status: metav1.ConditionFalse, Reason: "Unschedulable"})
 	pvc := runVMI("a", virtv1alpha1.Pending, false)
 	pvc.Status.Conditions[0].Reason = virtv1alpha1.ReasonPVCNotFound
+	pvc.Status.Conditions = append(pvc.Status.Conditions, metav1.Condition{Type: virtv1alpha1.ConditionVolumesReady, Status: metav1.ConditionFalse, Reason: virtv1alpha1.ReasonPVCNotFound, Message: "create it"})
 	failed := runVMI("a", virtv1alpha1.Failed, false)
 	failed.Status.Conditions = append(failed.Status.Conditions, metav1.Condition{Type: virtv1alpha1.ConditionFailure, Status: metav1.ConditionTrue, Reason: "PodLost", Message: "pod lost"})
 
@@ -51,7 +52,8 @@ func TestComputeVMStatus(t *testing.T) {
 		"running, template changed": {obs: vmObservation{VMI: stale}, want: want{printable: virtv1alpha1.PrintableRunning, created: true, ready: true,
 			conditions: map[string]string{"RestartRequired": "True/TemplateChanged"}}},
 		"unschedulable": {obs: vmObservation{VMI: unschedulable}, want: want{printable: virtv1alpha1.PrintableUnschedulable, created: true}},
-		"claim missing": {obs: vmObservation{VMI: pvc}, want: want{printable: virtv1alpha1.PrintablePvcNotFound, created: true}},
+		"claim missing": {obs: vmObservation{VMI: pvc}, want: want{printable: virtv1alpha1.PrintablePvcNotFound, created: true,
+			conditions: map[string]string{"Ready": "False/PersistentVolumeClaimNotFound", "VolumesReady": "False/PersistentVolumeClaimNotFound"}}},
 		"back-off after a failure": {obs: vmObservation{VMI: failed}, plan: vmPlan{Action: actWait, RetryAt: planNow.Add(10 * time.Second), StartFailure: failedRecord("a", 1, planNow.Add(10*time.Second))},
 			want: want{printable: virtv1alpha1.PrintableCrashLoopBackOff, created: true, conditions: map[string]string{"Ready": "False/CrashLoopBackOff", "Failure": "True/PodLost"}}},
 		"stopping":                    {obs: vmObservation{VMI: running, Stopped: true}, want: want{printable: virtv1alpha1.PrintableStopping, conditions: map[string]string{"Ready": "False/Stopping", "MeshEnrolled": ""}}},

@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -43,6 +44,9 @@ const (
 	EventDeleted      = "Deleted"
 	EventPodLost      = "PodLost"
 	EventRenderFailed = "RenderFailed"
+	// EventWaitingForVolume is recorded when a claim starts keeping the
+	// launcher pod from being created, with the VolumesReady reason.
+	EventWaitingForVolume = "WaitingForVolume"
 )
 
 // VirtualMachineInstanceReconciler runs each VirtualMachineInstance in one
@@ -103,6 +107,8 @@ var _ reconcile.Reconciler = &VirtualMachineInstanceReconciler{}
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch
+// +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=get;list;watch
 // +kubebuilder:rbac:groups=mesh.virtmesh.io,resources=meshcontrolplanes,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -276,13 +282,27 @@ func first(pods []*corev1.Pod) *corev1.Pod {
 	return pods[0]
 }
 
-// createLauncherPod creates the pod, once. What it depends on must be at
-// least as new as the VMI: a VMI applied together with its MeshControlPlane
-// and member namespace can reach us before the cache has either, and
-// deciding from such a cache would run it outside the mesh for good. So the
-// cache decides only once meshInputs proved it fresh enough (one check
-// serves a burst of VMIs); otherwise the API server does.
+// createLauncherPod creates the pod, once. The VMI's claims come first
+// (read from the API server; only VMIs with claims read any): without them
+// there is nothing to run. What decides enrollment must be at least as new
+// as the VMI: a VMI applied together with its MeshControlPlane and member
+// namespace can reach us before the cache has either, and deciding from
+// such a cache would run it outside the mesh for good. So the cache decides
+// only once meshInputs proved it fresh enough (one check serves a burst of
+// VMIs); otherwise the API server does.
 func (r *VirtualMachineInstanceReconciler) createLauncherPod(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance, obs observed) (observed, reconcile.Result, error) {
+	claims, wait, err := resolveClaims(ctx, r.APIReader, vmi)
+	if err != nil {
+		return obs, reconcile.Result{}, err
+	}
+	if wait != nil {
+		// The PersistentVolumeClaim and StorageClass watches bring the VMI
+		// back when the claim appears or binds.
+		obs.VolumesWait = wait
+		r.waitingForVolume(ctx, vmi, wait)
+		return obs, reconcile.Result{}, nil
+	}
+	obs.ClaimsResolved = true
 	reader := r.APIReader
 	if r.mesh().cacheFresh(ctx, vmi) {
 		reader = r.Client
@@ -322,7 +342,7 @@ func (r *VirtualMachineInstanceReconciler) createLauncherPod(ctx context.Context
 	// No list of pods before the create: the cache had none, and a pod the
 	// cache has not seen yet has the same UID-derived name, so the create
 	// fails with AlreadyExists and create adopts it.
-	pod, err := launcherpod.RenderLauncherPod(vmi, settings, launcherpod.Options{LauncherImage: r.LauncherImage, KVMResource: r.KVMResource, VMIPv6: r.VMIPv6})
+	pod, err := launcherpod.RenderLauncherPod(vmi, settings, launcherpod.Options{LauncherImage: r.LauncherImage, KVMResource: r.KVMResource, VMIPv6: r.VMIPv6, Claims: claims})
 	if err != nil {
 		// Not retried: the spec is immutable and annotation or mesh changes
 		// bring the VMI back through the watches.
@@ -331,6 +351,15 @@ func (r *VirtualMachineInstanceReconciler) createLauncherPod(ctx context.Context
 		return obs, reconcile.Result{}, nil
 	}
 	return r.create(ctx, vmi, pod, obs)
+}
+
+// waitingForVolume logs the wait and, when the reason is new, records it as
+// an Event: kubectl describe shows why the VM does not start.
+func (r *VirtualMachineInstanceReconciler) waitingForVolume(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance, wait *volumesWait) {
+	log.FromContext(ctx).V(1).Info("Waiting for a PersistentVolumeClaim", "vmi", klog.KObj(vmi), "persistentVolumeClaim", klog.KRef(vmi.Namespace, wait.Claim), "reason", wait.Reason)
+	if c := meta.FindStatusCondition(vmi.Status.Conditions, virtv1alpha1.ConditionVolumesReady); c == nil || c.Reason != wait.Reason {
+		r.Recorder.Eventf(vmi, nil, corev1.EventTypeWarning, EventWaitingForVolume, "Wait", "%s: %s", wait.Reason, wait.Message)
+	}
 }
 
 // create creates the rendered pod. AlreadyExists adopts the VMI's own pod

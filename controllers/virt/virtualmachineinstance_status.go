@@ -33,6 +33,11 @@ type observed struct {
 	// ControlPlaneGone names ("<namespace>/<name>") the MeshControlPlane the
 	// pod's proxy belongs to when it was deleted.
 	ControlPlaneGone string
+	// VolumesWait, when set, is why the VMI's claims keep the pod from
+	// being created.
+	VolumesWait *volumesWait
+	// ClaimsResolved: this reconcile found every claim ready.
+	ClaimsResolved bool
 }
 
 func isTerminal(p virtv1alpha1.VirtualMachineInstancePhase) bool {
@@ -54,7 +59,7 @@ func computeStatus(vmi *virtv1alpha1.VirtualMachineInstance, obs observed, now m
 		return st
 	}
 
-	in := conditionInput{observed: obs, phase: virtv1alpha1.Pending, priorPhase: st.Phase, launcherPod: st.LauncherPod, generation: vmi.Generation, now: now,
+	in := conditionInput{observed: obs, phase: virtv1alpha1.Pending, priorPhase: st.Phase, launcherPod: st.LauncherPod, claims: len(claimNames(vmi)), generation: vmi.Generation, now: now,
 		readinessProbe: vmi.Spec.ReadinessProbe != nil, runOfVM: vmi.Labels[virtv1alpha1.LabelVM] != ""}
 	switch {
 	case obs.PodLost:
@@ -69,7 +74,7 @@ func computeStatus(vmi *virtv1alpha1.VirtualMachineInstance, obs observed, now m
 			in.phase = virtv1alpha1.Failed
 		}
 	}
-	for _, set := range []func(*[]metav1.Condition, conditionInput){setReady, setPodScheduled, setMeshEnrolled, setProxyReady, setFailure} {
+	for _, set := range []func(*[]metav1.Condition, conditionInput){setReady, setPodScheduled, setMeshEnrolled, setProxyReady, setVolumesReady, setFailure} {
 		set(&st.Conditions, in)
 	}
 	if in.phase != st.Phase {
@@ -86,6 +91,7 @@ type conditionInput struct {
 	phase       virtv1alpha1.VirtualMachineInstancePhase
 	priorPhase  virtv1alpha1.VirtualMachineInstancePhase
 	launcherPod string // the pod the status named before this reconcile
+	claims      int    // the VMI's persistentVolumeClaim volumes
 	generation  int64
 	now         metav1.Time
 	// readinessProbe: the guest is probed, so the pod's Ready means the
@@ -137,6 +143,8 @@ func setReady(conds *[]metav1.Condition, in conditionInput) {
 		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonPodLost, in.lostMessage())
 	case pod == nil && in.RenderErr != "":
 		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonRenderFailed, "the launcher pod cannot be rendered: "+in.RenderErr)
+	case pod == nil && in.VolumesWait != nil:
+		in.set(conds, t, metav1.ConditionFalse, in.VolumesWait.Reason, in.VolumesWait.Message)
 	case pod == nil && in.Waiting != "":
 		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonWaitingForMesh, in.Waiting)
 	case pod == nil:
@@ -246,6 +254,26 @@ func setProxyReady(conds *[]metav1.Condition, in conditionInput) {
 		} else {
 			in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonProxyNotReady, "the istio-proxy sidecar is not ready")
 		}
+	}
+}
+
+// setVolumesReady says whether the VMI's claims let the launcher pod be
+// created. Once there is a pod it stays True: the claims were ready when it
+// was made and the kubelet holds them since. Without a pod and without a
+// verdict from this reconcile (the claims were not looked at), it is left as
+// it was.
+func setVolumesReady(conds *[]metav1.Condition, in conditionInput) {
+	const t = virtv1alpha1.ConditionVolumesReady
+	switch {
+	case in.PodLost:
+	case in.claims == 0:
+		in.set(conds, t, metav1.ConditionTrue, virtv1alpha1.ReasonVolumesReady, "the VMI has no persistentVolumeClaim volumes")
+	case in.Pod != nil:
+		in.set(conds, t, metav1.ConditionTrue, virtv1alpha1.ReasonVolumesReady, fmt.Sprintf("launcher pod %s mounts the VMI's %d PersistentVolumeClaim(s)", in.Pod.Name, in.claims))
+	case in.VolumesWait != nil:
+		in.set(conds, t, metav1.ConditionFalse, in.VolumesWait.Reason, in.VolumesWait.Message)
+	case in.ClaimsResolved:
+		in.set(conds, t, metav1.ConditionTrue, virtv1alpha1.ReasonVolumesReady, fmt.Sprintf("the VMI's %d PersistentVolumeClaim(s) are ready", in.claims))
 	}
 }
 

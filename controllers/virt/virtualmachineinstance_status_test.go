@@ -63,14 +63,33 @@ func TestComputeStatus(t *testing.T) {
 		ip         string
 		snapshot   string
 	}
+	notFound := &volumesWait{"data", virtv1alpha1.ReasonPVCNotFound, "PersistentVolumeClaim default/data (volume \"data\") does not exist: create it"}
 	cases := map[string]struct {
-		prior virtv1alpha1.VirtualMachineInstanceStatus
-		obs   observed
-		want  want
+		prior  virtv1alpha1.VirtualMachineInstanceStatus
+		claims bool // the VMI has a persistentVolumeClaim volume
+		obs    observed
+		want   want
 	}{
 		"no pod yet": {
-			obs:  observed{Decision: notMember},
-			want: want{phase: virtv1alpha1.Pending, conditions: map[string]string{"Ready": "False/NoLauncherPod", "PodScheduled": "False/NoLauncherPod", "MeshEnrolled": "False/NotMember", "ProxyReady": "False/NotEnrolled"}},
+			obs: observed{Decision: notMember},
+			want: want{phase: virtv1alpha1.Pending, conditions: map[string]string{"Ready": "False/NoLauncherPod", "PodScheduled": "False/NoLauncherPod", "MeshEnrolled": "False/NotMember", "ProxyReady": "False/NotEnrolled",
+				"VolumesReady": "True/VolumesReady"}, msg: map[string]string{"VolumesReady": "no persistentVolumeClaim volumes"}},
+		},
+		"waiting for a claim": {
+			claims: true,
+			obs:    observed{Decision: notMember, VolumesWait: notFound},
+			want: want{phase: virtv1alpha1.Pending, conditions: map[string]string{"Ready": "False/PersistentVolumeClaimNotFound", "VolumesReady": "False/PersistentVolumeClaimNotFound", "PodScheduled": "False/NoLauncherPod"},
+				msg: map[string]string{"VolumesReady": "default/data (volume \"data\") does not exist: create it", "Ready": "does not exist"}},
+		},
+		"claims ready, waiting for the mesh": {
+			claims: true,
+			obs:    observed{Decision: member, ClaimsResolved: true, Waiting: "MeshControlPlane istio-system/basic has not published"},
+			want:   want{phase: virtv1alpha1.Pending, conditions: map[string]string{"Ready": "False/WaitingForMesh", "VolumesReady": "True/VolumesReady"}},
+		},
+		"claims mounted by the pod": {
+			claims: true,
+			obs:    observed{Decision: notMember, Pod: makePod().node("n1").obj()},
+			want:   want{phase: virtv1alpha1.Scheduled, nodeName: "n1", conditions: map[string]string{"VolumesReady": "True/VolumesReady"}, msg: map[string]string{"VolumesReady": "launcher pod virt-launcher-vm-abcde mounts"}},
 		},
 		"waiting for the mesh snapshot": {
 			obs:  observed{Decision: member, Waiting: "MeshControlPlane istio-system/basic has not published"},
@@ -136,7 +155,11 @@ func TestComputeStatus(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			vmi := vb.MakeVMI("vm").UID("uid-1").Obj()
+			w := vb.MakeVMI("vm").UID("uid-1")
+			if tc.claims {
+				w.PVC("data", "data", false)
+			}
+			vmi := w.Obj()
 			vmi.Generation = 1
 			vmi.Status = tc.prior
 			got := computeStatus(vmi, tc.obs, now)
@@ -243,6 +266,43 @@ func TestSetPodScheduled(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Fatalf("PodScheduled (-want +got):\n%s", diff)
+			}
+			if tc.msg != "" && !strings.Contains(c.Message, tc.msg) {
+				t.Errorf("message %q does not contain %q", c.Message, tc.msg)
+			}
+		})
+	}
+}
+
+func TestSetVolumesReady(t *testing.T) {
+	wait := &volumesWait{"data", virtv1alpha1.ReasonPVCNotBound, "PersistentVolumeClaim default/data (volume \"data\") is not bound to a volume yet"}
+	prior := []metav1.Condition{{Type: virtv1alpha1.ConditionVolumesReady, Status: metav1.ConditionFalse, Reason: virtv1alpha1.ReasonPVCNotFound, Message: "does not exist"}}
+	cases := map[string]struct {
+		in    conditionInput
+		prior []metav1.Condition
+		want  string // "Status/Reason", "" = unset
+		msg   string
+	}{
+		"no claims":                {in: conditionInput{}, want: "True/VolumesReady", msg: "no persistentVolumeClaim volumes"},
+		"claim not bound":          {in: conditionInput{claims: 1, observed: observed{VolumesWait: wait}}, want: "False/PersistentVolumeClaimNotBound", msg: "is not bound to a volume yet"},
+		"claims resolved, no pod":  {in: conditionInput{claims: 2, observed: observed{ClaimsResolved: true}}, want: "True/VolumesReady", msg: "2 PersistentVolumeClaim(s) are ready"},
+		"pod mounts them":          {in: conditionInput{claims: 1, observed: observed{Pod: makePod().obj()}}, prior: prior, want: "True/VolumesReady", msg: "launcher pod virt-launcher-vm-abcde mounts"},
+		"not looked at: unchanged": {in: conditionInput{claims: 1}, prior: prior, want: "False/PersistentVolumeClaimNotFound", msg: "does not exist"},
+		"not looked at, never set": {in: conditionInput{claims: 1}, want: ""},
+		"lost keeps status":        {in: conditionInput{claims: 1, observed: observed{PodLost: true}}, prior: prior, want: "False/PersistentVolumeClaimNotFound"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			conds := append([]metav1.Condition(nil), tc.prior...)
+			tc.in.generation = 3
+			setVolumesReady(&conds, tc.in)
+			c := meta.FindStatusCondition(conds, virtv1alpha1.ConditionVolumesReady)
+			got := ""
+			if c != nil {
+				got = string(c.Status) + "/" + c.Reason
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("VolumesReady (-want +got):\n%s", diff)
 			}
 			if tc.msg != "" && !strings.Contains(c.Message, tc.msg) {
 				t.Errorf("message %q does not contain %q", c.Message, tc.msg)

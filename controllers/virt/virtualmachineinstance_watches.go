@@ -3,8 +3,11 @@ package virt
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
@@ -39,8 +42,9 @@ func LauncherPodSelector() labels.Selector {
 	return labels.NewSelector().Add(*req)
 }
 
-// SetupWithManager registers the controller: VMIs, their pods, and the
-// namespaces and control planes that decide mesh enrollment.
+// SetupWithManager registers the controller: VMIs, their pods, the
+// namespaces and control planes that decide mesh enrollment, and the claims
+// (and storage classes) a VMI's launcher pod waits for.
 func (r *VirtualMachineInstanceReconciler) SetupWithManager(mgr manager.Manager) error {
 	return r.setup(mgr, r)
 }
@@ -84,6 +88,11 @@ func (r *VirtualMachineInstanceReconciler) setup(mgr manager.Manager, rec reconc
 	}); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &virtv1alpha1.VirtualMachineInstance{}, indexClaimName, func(o client.Object) []string {
+		return claimNames(o.(*virtv1alpha1.VirtualMachineInstance))
+	}); err != nil {
+		return fmt.Errorf("index VMIs by claim: %w", err)
+	}
 	return builder.ControllerManagedBy(mgr).
 		Named(ControllerName).
 		// Status updates (ours) do not bump the generation; labels and
@@ -94,6 +103,17 @@ func (r *VirtualMachineInstanceReconciler) setup(mgr manager.Manager, rec reconc
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.vmisInNamespace),
 			builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Watches(&meshv1alpha1.MeshControlPlane{}, handler.EnqueueRequestsFromMapFunc(r.vmisOfControlPlane)).
+		// A claim created, bound or deleted un-pends (or pends) the VMIs
+		// that name it; its status matters, so no predicate.
+		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(r.vmisOfClaim)).
+		// A StorageClass created after its claims can make them bind on
+		// first use. Classes are immutable: only creation matters.
+		Watches(&storagev1.StorageClass{}, handler.EnqueueRequestsFromMapFunc(r.vmisWaitingForBinding),
+			builder.WithPredicates(predicate.Funcs{
+				UpdateFunc:  func(event.UpdateEvent) bool { return false },
+				DeleteFunc:  func(event.DeleteEvent) bool { return false },
+				GenericFunc: func(event.GenericEvent) bool { return false },
+			})).
 		// Node metadata only (a few hundred bytes each), for deletions.
 		WatchesMetadata(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.vmisOnNode), builder.WithPredicates(deletedOnly)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
@@ -123,6 +143,44 @@ func (r *VirtualMachineInstanceReconciler) vmisOnNode(ctx context.Context, obj c
 		if name := pods.Items[i].Labels[virtv1alpha1.LabelVMI]; name != "" {
 			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: pods.Items[i].Namespace, Name: name}})
 		}
+	}
+	return out
+}
+
+// vmisOfClaim enqueues the VMIs without a launcher pod that name the claim:
+// the others mount it already (or never will again).
+func (r *VirtualMachineInstanceReconciler) vmisOfClaim(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list virtv1alpha1.VirtualMachineInstanceList
+	if err := r.Client.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{indexClaimName: obj.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "Cannot list the VMIs of a PersistentVolumeClaim", "persistentVolumeClaim", klog.KObj(obj))
+		return nil
+	}
+	return podless(list.Items, func(*virtv1alpha1.VirtualMachineInstance) bool { return true })
+}
+
+// vmisWaitingForBinding enqueues the VMIs without a launcher pod that wait
+// for a claim to bind.
+func (r *VirtualMachineInstanceReconciler) vmisWaitingForBinding(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list virtv1alpha1.VirtualMachineInstanceList
+	if err := r.Client.List(ctx, &list); err != nil {
+		log.FromContext(ctx).Error(err, "Cannot list VMIs for a new StorageClass", "storageClass", klog.KObj(obj))
+		return nil
+	}
+	return podless(list.Items, func(v *virtv1alpha1.VirtualMachineInstance) bool {
+		c := meta.FindStatusCondition(v.Status.Conditions, virtv1alpha1.ConditionVolumesReady)
+		return c != nil && c.Reason == virtv1alpha1.ReasonPVCNotBound
+	})
+}
+
+// podless are the VMIs in list that may still get a launcher pod and keep.
+func podless(list []virtv1alpha1.VirtualMachineInstance, keep func(*virtv1alpha1.VirtualMachineInstance) bool) []reconcile.Request {
+	var out []reconcile.Request
+	for i := range list {
+		v := &list[i]
+		if created(v) || isTerminal(v.Status.Phase) || !keep(v) {
+			continue
+		}
+		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: v.Namespace, Name: v.Name}})
 	}
 	return out
 }

@@ -35,6 +35,17 @@ type Settings struct {
 	DiscoveryAddress string `json:"discoveryAddress"`
 	// ClusterID names the cluster in the mesh.
 	ClusterID string `json:"clusterID"`
+	// ClusterDomain is the cluster's DNS domain; empty means cluster.local
+	// (snapshots published before the field existed).
+	ClusterDomain string `json:"clusterDomain,omitempty"`
+	// ProxyConfig is the mesh config's defaultConfig (ProxyConfig fields as
+	// JSON); the sidecar's PROXY_CONFIG is it merged with the VMI's
+	// proxy.istio.io/config annotation.
+	ProxyConfig map[string]any `json:"proxyConfig,omitempty"`
+	// EnablePrometheusMerge mirrors the mesh config: the proxy's agent serves
+	// merged metrics on :15020/stats/prometheus and pods say so in their
+	// prometheus.io/* annotations.
+	EnablePrometheusMerge bool `json:"enablePrometheusMerge,omitempty"`
 	// TrustDomain of workload identities.
 	TrustDomain string `json:"trustDomain"`
 	// RootCertConfigMap is the ConfigMap (in every member namespace) holding the

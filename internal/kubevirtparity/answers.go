@@ -38,7 +38,11 @@ func ign(path, note, sample string) Entry  { return Entry{path, Ignored, note, s
 func rej(path, msg, sample string) Entry   { return Entry{path, Rejected, msg, sample} }
 
 // VMISpec answers every field of kubevirtv1.VirtualMachineInstanceSpec.
-var VMISpec = []Entry{
+var VMISpec = append(append(vmiSpecRows,
+	probeRows("livenessProbe", "the launcher probes the guest; failureThreshold failures in a row stop QEMU and fail the run with the probe's error (a VirtualMachine starts a new run)")...),
+	probeRows("readinessProbe", "the launcher probes the guest; the pod (and the VMI) is Ready only while it succeeds. Without it, Ready means QEMU runs the guest")...)
+
+var vmiSpecRows = []Entry{
 	impl("priorityClassName", "copied to the launcher pod", `"system-cluster-critical"`),
 	impl("domain", "", ""),
 	impl("domain.resources", "", ""),
@@ -197,7 +201,10 @@ var VMISpec = []Entry{
 	impl("volumes[]", "", ""),
 	impl("volumes[].name", "names the disk", ""),
 	rej("volumes[].hostDisk", "hostDisk volumes are not supported by VirtMesh", `{"path":"/data/disk.img","type":"DiskOrCreate","capacity":"1Gi"}`),
-	rej("volumes[].persistentVolumeClaim", "persistentVolumeClaim volumes are not supported by VirtMesh yet", `{"claimName":"data"}`),
+	impl("volumes[].persistentVolumeClaim", "a Filesystem-mode claim mounted into compute (pod fsGroup 107); the disk is the raw file disk.img on it, created sparse when absent at the claim's capacity less 5.5% for the filesystem, never shrunk or overwritten; the VMI stays Pending (VolumesReady False) until the claim exists and is bound or binds on first use; Block-mode claims are refused", `{"claimName":"data"}`),
+	impl("volumes[].persistentVolumeClaim.claimName", "the claim in the VMI's namespace; one volume per claim", ""),
+	impl("volumes[].persistentVolumeClaim.readOnly", "the claim mounted read-only and attached as a read-only disk; its disk.img must exist", `true`),
+	impl("volumes[].persistentVolumeClaim.hotpluggable", "true is rejected: VirtMesh attaches every disk when the run starts", `false`),
 	impl("volumes[].cloudInitNoCloud", "a NoCloud seed ISO built by the launcher", ""),
 	rej("volumes[].cloudInitNoCloud.secretRef", "secretRef is not supported by VirtMesh", `{"name":"userdata"}`),
 	impl("volumes[].cloudInitNoCloud.userDataBase64", "the seed's user-data", ""),
@@ -213,7 +220,8 @@ var VMISpec = []Entry{
 	impl("volumes[].containerDisk.path", "the disk file in the image (default: the only file in /disk)", `"/disk/disk.qcow2"`),
 	impl("volumes[].containerDisk.imagePullPolicy", "the volume container's imagePullPolicy", `"IfNotPresent"`),
 	rej("volumes[].ephemeral", "ephemeral volumes are not supported by VirtMesh", `{"persistentVolumeClaim":{"claimName":"base"}}`),
-	rej("volumes[].emptyDisk", "emptyDisk volumes are not supported by VirtMesh yet", `{"capacity":"1Gi"}`),
+	impl("volumes[].emptyDisk", "a blank sparse raw disk created for each run in compute's scratch emptyDir: what the guest writes is gone when the run ends", `{"capacity":"1Gi"}`),
+	impl("volumes[].emptyDisk.capacity", "the disk's size, rounded up to whole 512-byte sectors", `"64Mi"`),
 	rej("volumes[].dataVolume", "dataVolume volumes are not supported by VirtMesh", `{"name":"dv"}`),
 	rej("volumes[].configMap", "configMap volumes are not supported by VirtMesh", `{"name":"app-config"}`),
 	rej("volumes[].secret", "secret volumes are not supported by VirtMesh", `{"secretName":"app-secret"}`),
@@ -222,26 +230,6 @@ var VMISpec = []Entry{
 	rej("volumes[].downwardMetrics", "downwardMetrics volumes are not supported by VirtMesh", `{}`),
 	rej("volumes[].memoryDump", "memoryDump volumes are not supported by VirtMesh", `{"claimName":"dump"}`),
 	rej("volumes[].containerPath", "containerPath volumes are not supported by VirtMesh", `{"path":"/var/run/secrets"}`),
-	impl("livenessProbe", "the launcher probes the guest; failureThreshold failures in a row stop QEMU and fail the run with the probe's error (a VirtualMachine starts a new run)", `{"tcpSocket":{"port":9080},"initialDelaySeconds":5,"timeoutSeconds":2,"periodSeconds":3,"successThreshold":1,"failureThreshold":2}`),
-	rej("livenessProbe.exec", "exec probes need the QEMU guest agent, which VirtMesh does not run", `{"command":["true"]}`),
-	rej("livenessProbe.guestAgentPing", "guestAgentPing needs the QEMU guest agent, which VirtMesh does not run", `{}`),
-	impl("livenessProbe.httpGet", "GET from inside the pod to the guest's address (never through the proxy); 200-399 succeeds; path, scheme (HTTPS unverified), httpHeaders; a numeric port; host is rejected (the probe always asks the guest)", `{"port":9080,"path":"/health","httpHeaders":[{"name":"Host","value":"details"}]}`),
-	impl("livenessProbe.tcpSocket", "a TCP connection from inside the pod to the guest's address; a numeric port; host is rejected", `{"port":9080}`),
-	impl("livenessProbe.initialDelaySeconds", "after QEMU reports the guest running", ""),
-	impl("livenessProbe.timeoutSeconds", "per probe; 0 means 1", ""),
-	impl("livenessProbe.periodSeconds", "0 means 10", ""),
-	impl("livenessProbe.successThreshold", "0 means 1", ""),
-	impl("livenessProbe.failureThreshold", "0 means 3", ""),
-	impl("readinessProbe", "the launcher probes the guest; the pod (and the VMI) is Ready only while it succeeds. Without it, Ready means QEMU runs the guest", `{"tcpSocket":{"port":9080},"initialDelaySeconds":5,"timeoutSeconds":2,"periodSeconds":3,"successThreshold":1,"failureThreshold":2}`),
-	rej("readinessProbe.exec", "exec probes need the QEMU guest agent, which VirtMesh does not run", `{"command":["true"]}`),
-	rej("readinessProbe.guestAgentPing", "guestAgentPing needs the QEMU guest agent, which VirtMesh does not run", `{}`),
-	impl("readinessProbe.httpGet", "GET from inside the pod to the guest's address (never through the proxy); 200-399 succeeds; path, scheme (HTTPS unverified), httpHeaders; a numeric port; host is rejected (the probe always asks the guest)", `{"port":9080,"path":"/health","httpHeaders":[{"name":"Host","value":"details"}]}`),
-	impl("readinessProbe.tcpSocket", "a TCP connection from inside the pod to the guest's address; a numeric port; host is rejected", `{"port":9080}`),
-	impl("readinessProbe.initialDelaySeconds", "after QEMU reports the guest running", ""),
-	impl("readinessProbe.timeoutSeconds", "per probe; 0 means 1", ""),
-	impl("readinessProbe.periodSeconds", "0 means 10", ""),
-	impl("readinessProbe.successThreshold", "0 means 1", ""),
-	impl("readinessProbe.failureThreshold", "0 means 3", ""),
 	impl("hostname", "the guest's and the launcher pod's hostname (default: the VMI name)", `"details"`),
 	impl("subdomain", "the launcher pod's subdomain", `"vms"`),
 	impl("networks[]", "defaulted, with the interface, to the pod network when a VMI names neither", ""),
@@ -257,4 +245,21 @@ var VMISpec = []Entry{
 	rej("resourceClaims[]", "resourceClaims are not supported by VirtMesh", `[{"name":"gpu","resourceClaimName":"gpu-claim"}]`),
 	rej("accessCredentials[]", "accessCredentials are not supported by VirtMesh", `[{"sshPublicKey":{"source":{"secret":{"secretName":"keys"}},"propagationMethod":{"noCloud":{}}}}]`),
 	rej("utilityVolumes[]", "utilityVolumes are not supported by VirtMesh", `[{"name":"u","claimName":"c"}]`),
+}
+
+// probeRows answers a KubeVirt Probe (liveness and readiness share the type
+// and VirtMesh's implementation); what says what the probe does.
+func probeRows(kind, what string) []Entry {
+	return []Entry{
+		impl(kind, what, `{"tcpSocket":{"port":9080},"initialDelaySeconds":5,"timeoutSeconds":2,"periodSeconds":3,"successThreshold":1,"failureThreshold":2}`),
+		rej(kind+".exec", "exec probes need the QEMU guest agent, which VirtMesh does not run", `{"command":["true"]}`),
+		rej(kind+".guestAgentPing", "guestAgentPing needs the QEMU guest agent, which VirtMesh does not run", `{}`),
+		impl(kind+".httpGet", "GET from inside the pod to the guest's address (never through the proxy); 200-399 succeeds; path, scheme (HTTPS unverified), httpHeaders; a numeric port; host is rejected (the probe always asks the guest)", `{"port":9080,"path":"/health","httpHeaders":[{"name":"Host","value":"details"}]}`),
+		impl(kind+".tcpSocket", "a TCP connection from inside the pod to the guest's address; a numeric port; host is rejected", `{"port":9080}`),
+		impl(kind+".initialDelaySeconds", "after QEMU reports the guest running", ""),
+		impl(kind+".timeoutSeconds", "per probe; 0 means 1", ""),
+		impl(kind+".periodSeconds", "0 means 10", ""),
+		impl(kind+".successThreshold", "0 means 1", ""),
+		impl(kind+".failureThreshold", "0 means 3", ""),
+	}
 }

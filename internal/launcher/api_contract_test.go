@@ -51,6 +51,8 @@ func TestTypedVMIMatchesFixture(t *testing.T) {
 				{Name: "rootdisk", ContainerDisk: &virtv1alpha1.ContainerDiskSource{Image: "example.com/web:1", Path: "/disk/web.qcow2"}},
 				{Name: "data", ContainerDisk: &virtv1alpha1.ContainerDiskSource{Image: "example.com/data:1"}},
 				{Name: "cloudinitdisk", CloudInitNoCloud: &virtv1alpha1.CloudInitNoCloudSource{UserData: "#!/bin/sh\necho hi\n"}},
+				{Name: "state", PersistentVolumeClaim: &virtv1alpha1.PersistentVolumeClaimVolumeSource{ClaimName: "web-state"}},
+				{Name: "scratch", EmptyDisk: &virtv1alpha1.EmptyDiskSource{Capacity: resource.MustParse("1Gi")}},
 			},
 		},
 	}
@@ -82,5 +84,11 @@ func TestTypedVMIMatchesFixture(t *testing.T) {
 	}
 	if typed.Hostname() != "web-0" || typed.Spec.GracePeriodSeconds() != 20 {
 		t.Errorf("hostname %q, grace %d", typed.Hostname(), typed.Spec.GracePeriodSeconds())
+	}
+	// The launcher reads a claim's name and an emptyDisk's capacity from the
+	// VMI: the argv does not show them.
+	if vols := typed.Spec.Volumes; vols[3].PersistentVolumeClaim == nil || vols[3].PersistentVolumeClaim.ClaimName != "web-state" ||
+		vols[4].EmptyDisk == nil || vols[4].EmptyDisk.Capacity.Value() != 1<<30 {
+		t.Errorf("volumes %+v: want claim web-state and a 1Gi emptyDisk", vols)
 	}
 }

@@ -19,6 +19,10 @@ type PreparedDisk struct {
 	Path     string
 	Format   string
 	ReadOnly bool
+	// ReadOnlyStorage: the image cannot be opened for writing at all (a
+	// read-only claim), so unlike the launcher's own read-only files (the
+	// cloud-init seed) it cannot become a writable sata disk.
+	ReadOnlyStorage bool
 }
 
 // PlanInput is what the launcher learnt at run time and BuildMachine needs
@@ -252,7 +256,7 @@ func planDisks(m *Machine, v *VMI, in PlanInput) error {
 			// QEMU's IDE disks cannot be read-only. Admission rejects a
 			// read-only sata disk; a read-only source (the cloud-init seed)
 			// is the launcher's private copy, so the guest may write to it.
-			if d.Disk != nil && d.Disk.ReadOnly {
+			if d.Disk != nil && d.Disk.ReadOnly || p.ReadOnlyStorage {
 				return fmt.Errorf("disk %q: a sata disk cannot be read-only: use the virtio or scsi bus", d.Name)
 			}
 			md.ReadOnly = false

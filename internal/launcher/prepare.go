@@ -31,7 +31,8 @@ func (p *preparedDisks) close() {
 }
 
 // prepareDisks waits for every container disk's helper, creates a qcow2
-// overlay over each received image, and writes the cloud-init seed.
+// overlay over each received image, writes the cloud-init seed, finds or
+// creates each claim's disk.img and creates each run's blank emptyDisks.
 func (r *Runner) prepareDisks(ctx context.Context, v *VMI) (*preparedDisks, error) {
 	o := r.Opts
 	if err := os.MkdirAll(o.DisksDir, 0o755); err != nil {
@@ -68,10 +69,12 @@ func (r *Runner) prepareDisks(ctx context.Context, v *VMI) (*preparedDisks, erro
 				p.close()
 				return nil, fmt.Errorf("volume %q: %w", vol.Name, err)
 			}
-			id := v.Metadata.UID
-			if id == "" {
-				id = v.Metadata.Name + "." + v.Metadata.Namespace
-			}
+			// KubeVirt's instance-id: the same for every run of a
+			// VirtualMachine (each run is a new VMI with a new UID), so
+			// cloud-init does not treat a restarted VM with a persistent
+			// disk as a new instance (new SSH host keys, per-instance
+			// scripts run again).
+			id := v.Metadata.Name + "." + v.Metadata.Namespace
 			seed := cloudinit.Seed{InstanceID: id, Hostname: v.Hostname(), UserData: ud, NetworkConfig: nc}
 			iso := filepath.Join(o.DisksDir, vol.Name+".iso")
 			if err := seed.WriteISOFile(iso); err != nil {
@@ -80,12 +83,42 @@ func (r *Runner) prepareDisks(ctx context.Context, v *VMI) (*preparedDisks, erro
 			}
 			r.logf("cloud-init NoCloud seed %q: %s", vol.Name, iso)
 			p.byVolume[vol.Name] = PreparedDisk{Path: iso, Format: containerdisk.FormatRaw, ReadOnly: true}
+		case vol.PersistentVolumeClaim != nil:
+			d, ok := persistentDiskFlag(o.PersistentDisks, vol.Name)
+			if !ok {
+				p.close()
+				return nil, fmt.Errorf("volume %q: compute has no --persistent-disk for PersistentVolumeClaim %s: the pod was not rendered for this VMI", vol.Name, vol.PersistentVolumeClaim.ClaimName)
+			}
+			pd, err := preparePersistentDisk(d, statfsFree, r.logf)
+			if err != nil {
+				p.close()
+				return nil, fmt.Errorf("persistent disk %q (PersistentVolumeClaim %s): %w", vol.Name, vol.PersistentVolumeClaim.ClaimName, err)
+			}
+			p.byVolume[vol.Name] = pd
+		case vol.EmptyDisk != nil:
+			pd, err := prepareEmptyDisk(o.DisksDir, vol.Name, vol.EmptyDisk.Capacity)
+			if err != nil {
+				p.close()
+				return nil, err
+			}
+			r.logf("emptyDisk %q: blank sparse raw disk %s (%s)", vol.Name, pd.Path, vol.EmptyDisk.Capacity.String())
+			p.byVolume[vol.Name] = pd
 		default:
 			p.close()
-			return nil, fmt.Errorf("volume %q: only containerDisk and cloudInitNoCloud volumes are supported", vol.Name)
+			return nil, fmt.Errorf("volume %q: only containerDisk, cloudInitNoCloud, persistentVolumeClaim and emptyDisk volumes are supported", vol.Name)
 		}
 	}
 	return p, nil
+}
+
+// persistentDiskFlag is the --persistent-disk the operator rendered for volume.
+func persistentDiskFlag(disks []podcontract.PersistentDisk, volume string) (podcontract.PersistentDisk, bool) {
+	for _, d := range disks {
+		if d.Volume == volume {
+			return d, true
+		}
+	}
+	return podcontract.PersistentDisk{}, false
 }
 
 // createOverlay creates a qcow2 overlay whose backing file is backing

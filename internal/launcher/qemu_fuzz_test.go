@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"virtmesh.io/virtmesh/internal/launcher"
 	"virtmesh.io/virtmesh/internal/podcontract"
 	"virtmesh.io/virtmesh/internal/render/launcherpod"
@@ -208,9 +210,20 @@ func FuzzQEMUArgs(f *testing.F) {
 		if !ok {
 			return
 		}
-		pod, err := launcherpod.RenderLauncherPod(vmi, nil, launcherpod.Options{LauncherImage: "virt-launcher"})
+		// Every claim as the controller resolves a bound one.
+		opts := launcherpod.Options{LauncherImage: "virt-launcher", Claims: map[string]launcherpod.Claim{}}
+		for _, vol := range vmi.Spec.Volumes {
+			if vol.PersistentVolumeClaim != nil {
+				opts.Claims[vol.PersistentVolumeClaim.ClaimName] = launcherpod.Claim{Capacity: resource.MustParse("10Gi")}
+			}
+		}
+		pod, err := launcherpod.RenderLauncherPod(vmi, nil, opts)
 		if err != nil {
 			return // FuzzRenderLauncherPod holds the renderer to its errors
+		}
+		co, ok := launcherpod.ComputeOptions(pod)
+		if !ok {
+			t.Fatal("compute's flags do not parse")
 		}
 		v, err := launcher.ParseVMI([]byte(pod.Annotations[podcontract.VMIAnnotation]))
 		if err != nil {
@@ -220,7 +233,7 @@ func FuzzQEMUArgs(f *testing.F) {
 		if kvm {
 			accel = podcontract.AccelKVM
 		}
-		in := launcherplan.Input(v, accel, podcontract.DefaultDisksDir, fuzzNow)
+		in := launcherplan.Input(v, accel, podcontract.DefaultDisksDir, fuzzNow, co.PersistentDisks)
 		m, err := launcher.BuildMachine(v, in)
 		if err != nil {
 			t.Fatalf("BuildMachine of an admitted VMI: %v", err)

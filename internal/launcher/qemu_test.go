@@ -17,17 +17,24 @@ import (
 func TestQEMUArgsGolden(t *testing.T) {
 	for _, tc := range []struct {
 		fixture, accel, dir string
+		persistent          []podcontract.PersistentDisk
 	}{
-		{"minimal", podcontract.AccelTCG, "/var/run/virtmesh/run/disks"},
-		{"full", podcontract.AccelKVM, "/var/run/virtmesh/run/odd,dir"},
-		{"kubevirt-features", podcontract.AccelKVM, "/var/run/virtmesh/run/disks"},
+		{"minimal", podcontract.AccelTCG, "/var/run/virtmesh/run/disks", nil},
+		{"full", podcontract.AccelKVM, "/var/run/virtmesh/run/odd,dir", nil},
+		{"kubevirt-features", podcontract.AccelKVM, "/var/run/virtmesh/run/disks", nil},
+		// Claims are raw disk.img files on their mounts, a read-only claim
+		// a read-only node; the emptyDisk a raw file in the disks dir.
+		{"storage", podcontract.AccelTCG, "/var/run/virtmesh/run/disks", []podcontract.PersistentDisk{
+			{Volume: "data", Path: podcontract.PVCDiskImagePath("data"), Size: 1 << 30},
+			{Volume: "seed", Path: podcontract.PVCDiskImagePath("seed"), Size: 1 << 29, ReadOnly: true},
+		}},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
 			v, err := launcher.LoadVMI(filepath.Join("testdata", tc.fixture+".vmi.json"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			args, err := launcherplan.Args(v, tc.accel, tc.dir, time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
+			args, err := launcherplan.Args(v, tc.accel, tc.dir, time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC), tc.persistent...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,6 +71,10 @@ func TestBuildMachineErrors(t *testing.T) {
 		"not masquerade":    func(v *launcher.VMI, _ *launcher.PlanInput) { v.Spec.Domain.Devices.Interfaces[0].Masquerade = nil },
 		"bad mac":           func(v *launcher.VMI, _ *launcher.PlanInput) { v.Spec.Domain.Devices.Interfaces[0].MacAddress = "zz" },
 		"no tap fd":         func(_ *launcher.VMI, in *launcher.PlanInput) { in.TapFD = 0 },
+		"read-only claim on sata": func(v *launcher.VMI, in *launcher.PlanInput) {
+			v.Spec.Domain.Devices.Disks[0].Disk = &launcher.VMIDiskTarget{Bus: "sata"}
+			in.Disks = map[string]launcher.PreparedDisk{"rootdisk": {Path: "/c/disk.img", Format: "raw", ReadOnly: true, ReadOnlyStorage: true}}
+		},
 		// 8Ei once rounded to MiB as -8796093022208M.
 		"memory beyond int64 MiB": func(v *launcher.VMI, _ *launcher.PlanInput) {
 			v.Spec.Domain.Resources.Requests = map[string]resource.Quantity{"memory": resource.MustParse("8Ei")}

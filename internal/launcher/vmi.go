@@ -162,6 +162,15 @@ type VMIVolume struct {
 		Path  string `json:"path,omitempty"`
 	} `json:"containerDisk,omitempty"`
 	CloudInitNoCloud *CloudInitNoCloud `json:"cloudInitNoCloud,omitempty"`
+	// PersistentVolumeClaim marks a claim's disk; what compute opens and
+	// its size come from its --persistent-disk flag, resolved by the
+	// operator.
+	PersistentVolumeClaim *struct {
+		ClaimName string `json:"claimName"`
+	} `json:"persistentVolumeClaim,omitempty"`
+	EmptyDisk *struct {
+		Capacity resource.Quantity `json:"capacity"`
+	} `json:"emptyDisk,omitempty"`
 }
 
 // CloudInitNoCloud is a volume's cloudInitNoCloud source.

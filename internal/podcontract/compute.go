@@ -56,6 +56,9 @@ type ComputeOptions struct {
 	TunDevice string
 	// DHCP turns the launcher's DHCP server on the bridge on.
 	DHCP bool
+	// PersistentDisks are the VMI's persistentVolumeClaim disks, one per
+	// volume, with the size the operator resolved from each claim.
+	PersistentDisks []PersistentDisk
 }
 
 // QEMU binaries in the launcher image.
@@ -104,6 +107,7 @@ func (o *ComputeOptions) flags() []flagSpec {
 		flagSpec{"qemu-img", "qemu-img binary", stringValue{&o.QEMUImgBinary}},
 		flagSpec{"tun-device", "tun node to attach to the tap through (empty: " + HostTunDevice + ")", stringValue{&o.TunDevice}},
 		flagSpec{"dhcp", "serve DHCP to the guest on the bridge", boolValue{&o.DHCP}},
+		flagSpec{"persistent-disk", "a persistentVolumeClaim disk: volume=<name>,size=<bytes>,readOnly=<bool>,path=<disk.img> (repeatable)", persistentDiskList(&o.PersistentDisks)},
 	)
 }
 
@@ -139,6 +143,13 @@ func (o ComputeOptions) Validate() error {
 	}
 	if o.GracePeriod < 0 || o.DiskWaitTimeout < 0 {
 		return fmt.Errorf("%s: durations must not be negative", SubcommandCompute)
+	}
+	seen := map[string]bool{}
+	for _, d := range o.PersistentDisks {
+		if seen[d.Volume] {
+			return fmt.Errorf("%s: --persistent-disk names volume %q twice", SubcommandCompute, d.Volume)
+		}
+		seen[d.Volume] = true
 	}
 	return nil
 }

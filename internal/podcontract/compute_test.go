@@ -23,6 +23,10 @@ func TestComputeArgsRoundTrip(t *testing.T) {
 	custom.VMCIDR = netip.MustParsePrefix("10.11.0.0/16")
 	custom.Bridge = "br-vm"
 	custom.IPv6 = true
+	custom.PersistentDisks = []PersistentDisk{
+		{Volume: "data", Path: PVCDiskImagePath("data"), Size: 1014686208},
+		{Volume: "iso", Path: "/mnt/x/disk.img", Size: 512, ReadOnly: true},
+	}
 	hostTun := DefaultComputeOptions()
 	hostTun.TunDevice = ""
 	for name, o := range map[string]ComputeOptions{"defaults": DefaultComputeOptions(), "custom": custom, "host tun": hostTun} {
@@ -52,6 +56,12 @@ func TestParseComputeArgsDefaultsAndErrors(t *testing.T) {
 		{"positional"},
 		{"--grace-period=-1s"},
 		{"--vmi-file="},
+		{"--persistent-disk=volume=d,size=1,readOnly=false"},
+		{"--persistent-disk=volume=d,size=0,readOnly=false,path=/p/disk.img"},
+		{"--persistent-disk=volume=d,size=1,readOnly=false,path=disk.img"},
+		{"--persistent-disk=volume=d,size=1,readOnly=maybe,path=/p/disk.img"},
+		{"--persistent-disk=volume=d,size=1,readOnly=false,path=/p,colour=red"},
+		{"--persistent-disk=volume=d,size=1,readOnly=false,path=/a", "--persistent-disk=volume=d,size=1,readOnly=false,path=/b"},
 	} {
 		if _, err := ParseComputeArgs(args); err == nil {
 			t.Errorf("ParseComputeArgs(%q): want error", args)
@@ -92,5 +102,19 @@ func TestDiskHelperCommand(t *testing.T) {
 	got, err := ParseDiskHelperArgs(DiskHelperCommand("d", "/disk/x.img")[2:])
 	if err != nil || got.DiskPath != "/disk/x.img" {
 		t.Errorf("ParseDiskHelperArgs = %+v, %v", got, err)
+	}
+}
+
+func TestPersistentDiskFlag(t *testing.T) {
+	d := PersistentDisk{Volume: "data", Path: PVCDiskImagePath("data"), Size: 1014686208}
+	want := "--persistent-disk=volume=data,size=1014686208,readOnly=false,path=/var/run/virtmesh/pvcs/data/disk.img"
+	o := DefaultComputeOptions()
+	o.PersistentDisks = []PersistentDisk{d}
+	args := o.Args()
+	if got := args[len(args)-1]; got != want {
+		t.Errorf("last arg %q, want %q", got, want)
+	}
+	if got := PVCVolumeName("data"); got != "virtmesh-pvc-data" {
+		t.Errorf("PVCVolumeName = %q", got)
 	}
 }

@@ -39,9 +39,20 @@ func RepoRoot() string {
 // Scheme returns the operator's scheme (core kinds and both VirtMesh APIs).
 func Scheme() *runtime.Scheme { return vmscheme.New() }
 
+// Option changes what Start installs.
+type Option func(*envtest.Environment)
+
+// WithIstioCRDs installs Istio's CRDs that VirtMesh ships (config/crd/istio)
+// too, as `kubectl apply -k config/default` does.
+func WithIstioCRDs() Option {
+	return func(e *envtest.Environment) {
+		e.CRDDirectoryPaths = append(e.CRDDirectoryPaths, filepath.Join(RepoRoot(), "config", "crd", "istio"))
+	}
+}
+
 // Start starts kube-apiserver and etcd from bin/ (or $KUBEBUILDER_ASSETS) and
 // installs the CRDs from config/crd/bases.
-func Start() (*Env, error) {
+func Start(opts ...Option) (*Env, error) {
 	root := RepoRoot()
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
@@ -56,6 +67,9 @@ func Start() (*Env, error) {
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
 		Scheme:                scheme,
+	}
+	for _, o := range opts {
+		o(env)
 	}
 	cfg, err := env.Start()
 	if err != nil {

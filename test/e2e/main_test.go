@@ -1,13 +1,16 @@
 // Package e2e runs VirtMesh end to end on a local cluster made by
 // hack/local-cluster.sh: real etcd, kube-apiserver, kube-controller-manager
 // and kube-scheduler, nodes simulated by kwok, the operator (bin/manager) as a
-// local process with its ServiceAccount's RBAC. Everything is driven with the
-// pinned bin/kubectl, as a user would.
+// local process with its ServiceAccount's RBAC, and the real istiod of the
+// samples' mcp/basic in istio-system run on this host (bin/host-istiod).
+// Everything is driven with the pinned bin/kubectl, as a user would.
 //
 // kwok plays the kubelet: pods become Running/Ready with an IP, but no
 // container runs and no VM boots. These tests therefore check what the operator
 // asks of Kubernetes and how it reacts to Kubernetes, not the data plane
-// (test/dataplane and test/vm do that).
+// (test/dataplane and test/vm do that) nor Istio (test/istio). A
+// MeshControlPlane other than mcp/basic has no istiod, so it never gets
+// Ready; those tests wait for Reconciled.
 //
 // By default TestMain builds what it needs (hack/build-bins.sh, go build), brings
 // up its own cluster in a temporary directory and always tears it down.
@@ -71,7 +74,7 @@ func run(m *testing.M) int {
 	// The builds run before m.Run, so they do not count against go test's
 	// -timeout (a cold build of the control plane takes several minutes).
 	if os.Getenv("VIRTMESH_E2E_SKIP_BUILD") != "1" {
-		bins := []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl", "kustomize"}
+		bins := []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl", "kustomize", "pilot-discovery"}
 		if out, err := command(30*time.Minute, nil, filepath.Join(repoRoot, "hack/build-bins.sh"), bins...); err != nil {
 			fmt.Fprintf(os.Stderr, "e2e: the pinned binaries (%s) cannot be built: %v\n%s\n", strings.Join(bins, ", "), err, tail(out, 40))
 			return 1
@@ -79,6 +82,11 @@ func run(m *testing.M) int {
 		// The operator is the code under test: a failure to build it fails.
 		if out, err := command(10*time.Minute, nil, "go", "build", "-o", filepath.Join(binDir, "manager"), "."); err != nil {
 			fmt.Fprintf(os.Stderr, "e2e: go build -o bin/manager . failed: %v\n%s\n", err, out)
+			return 1
+		}
+		// The real istiod of mcp/basic runs on this host (hack/local-cluster.sh).
+		if out, err := command(10*time.Minute, nil, "go", "build", "-o", filepath.Join(binDir, "host-istiod"), "./hack/host-istiod"); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: go build -o bin/host-istiod ./hack/host-istiod failed: %v\n%s\n", err, out)
 			return 1
 		}
 	}

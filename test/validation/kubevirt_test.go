@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -116,8 +117,9 @@ func TestKubeVirtCorpusAccepted(t *testing.T) {
 }
 
 // qemuArgs renders vmi's launcher pod and computes, from the VMI file the pod
-// projects, the QEMU command line compute would start (TCG, a fixed clock).
-// The UID is fixed so the MAC and SMBIOS UUID are stable.
+// projects and compute's flags, the QEMU command line compute would start
+// (TCG, a fixed clock). The UID is fixed so the MAC and SMBIOS UUID are
+// stable; every claim is taken as bound with 10Gi.
 func qemuArgs(t *testing.T, vmi *virtv1alpha1.VirtualMachineInstance) []string {
 	t.Helper()
 	vmi = vmi.DeepCopy()
@@ -127,9 +129,19 @@ func qemuArgs(t *testing.T, vmi *virtv1alpha1.VirtualMachineInstance) []string {
 		t.Fatal(err)
 	}
 	vmi.UID = types.UID(id.String())
-	pod, err := launcherpod.RenderLauncherPod(vmi, nil, launcherpod.Options{LauncherImage: "example.com/virt-launcher:test"})
+	opts := launcherpod.Options{LauncherImage: "example.com/virt-launcher:test", Claims: map[string]launcherpod.Claim{}}
+	for _, v := range vmi.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			opts.Claims[v.PersistentVolumeClaim.ClaimName] = launcherpod.Claim{Capacity: resource.MustParse("10Gi")}
+		}
+	}
+	pod, err := launcherpod.RenderLauncherPod(vmi, nil, opts)
 	if err != nil {
 		t.Fatalf("render: %v", err)
+	}
+	co, ok := launcherpod.ComputeOptions(pod)
+	if !ok {
+		t.Fatal("compute's flags do not parse")
 	}
 	file := filepath.Join(t.TempDir(), podcontract.VMIFileName)
 	if err := os.WriteFile(file, []byte(pod.Annotations[podcontract.VMIAnnotation]), 0o600); err != nil {
@@ -139,7 +151,7 @@ func qemuArgs(t *testing.T, vmi *virtv1alpha1.VirtualMachineInstance) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args, err := launcherplan.Args(v, podcontract.AccelTCG, podcontract.DefaultDisksDir, time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
+	args, err := launcherplan.Args(v, podcontract.AccelTCG, podcontract.DefaultDisksDir, time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC), co.PersistentDisks...)
 	if err != nil {
 		t.Fatalf("QEMU command line: %v", err)
 	}
@@ -215,7 +227,18 @@ func TestKubeVirtFieldSamples(t *testing.T) {
 	}
 }
 
-// applySample sets e's sample on base and dry-runs its creation.
+// sampleVolumeSources are the minimal valid sources a sample below them is
+// set on (e.g. readOnly on a claim that has a claimName).
+var sampleVolumeSources = map[string]string{
+	"persistentVolumeClaim": `{"claimName":"sample"}`,
+	"emptyDisk":             `{"capacity":"1Gi"}`,
+	"cloudInitNoCloud":      `{"userData":"#!/bin/sh\n"}`,
+}
+
+// applySample sets e's sample on base and dry-runs its creation. A sample
+// for a volume source other than the base's containerDisk goes on a volume
+// of its own, so it is judged alone and not as a second source of the
+// containerDisk volume.
 func applySample(t *testing.T, base string, e kubevirtparity.Entry, name string) {
 	t.Helper()
 	var obj map[string]any
@@ -226,7 +249,21 @@ func applySample(t *testing.T, base string, e kubevirtparity.Entry, name string)
 	if err := json.Unmarshal([]byte(e.Sample), &value); err != nil {
 		t.Fatalf("sample %s: %v", e.Sample, err)
 	}
-	setPath(obj["spec"].(map[string]any), strings.Split(e.Path, "."), value)
+	spec, path := obj["spec"].(map[string]any), strings.Split(e.Path, ".")
+	if len(path) > 1 && path[0] == "volumes[]" && path[1] != "name" && path[1] != "containerDisk" {
+		vol := map[string]any{"name": "sample"}
+		if src, ok := sampleVolumeSources[path[1]]; ok && len(path) > 2 {
+			var v any
+			if err := json.Unmarshal([]byte(src), &v); err != nil {
+				t.Fatal(err)
+			}
+			vol[path[1]] = v
+		}
+		setPath(vol, path[1:], value)
+		spec["volumes"] = append(spec["volumes"].([]any), vol)
+	} else {
+		setPath(spec, path, value)
+	}
 	obj["metadata"].(map[string]any)["name"] = name
 	doc, err := json.Marshal(obj)
 	if err != nil {

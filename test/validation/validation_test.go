@@ -32,7 +32,7 @@ var env *testenv.Env
 
 func TestMain(m *testing.M) {
 	var err error
-	env, err = testenv.Start()
+	env, err = testenv.Start(testenv.WithIstioCRDs())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -172,7 +172,7 @@ func TestDefaultsApplied(t *testing.T) {
 	}
 	for path, want := range map[string]string{
 		"spec.version": "1.30.0", "spec.security.mtls": "PERMISSIVE", "spec.security.trustDomain": "cluster.local",
-		"spec.outboundTrafficPolicy": "ALLOW_ANY", "spec.clusterID": "Kubernetes",
+		"spec.outboundTrafficPolicy": "ALLOW_ANY", "spec.clusterID": "Kubernetes", "spec.clusterDomain": "cluster.local",
 	} {
 		got, _, _ := unstructured.NestedString(u.Object, strings.Split(path, ".")...)
 		if got != want {

@@ -21,6 +21,11 @@
 // server on 9080 (busybox httpd) with CGI scripts to call the upstream and
 // to power off.
 //
+// Persistent disks: a temp dir prepared as the kubelet prepares a claim for
+// fsGroup 107 stands in for a persistentVolumeClaim's mount; the guest
+// counts its runs on the disk.img compute creates there, across a graceful
+// stop and a second run (pvc_test.go).
+//
 // The proxy stand-in, namespace and process helpers are shared with
 // test/dataplane in internal/testing/podnet; here the stand-in also answers
 // POST /quitquitquit on 15020.

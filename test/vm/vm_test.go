@@ -211,9 +211,9 @@ func mkdir(t *testing.T, path string, uid int, mode os.FileMode) {
 // startVM launches the VM (launchVM), checks the pod's readiness probe
 // passes once QEMU runs (the VMI has no readinessProbe), and waits for the
 // guest's HTTP service.
-func (w *world) startVM(t *testing.T, name string, grace int64, format string, tweak func(spec map[string]any)) *vm {
+func (w *world) startVM(t *testing.T, name string, grace int64, format string, tweak func(spec map[string]any), compute ...func(*podcontract.ComputeOptions)) *vm {
 	t.Helper()
-	v := w.launchVM(t, name, grace, format, tweak)
+	v := w.launchVM(t, name, grace, format, tweak, compute...)
 	// The readiness probe, exactly as the pod execs it.
 	if !v.ready(w) {
 		t.Fatal("readiness probe failed while the guest runs")
@@ -247,8 +247,9 @@ func (v *vm) ready(w *world) bool {
 //
 // format is the container disk's format: "raw" serves hack/build-guest.sh's
 // image as the directory /disk (KubeVirt's convention); "qcow2" converts it
-// and names the file itself, as containerDisk.path would.
-func (w *world) launchVM(t *testing.T, name string, grace int64, format string, tweak func(spec map[string]any)) *vm {
+// and names the file itself, as containerDisk.path would. compute, when
+// given, edits compute's flags (as the renderer would for the VMI).
+func (w *world) launchVM(t *testing.T, name string, grace int64, format string, tweak func(spec map[string]any), compute ...func(*podcontract.ComputeOptions)) *vm {
 	t.Helper()
 	base, err := os.MkdirTemp("", "virtmesh-vm-")
 	if err != nil {
@@ -304,6 +305,9 @@ func (w *world) launchVM(t *testing.T, name string, grace int64, format string, 
 	o.TerminationLog = filepath.Join(runDir, "termination-log")
 	o.StopProxyOnExit = true
 	o.TunDevice = w.tunDevice
+	for _, edit := range compute {
+		edit(&o)
+	}
 	v.termLog = o.TerminationLog
 	v.readyFile = o.ReadyFile
 	v.started = time.Now()

@@ -4,7 +4,9 @@ package v1alpha1
 const (
 	// ConditionReconciled is True when the desired state was applied.
 	ConditionReconciled = "Reconciled"
-	// ConditionReady is True when every enabled component is available.
+	// ConditionReady is True when every enabled component is available
+	// (istiod: its readiness probe, GET :8080/ready, passes), istiod has its
+	// CA, and the CA's root certificate is in every member namespace.
 	ConditionReady = "Ready"
 )
 
@@ -14,10 +16,19 @@ const (
 	ReasonInvalidSpec    = "InvalidSpec"
 	ReasonApplyFailed    = "ApplyFailed"
 	ReasonMemberConflict = "MemberConflict"
+	// ReasonIstioCRDsMissing: the mesh-wide mTLS mode (STRICT or DISABLE)
+	// needs a PeerAuthentication, and Istio's PeerAuthentication CRD is not
+	// installed (install config/crd, which ships Istio's CRDs).
+	ReasonIstioCRDsMissing = "IstioCRDsMissing"
 )
 
-// Reasons of the Ready condition.
+// Reasons of the Ready condition, worst first.
 const (
 	ReasonComponentsReady    = "ComponentsReady"
 	ReasonComponentsNotReady = "ComponentsNotReady"
+	// ReasonRootCertNotPublished: every component is available, but istiod
+	// has not (yet) written its root certificate (ConfigMap
+	// istio-ca-root-cert) into every member namespace, so proxies there
+	// cannot start.
+	ReasonRootCertNotPublished = "RootCertNotPublished"
 )

@@ -10,7 +10,9 @@ import (
 // `kubectl get -o yaml` shows what is in force.
 type MeshControlPlaneSpec struct {
 	// version of the control plane and proxy, e.g. 1.30.0. Images default to
-	// <hub>/<component>:<tag> with tag = version.
+	// <hub>/<component>:<tag> with tag = version. VirtMesh's own tests run
+	// Istio 1.31-dev (docs/istio.md); istiod serves proxies one minor
+	// version older, so 1.30 proxies work with it.
 	// +kubebuilder:validation:Pattern=`^[0-9]+\.[0-9]+\.[0-9]+$`
 	// +kubebuilder:default="1.30.0"
 	// +optional
@@ -31,6 +33,16 @@ type MeshControlPlaneSpec struct {
 	// +kubebuilder:default="Kubernetes"
 	// +optional
 	ClusterID string `json:"clusterID,omitempty"`
+
+	// clusterDomain is the cluster's DNS domain (the kubelet's
+	// --cluster-domain): istiod's and the proxies' --domain, and the suffix of
+	// every service host name in the mesh (details.bookinfo.svc.<clusterDomain>).
+	// Defaults to cluster.local.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +kubebuilder:default="cluster.local"
+	// +optional
+	ClusterDomain string `json:"clusterDomain,omitempty"`
 
 	// images of the components.
 	// +optional

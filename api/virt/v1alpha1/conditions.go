@@ -17,6 +17,10 @@ const (
 	ConditionProxyReady = "ProxyReady"
 	// ConditionFailure is True, with the reason, when the run failed.
 	ConditionFailure = "Failure"
+	// ConditionVolumesReady is True once every persistentVolumeClaim volume's
+	// claim exists, has volumeMode Filesystem and is bound (or binds when
+	// the pod is scheduled): only then is the launcher pod created.
+	ConditionVolumesReady = "VolumesReady"
 )
 
 // Reasons of the Ready condition.
@@ -28,10 +32,23 @@ const (
 	ReasonRenderFailed   = "RenderFailed"
 	ReasonSucceeded      = "Succeeded"
 	ReasonFailed         = "Failed"
-	// A persistentVolumeClaim volume names a claim that does not exist.
+	// Ready also carries the VolumesReady reasons below while the launcher
+	// pod waits for a claim (a VirtualMachine's printableStatus reads them).
+)
+
+// Reasons of the VolumesReady condition.
+const (
+	// ReasonVolumesReady: every claim is usable (or the VMI names none).
+	ReasonVolumesReady = "VolumesReady"
+	// ReasonPVCNotFound: a persistentVolumeClaim volume names a claim that
+	// does not exist (or is being deleted).
 	ReasonPVCNotFound = "PersistentVolumeClaimNotFound"
-	// A persistentVolumeClaim volume's claim is not bound yet.
+	// ReasonPVCNotBound: a claim is not bound yet, and its StorageClass does
+	// not bind on first use (WaitForFirstConsumer).
 	ReasonPVCNotBound = "PersistentVolumeClaimNotBound"
+	// ReasonPVCBlockMode: a claim has volumeMode Block; VirtMesh keeps disks
+	// as disk.img files on Filesystem-mode claims.
+	ReasonPVCBlockMode = "PersistentVolumeClaimBlockMode"
 )
 
 // Reasons of the PodScheduled condition (besides the pod's own reasons,
@@ -81,7 +98,7 @@ const (
 )
 
 // Condition types of a VirtualMachine, besides the VMI's Ready, PodScheduled,
-// MeshEnrolled, ProxyReady and Failure, which it mirrors.
+// MeshEnrolled, ProxyReady, VolumesReady and Failure, which it mirrors.
 const (
 	// ConditionRestartRequired is True when the template changed since the
 	// current run started: the change applies on the next run.

@@ -202,7 +202,7 @@ type Disk struct {
 	Shareable *bool `json:"shareable,omitempty"`
 
 	// cdrom is KubeVirt's cdrom target. Not supported by VirtMesh.
-	// +kubebuilder:validation:XValidation:rule="false",message="cdrom disks are not supported by VirtMesh: use disk: {} with a containerDisk or cloudInitNoCloud volume"
+	// +kubebuilder:validation:XValidation:rule="false",message="cdrom disks are not supported by VirtMesh: attach the volume with disk: {} (readonly: true for a read-only disk)"
 	// +optional
 	CDRom *Unsupported `json:"cdrom,omitempty"`
 

@@ -124,7 +124,8 @@ const (
 // VirtualMachineStatus is what the operator observed of the VM and its runs.
 type VirtualMachineStatus struct {
 	// conditions are Ready, RestartRequired and Failure of the VM, and the
-	// current VMI's PodScheduled, MeshEnrolled and ProxyReady, mirrored.
+	// current VMI's PodScheduled, MeshEnrolled, ProxyReady and VolumesReady,
+	// mirrored.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

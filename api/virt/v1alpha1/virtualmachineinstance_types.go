@@ -21,7 +21,8 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self.networks) || self.networks.all(n, has(self.domain.devices.interfaces) && self.domain.devices.interfaces.exists(i, i.name == n.name))",message="every network in spec.networks needs an interface of the same name in spec.domain.devices.interfaces: add the interface or remove the network",fieldPath=".networks"
 // +kubebuilder:validation:XValidation:rule="!has(self.domain.devices.disks) || self.domain.devices.disks.all(d, has(self.volumes) && self.volumes.exists(v, v.name == d.name))",message="every disk in spec.domain.devices.disks needs a volume of the same name in spec.volumes: add the volume or rename the disk",fieldPath=".domain.devices.disks"
 // +kubebuilder:validation:XValidation:rule="!has(self.volumes) || self.volumes.filter(v, has(v.cloudInitNoCloud)).size() <= 1",message="at most one cloudInitNoCloud volume is allowed: merge the user data into one volume",fieldPath=".volumes"
-// +kubebuilder:validation:XValidation:rule="has(self.volumes) && self.volumes.exists(v, has(v.containerDisk))",message="at least one containerDisk volume is needed to boot the VM: add a volume with containerDisk.image",fieldPath=".volumes"
+// +kubebuilder:validation:XValidation:rule="!has(self.domain.devices.disks) || !has(self.volumes) || self.domain.devices.disks.all(d, !has(d.disk) || !has(d.disk.bus) || d.disk.bus != 'sata' || !self.volumes.exists(v, v.name == d.name && has(v.persistentVolumeClaim) && has(v.persistentVolumeClaim.readOnly) && v.persistentVolumeClaim.readOnly))",message="a read-only persistentVolumeClaim cannot back a sata disk (QEMU's IDE disks have no write protection): use bus virtio or scsi",fieldPath=".domain.devices.disks"
+// +kubebuilder:validation:XValidation:rule="has(self.volumes) && self.volumes.exists(v, has(v.containerDisk) || has(v.persistentVolumeClaim))",message="at least one bootable disk is needed to boot the VM: add a containerDisk volume (containerDisk.image) or a persistentVolumeClaim volume whose disk.img holds the boot disk",fieldPath=".volumes"
 type VirtualMachineInstanceSpec struct {
 	// domain describes the virtual hardware: CPU, memory, firmware, disks and
 	// interfaces.
@@ -41,11 +42,12 @@ type VirtualMachineInstanceSpec struct {
 
 	// volumes back the disks in spec.domain.devices.disks, matched by name. A
 	// volume without a disk of the same name is attached as a virtio disk after
-	// the listed ones, as KubeVirt does. Sources: containerDisk and
-	// cloudInitNoCloud.
+	// the listed ones, as KubeVirt does. Sources: containerDisk,
+	// cloudInitNoCloud, persistentVolumeClaim and emptyDisk.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, y.name == x.name))",message="volume names must be unique: rename or remove the duplicate volume"
+	// +kubebuilder:validation:XValidation:rule="self.all(x, !has(x.persistentVolumeClaim) || self.exists_one(y, has(y.persistentVolumeClaim) && y.persistentVolumeClaim.claimName == x.persistentVolumeClaim.claimName))",message="each PersistentVolumeClaim may back one volume (they would share its disk.img): use another claim for the second volume"
 	// +listType=atomic
 	// +required
 	Volumes []Volume `json:"volumes,omitempty"`
@@ -184,7 +186,8 @@ type VirtualMachineInstancePhase string
 
 // VirtualMachineInstanceStatus is what the operator observed of the VMI's run.
 type VirtualMachineInstanceStatus struct {
-	// conditions are Ready, PodScheduled, MeshEnrolled, ProxyReady and Failure.
+	// conditions are Ready, PodScheduled, MeshEnrolled, ProxyReady,
+	// VolumesReady and Failure.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

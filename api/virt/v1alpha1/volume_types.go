@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // Volume is the storage behind a disk. Exactly one source is set.
@@ -24,20 +25,23 @@ type Volume struct {
 	// +optional
 	CloudInitNoCloud *CloudInitNoCloudSource `json:"cloudInitNoCloud,omitempty"`
 
-	// persistentVolumeClaim is not supported by VirtMesh yet.
-	// +kubebuilder:validation:XValidation:rule="false",message="persistentVolumeClaim volumes are not supported by VirtMesh yet: use containerDisk"
+	// persistentVolumeClaim is a disk kept on a PersistentVolumeClaim of the
+	// VMI's namespace: the file disk.img on the claim (filesystem volume
+	// mode), created sparse when absent. It outlives the run, so a
+	// VirtualMachine's next run sees what the last one wrote.
 	// +optional
-	PersistentVolumeClaim *Unsupported `json:"persistentVolumeClaim,omitempty"`
+	PersistentVolumeClaim *PersistentVolumeClaimVolumeSource `json:"persistentVolumeClaim,omitempty"`
 	// dataVolume is not supported by VirtMesh.
-	// +kubebuilder:validation:XValidation:rule="false",message="dataVolume volumes are not supported by VirtMesh: they need CDI; use containerDisk"
+	// +kubebuilder:validation:XValidation:rule="false",message="dataVolume volumes are not supported by VirtMesh: they need CDI; create a PersistentVolumeClaim and use a persistentVolumeClaim volume"
 	// +optional
 	DataVolume *Unsupported `json:"dataVolume,omitempty"`
-	// emptyDisk is not supported by VirtMesh yet.
-	// +kubebuilder:validation:XValidation:rule="false",message="emptyDisk volumes are not supported by VirtMesh yet: use containerDisk"
+	// emptyDisk is a blank scratch disk of the given capacity, created
+	// sparse for each run: what the guest writes to it is gone when the
+	// run ends.
 	// +optional
-	EmptyDisk *Unsupported `json:"emptyDisk,omitempty"`
+	EmptyDisk *EmptyDiskSource `json:"emptyDisk,omitempty"`
 	// hostDisk is not supported by VirtMesh.
-	// +kubebuilder:validation:XValidation:rule="false",message="hostDisk volumes are not supported by VirtMesh: a VM's disks never come from the node's filesystem; use containerDisk"
+	// +kubebuilder:validation:XValidation:rule="false",message="hostDisk volumes are not supported by VirtMesh: a VM's disks never come from the node's filesystem; use a persistentVolumeClaim volume (its disk.img is created like hostDisk's DiskOrCreate)"
 	// +optional
 	HostDisk *Unsupported `json:"hostDisk,omitempty"`
 	// ephemeral is not supported by VirtMesh.
@@ -105,6 +109,45 @@ type ContainerDiskSource struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	ImagePullSecret string `json:"imagePullSecret,omitempty"`
+}
+
+// PersistentVolumeClaimVolumeSource names a PersistentVolumeClaim in the
+// VMI's namespace (KubeVirt's shape: Kubernetes' claimName and readOnly,
+// plus hotpluggable). The claim must have volumeMode Filesystem; the VMI
+// stays Pending until the claim exists and is bound (or its StorageClass
+// binds on first use).
+// +kubebuilder:validation:XValidation:rule="has(self.claimName)",message="persistentVolumeClaim needs a claimName: the name of a PersistentVolumeClaim in the VMI's namespace"
+// +kubebuilder:validation:XValidation:rule="!has(self.hotpluggable) || !self.hotpluggable",message="hotplug is not supported by VirtMesh: a VM's disks are attached when its run starts; remove hotpluggable: true",fieldPath=".hotpluggable"
+type PersistentVolumeClaimVolumeSource struct {
+	// claimName is the PersistentVolumeClaim's name in the VMI's namespace.
+	// Required: a type-level rule says so in words (a schema "required"
+	// would stop the API server before any rule could name the fix).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	ClaimName string `json:"claimName,omitempty"`
+
+	// readOnly mounts the claim read-only and attaches its disk.img as a
+	// read-only disk; the disk.img must then exist already.
+	// +optional
+	ReadOnly bool `json:"readOnly,omitempty"`
+
+	// hotpluggable is rejected when true: VirtMesh attaches every disk when
+	// the run starts.
+	// +optional
+	Hotpluggable bool `json:"hotpluggable,omitempty"`
+}
+
+// EmptyDiskSource is a blank disk that lives as long as the run.
+// +kubebuilder:validation:XValidation:rule="has(self.capacity)",message="emptyDisk needs a capacity: set emptyDisk.capacity, e.g. 1Gi"
+type EmptyDiskSource struct {
+	// capacity of the sparse disk the guest sees, e.g. 2Gi. Required (see
+	// the type's rule). The rule on its value is a prefix check, not a
+	// quantity comparison: parsing an unbounded string in a list of volumes
+	// is over the API server's CEL cost budget.
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? self > 0 : !self.startsWith('-') && !self.startsWith('0') && !self.startsWith('+0')",message="emptyDisk.capacity must be more than 0 and start with a non-zero digit, e.g. 1Gi or 512Mi"
+	// +optional
+	Capacity resource.Quantity `json:"capacity,omitzero"`
 }
 
 // CloudInitNoCloudSource is the data of a NoCloud seed.

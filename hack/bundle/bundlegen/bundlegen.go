@@ -57,6 +57,8 @@ func Defaults(root, version string) Options {
 			"config/samples/mesh_v1alpha1_meshcontrolplane.yaml",
 			"config/samples/virt_v1alpha1_virtualmachineinstance.yaml",
 			"config/samples/virt_v1alpha1_virtualmachine.yaml",
+			"config/samples/bookinfo-istio.yaml",
+			"config/samples/istio_examples.yaml",
 		},
 		Version: version,
 		Package: "virtmesh-operator",

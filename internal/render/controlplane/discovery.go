@@ -6,7 +6,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -19,27 +18,34 @@ import (
 // MeshConfigKey is the key of the mesh config in its ConfigMap.
 const MeshConfigKey = "mesh"
 
-// MeshConfig renders istiod's mesh config (the "mesh" key of ConfigMap
-// istio[-<rev>]) from the typed spec. Keys are sorted by the YAML encoder, so
-// the output is stable.
-func MeshConfig(v Values) (string, error) {
-	defaultConfig := map[string]any{
+// DefaultProxyConfig is the mesh's defaultConfig (a ProxyConfig, as JSON
+// fields): istiod reads it from the mesh config, and the proxies get it in
+// PROXY_CONFIG (pilot-agent does not read the mesh config itself).
+func DefaultProxyConfig(v Values) map[string]any {
+	c := map[string]any{
 		"discoveryAddress":                v.DiscoveryAddress(),
 		"holdApplicationUntilProxyStarts": v.Proxy.HoldApplicationUntilProxyStarts,
 		"proxyMetadata":                   map[string]any{"ISTIO_META_CLUSTER_ID": v.ClusterID},
 	}
 	if addr := v.TracingAddress(); addr != "" {
-		defaultConfig["tracing"] = map[string]any{"sampling": 1.0, "zipkin": map[string]any{"address": addr}}
+		c["tracing"] = map[string]any{"sampling": 1.0, "zipkin": map[string]any{"address": addr}}
 	}
+	return c
+}
+
+// MeshConfig renders istiod's mesh config (the "mesh" key of ConfigMap
+// istio[-<rev>], which istiod watches through the API) from the typed spec.
+// Keys are sorted by the YAML encoder, so the output is stable.
+func MeshConfig(v Values) (string, error) {
 	mesh := map[string]any{
 		"rootNamespace":         v.Namespace,
 		"trustDomain":           v.TrustDomain,
 		"outboundTrafficPolicy": map[string]any{"mode": v.OutboundMode},
-		"defaultConfig":         defaultConfig,
+		"defaultConfig":         DefaultProxyConfig(v),
 		// DISABLE turns automatic mTLS off too; STRICT/PERMISSIVE are enforced
 		// by the mesh-wide PeerAuthentication (see PeerAuthentication).
 		"enableAutoMtls":        v.MTLS != meshv1alpha1.MTLSDisable,
-		"enablePrometheusMerge": true,
+		"enablePrometheusMerge": EnablePrometheusMerge,
 		"enableTracing":         v.TracingAddress() != "",
 	}
 	if v.AccessLogFile != "" {
@@ -52,35 +58,11 @@ func MeshConfig(v Values) (string, error) {
 	return string(b), nil
 }
 
-// IstiodClusterRules are istiod's cluster-wide permissions (no wildcards). The
-// operator must hold each of them itself to grant them.
-func IstiodClusterRules() []rbacv1.PolicyRule {
-	return []rbacv1.PolicyRule{
-		rule(core, []string{"configmaps"}, []string{"get", "list", "watch", "create", "update"}),
-		rule(core, []string{"namespaces", "pods", "services", "endpoints", "nodes", "secrets"}, readVerbs),
-		rule(core, []string{"serviceaccounts"}, []string{"get"}),
-		rule(core, []string{"events"}, []string{"create", "patch"}),
-		rule([]string{"discovery.k8s.io"}, []string{"endpointslices"}, readVerbs),
-		rule([]string{"apiextensions.k8s.io"}, []string{"customresourcedefinitions"}, readVerbs),
-		rule([]string{"authentication.k8s.io"}, []string{"tokenreviews"}, []string{"create"}),
-		rule([]string{"authorization.k8s.io"}, []string{"subjectaccessreviews"}, []string{"create"}),
-		rule([]string{"networking.istio.io"}, []string{"virtualservices", "destinationrules", "gateways", "serviceentries", "sidecars", "envoyfilters", "workloadgroups", "proxyconfigs"}, readVerbs),
-		rule([]string{"networking.istio.io"}, []string{"workloadentries"}, []string{"get", "list", "watch", "create", "update", "patch", "delete"}),
-		rule([]string{"networking.istio.io"}, []string{"workloadentries/status"}, []string{"get", "update", "patch"}),
-		rule([]string{"security.istio.io"}, []string{"peerauthentications", "authorizationpolicies", "requestauthentications"}, readVerbs),
-		rule([]string{"telemetry.istio.io"}, []string{"telemetries"}, readVerbs),
-	}
-}
-
-// IstiodNamespaceRules are istiod's permissions in the control-plane namespace:
-// its CA secret and leader election.
-func IstiodNamespaceRules() []rbacv1.PolicyRule {
-	return []rbacv1.PolicyRule{
-		rule(core, []string{"secrets"}, []string{"get", "list", "watch", "create", "update", "delete"}),
-		rule(core, []string{"configmaps"}, []string{"get", "list", "watch", "create", "update", "delete"}),
-		rule([]string{"coordination.k8s.io"}, []string{"leases"}, []string{"get", "list", "watch", "create", "update", "patch"}),
-	}
-}
+// EnablePrometheusMerge is the mesh config's enablePrometheusMerge: the
+// proxies' agent serves the application's metrics merged with Envoy's on
+// :15020/stats/prometheus, and pods say so in their prometheus.io/*
+// annotations.
+const EnablePrometheusMerge = true
 
 // Discovery renders istiod: ServiceAccount, RBAC, mesh config, Deployment,
 // Service and (replicas > 1) a PodDisruptionBudget.
@@ -92,10 +74,13 @@ func Discovery(v Values) ([]client.Object, error) {
 		return nil, err
 	}
 	crName := v.ClusterScopedName("istiod")
+	gwName := v.ClusterScopedName("istiod-gateway-controller")
 	objs := []client.Object{
 		v.serviceAccount(name, app),
 		v.clusterRole(crName, app, IstiodClusterRules()),
 		v.clusterRoleBinding(crName, app, name),
+		v.clusterRole(gwName, app, IstiodGatewayControllerRules()),
+		v.clusterRoleBinding(gwName, app, name),
 		v.role(name, app, IstiodNamespaceRules()),
 		v.roleBinding(name, app, name),
 		v.configMap(v.MeshConfigName(), app, map[string]string{MeshConfigKey: mesh}),
@@ -119,6 +104,17 @@ func Discovery(v Values) ([]client.Object, error) {
 	return objs, nil
 }
 
+// IstiodReadyPath and IstiodReadyPort are istiod's readiness endpoint: 200
+// once its caches are synced (which needs list/watch on every kind it
+// watches) and its xDS, CA and webhook servers listen.
+const (
+	IstiodReadyPath = "/ready"
+	IstiodReadyPort = int32(8080)
+)
+
+// istiodDeployment is istiod as Istio's chart deploys it. istiod reads its
+// mesh config from ConfigMap istio[-<rev>] through the API (no volume), so a
+// change reaches it at once.
 func istiodDeployment(v Values) *appsv1.Deployment {
 	res := v.DiscoveryResources
 	if len(res.Requests) == 0 && len(res.Limits) == 0 {
@@ -128,8 +124,8 @@ func istiodDeployment(v Values) *appsv1.Deployment {
 		Name:  "discovery",
 		Image: v.IstiodImage,
 		Args: []string{"discovery", "--monitoringAddr=:15014", "--log_output_level=default:info",
-			"--domain", "cluster.local", "--keepaliveMaxServerConnectionAge", "30m"},
-		Ports: []corev1.ContainerPort{containerPort("http-debug", 8080), containerPort("grpc-xds", 15010),
+			"--domain", v.ClusterDomain, "--keepaliveMaxServerConnectionAge", "30m"},
+		Ports: []corev1.ContainerPort{containerPort("http-debug", IstiodReadyPort), containerPort("grpc-xds", 15010),
 			containerPort("https-dns", 15012), containerPort("http-monitoring", 15014), containerPort("https-webhooks", 15017)},
 		Env: []corev1.EnvVar{
 			{Name: "REVISION", Value: v.revLabel()},
@@ -141,21 +137,28 @@ func istiodDeployment(v Values) *appsv1.Deployment {
 			{Name: "ISTIOD_CUSTOM_HOST", Value: fmt.Sprintf("%s.%s.svc", v.IstiodName(), v.Namespace)},
 			{Name: "PILOT_ENABLE_ANALYSIS", Value: "false"},
 		},
-		Resources:       res,
-		ReadinessProbe:  httpProbe("/ready", 8080),
+		Resources: res,
+		ReadinessProbe: &corev1.Probe{
+			ProbeHandler:        corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: IstiodReadyPath, Port: intstr.FromInt32(IstiodReadyPort)}},
+			InitialDelaySeconds: 1, PeriodSeconds: 3, TimeoutSeconds: 5,
+		},
 		SecurityContext: restrictedSecurityContext(),
 		VolumeMounts: []corev1.VolumeMount{
-			{Name: "config-volume", MountPath: "/etc/istio/config"},
-			{Name: "local-certs", MountPath: "/var/run/secrets/istio-dns"},
 			{Name: "istio-token", MountPath: "/var/run/secrets/tokens", ReadOnly: true},
+			{Name: "local-certs", MountPath: "/var/run/secrets/istio-dns"},
+			{Name: "cacerts", MountPath: "/etc/cacerts", ReadOnly: true},
 		},
 	}
-	return v.deployment(v.IstiodName(), "istiod", v.IstiodName(), v.DiscoveryReplicas, nil, corev1.PodSpec{
+	c.SecurityContext.ReadOnlyRootFilesystem = ptr(true)
+	annotations := map[string]string{"prometheus.io/port": "15014", "prometheus.io/scrape": "true", "sidecar.istio.io/inject": "false"}
+	return v.deployment(v.IstiodName(), "istiod", v.IstiodName(), v.DiscoveryReplicas, annotations, corev1.PodSpec{
 		Containers: []corev1.Container{c},
 		Volumes: []corev1.Volume{
-			configVolume("config-volume", v.MeshConfigName()),
-			{Name: "local-certs", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
 			istioTokenVolume(),
+			{Name: "local-certs", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
+			// A plug-in CA (istio's cacerts Secret) when present; istiod
+			// creates a self-signed one (Secret istio-ca-secret) otherwise.
+			{Name: "cacerts", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: CACertsSecret, Optional: ptr(true)}}},
 		},
 	})
 }

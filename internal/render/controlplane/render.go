@@ -21,7 +21,7 @@ func Render(v Values) ([]client.Object, error) {
 		errs = append(errs, err)
 	}
 	add(Discovery(v))
-	add(IngressGateway(v), nil)
+	add(IngressGateway(v))
 	add(Prometheus(v))
 	add(Grafana(v))
 	add(Kiali(v))

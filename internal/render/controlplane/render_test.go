@@ -38,7 +38,8 @@ func scenarios() map[string]*meshv1alpha1.MeshControlPlane {
 		"custom-images": mcpbuilder.Make("basic", "istio-system").
 			Images(meshv1alpha1.ImagesSpec{Hub: "quay.io/maistra", Tag: "2.6.0", Proxy: "quay.io/custom/proxy:dev"}).
 			AddonImage("prometheus", "quay.io/custom/prometheus:dev").Ingress(meshv1alpha1.GatewayPort{Name: "tcp", Port: 9000, TargetPort: 9000}).Obj(),
-		"revision": mcpbuilder.Make("canary", "mesh").Revision("canary").MTLS(meshv1alpha1.MTLSDisable).Ingress().Addons("prometheus").Obj(),
+		"revision": mcpbuilder.Make("canary", "mesh").Revision("canary").MTLS(meshv1alpha1.MTLSDisable).Ingress().Addons("prometheus").
+			ClusterDomain("corp.example").Obj(),
 	}
 }
 

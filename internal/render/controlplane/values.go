@@ -21,10 +21,17 @@ const (
 	// RootCertConfigMap is the ConfigMap istiod writes into every member
 	// namespace with the mesh root certificate; proxies mount it.
 	RootCertConfigMap = "istio-ca-root-cert"
-	ProxyUID          = int64(1337)
-	ProxyGID          = int64(1337)
-	InboundCapture    = int32(15006)
-	OutboundCapture   = int32(15001)
+	// RootCertKey is the key of the root certificate (PEM) in RootCertConfigMap.
+	RootCertKey = "root-cert.pem"
+	// SelfSignedCASecret is where istiod keeps the CA it creates itself (key
+	// ca-cert.pem) when no plug-in CA (CACertsSecret, key root-cert.pem) is
+	// given; both live in the control-plane namespace.
+	SelfSignedCASecret = "istio-ca-secret"
+	CACertsSecret      = "cacerts"
+	ProxyUID           = int64(1337)
+	ProxyGID           = int64(1337)
+	InboundCapture     = int32(15006)
+	OutboundCapture    = int32(15001)
 
 	// Labels on everything rendered.
 	LabelManagedBy    = "app.kubernetes.io/managed-by"
@@ -67,6 +74,8 @@ type Values struct {
 	Revision  string
 	Version   string
 	ClusterID string
+	// ClusterDomain is the cluster's DNS domain (cluster.local).
+	ClusterDomain string
 
 	IstiodImage string
 	ProxyImage  string
@@ -112,6 +121,7 @@ func Resolve(mcp *meshv1alpha1.MeshControlPlane, images config.Images) (Values, 
 		Revision:           s.Revision,
 		Version:            s.Version,
 		ClusterID:          firstNonEmpty(s.ClusterID, "Kubernetes"),
+		ClusterDomain:      firstNonEmpty(s.ClusterDomain, "cluster.local"),
 		DiscoveryReplicas:  s.Discovery.Replicas,
 		DiscoveryResources: s.Discovery.Resources,
 		AccessLogFile:      s.Discovery.AccessLogFile,

@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -106,7 +107,15 @@ func FuzzRenderLauncherPod(f *testing.F) {
 		if !enrolled {
 			mesh = nil
 		}
-		pod, err := RenderLauncherPod(vmi, mesh, testOpts)
+		// Every claim as the controller resolves a bound one.
+		opts := testOpts
+		opts.Claims = map[string]Claim{}
+		for _, vol := range vmi.Spec.Volumes {
+			if vol.PersistentVolumeClaim != nil {
+				opts.Claims[vol.PersistentVolumeClaim.ClaimName] = Claim{Capacity: resource.MustParse("10Gi")}
+			}
+		}
+		pod, err := RenderLauncherPod(vmi, mesh, opts)
 		if err != nil {
 			for _, s := range renderErrorsAllowed {
 				if strings.Contains(err.Error(), s) {
@@ -115,7 +124,7 @@ func FuzzRenderLauncherPod(f *testing.F) {
 			}
 			t.Fatalf("RenderLauncherPod of an admitted VMI: %v", err)
 		}
-		again, err := RenderLauncherPod(vmi.DeepCopy(), mesh, testOpts)
+		again, err := RenderLauncherPod(vmi.DeepCopy(), mesh, opts)
 		if err != nil || !equality.Semantic.DeepEqual(pod, again) {
 			t.Fatalf("RenderLauncherPod is not deterministic (%v)", err)
 		}

@@ -56,11 +56,15 @@ func proxyVolumes(mesh *injection.Settings) []corev1.Volume {
 // proxyContainer is the Istio-compatible sidecar as a native sidecar: an
 // init container with restartPolicy Always after net-setup, so the rules are
 // in place before it starts and the kubelet stops it after compute exits.
-func proxyContainer(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection.Settings, appPorts []corev1.ContainerPort) corev1.Container {
-	proxyConfig, _ := json.Marshal(map[string]any{
-		"discoveryAddress":                mesh.DiscoveryAddress,
-		"holdApplicationUntilProxyStarts": mesh.HoldApplicationUntilProxyStarts,
-	})
+// It is what Istio's injection template renders for a native sidecar: the
+// startupProbe makes the kubelet start compute (the VM) only once the proxy
+// is ready, and the preStop hook drains Envoy's connections when the pod
+// stops.
+func proxyContainer(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection.Settings, appPorts []corev1.ContainerPort) (corev1.Container, error) {
+	proxyConfig, err := proxyConfigJSON(vmi, mesh)
+	if err != nil {
+		return corev1.Container{}, err
+	}
 	podPorts, _ := json.Marshal(appPorts)
 	if len(appPorts) == 0 {
 		podPorts = []byte("[]")
@@ -72,13 +76,18 @@ func proxyContainer(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection.Se
 	if logLevel == "" {
 		logLevel = "warning"
 	}
+	clusterDomain := mesh.ClusterDomain
+	if clusterDomain == "" {
+		clusterDomain = "cluster.local"
+	}
+	healthProbe := corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: ProxyHealthPath, Port: intstr.FromInt32(podcontract.ProxyHealthPort)}}
 	c := corev1.Container{
 		Name:          podcontract.ContainerProxy,
 		Image:         mesh.ProxyImage,
 		RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways),
 		Args: []string{
 			"proxy", "sidecar",
-			"--domain", "$(POD_NAMESPACE).svc.cluster.local",
+			"--domain", "$(POD_NAMESPACE).svc." + clusterDomain,
 			"--proxyLogLevel=" + logLevel,
 			"--proxyComponentLogLevel=misc:error",
 			"--log_output_level=default:info",
@@ -92,7 +101,7 @@ func proxyContainer(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection.Se
 			{Name: "SERVICE_ACCOUNT", ValueFrom: field("spec.serviceAccountName")},
 			{Name: "HOST_IP", ValueFrom: field("status.hostIP")},
 			{Name: "ISTIO_CPU_LIMIT", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.cpu"}}},
-			{Name: "PROXY_CONFIG", Value: string(proxyConfig)},
+			{Name: "PROXY_CONFIG", Value: proxyConfig},
 			{Name: "TRUST_DOMAIN", Value: mesh.TrustDomain},
 			{Name: "ISTIO_META_POD_PORTS", Value: string(podPorts)},
 			{Name: "ISTIO_META_APP_CONTAINERS", Value: podcontract.ContainerCompute},
@@ -105,12 +114,21 @@ func proxyContainer(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection.Se
 		},
 		Ports:     []corev1.ContainerPort{{Name: ProxyPromPortName, ContainerPort: podcontract.ProxyPromPort, Protocol: corev1.ProtocolTCP}},
 		Resources: *mesh.ProxyResources.DeepCopy(),
+		StartupProbe: &corev1.Probe{
+			ProbeHandler:     healthProbe,
+			PeriodSeconds:    1,
+			TimeoutSeconds:   3,
+			FailureThreshold: 600,
+		},
 		ReadinessProbe: &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: ProxyHealthPath, Port: intstr.FromInt32(podcontract.ProxyHealthPort)}},
+			ProbeHandler:     healthProbe,
 			PeriodSeconds:    15,
 			TimeoutSeconds:   3,
 			FailureThreshold: 4,
 		},
+		Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{
+			Command: []string{"pilot-agent", "request", fmt.Sprintf("--debug-port=%d", podcontract.ProxyAgentPort), "POST", "drain"},
+		}}},
 		SecurityContext: &corev1.SecurityContext{
 			RunAsUser:                ptr.To(mesh.ProxyUID),
 			RunAsGroup:               ptr.To(mesh.ProxyGID),
@@ -132,15 +150,5 @@ func proxyContainer(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection.Se
 		},
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
-	if mesh.HoldApplicationUntilProxyStarts {
-		// The kubelet starts the next containers (compute) only after a native
-		// sidecar's startupProbe succeeds: the VM boots with its proxy ready.
-		c.StartupProbe = &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: ProxyHealthPath, Port: intstr.FromInt32(podcontract.ProxyHealthPort)}},
-			PeriodSeconds:    1,
-			TimeoutSeconds:   3,
-			FailureThreshold: 600,
-		}
-	}
-	return c
+	return c, nil
 }

@@ -15,12 +15,17 @@
 //	      compute         virt-launcher compute: QEMU, DHCP, QMP (uid 107)
 //	      volume<name>    one per containerDisk: the user's image, running the
 //	                      copied helper that hands the disk's fd to compute
+//
+// A persistentVolumeClaim volume is a pod volume mounted into compute, which
+// keeps the disk as disk.img on it (see claims.go); an emptyDisk is a file
+// compute creates in its run emptyDir.
 package launcherpod
 
 import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -76,7 +81,9 @@ const (
 	AnnotationMeshControlPlane = "virt.virtmesh.io/mesh-control-plane"
 )
 
-// Options are the operator-wide inputs of the renderer.
+// Options are the renderer's inputs besides the VMI and the mesh: the
+// operator-wide settings, and Claims, which the controller resolves for the
+// VMI at hand.
 type Options struct {
 	// LauncherImage is the VirtMesh image (RELATED_IMAGE_LAUNCHER).
 	LauncherImage string
@@ -92,6 +99,9 @@ type Options struct {
 	// --allowed-unsafe-sysctls=net.ipv6.conf.all.forwarding (otherwise it
 	// rejects the pod). Off, VMs are IPv4-only.
 	VMIPv6 bool
+	// Claims are the VMI's PersistentVolumeClaims, by claim name, as the
+	// controller found them; every persistentVolumeClaim volume needs one.
+	Claims map[string]Claim
 }
 
 // PodName is the launcher pod's name for vmi: virt-launcher-<vmi>-<5 chars>.
@@ -132,12 +142,18 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 	if err != nil {
 		return nil, err
 	}
-	compute, err := computeContainer(vmi, netCfg.VMNetwork, opts)
+	disks, err := persistentDisks(vmi, opts.Claims)
 	if err != nil {
 		return nil, err
 	}
-
-	annotations := podAnnotations(vmiJSON, mesh)
+	compute, err := computeContainer(vmi, netCfg.VMNetwork, disks, opts)
+	if err != nil {
+		return nil, err
+	}
+	annotations, err := podAnnotations(vmi, vmiJSON, mesh)
+	if err != nil {
+		return nil, err
+	}
 	if err := apivalidation.ValidateAnnotationsSize(annotations); err != nil {
 		return nil, fmt.Errorf("the VMI is too large to hand to its launcher pod in the %s annotation (%w): shorten spec.volumes[].cloudInitNoCloud userData or networkData", podcontract.VMIAnnotation, err)
 	}
@@ -182,13 +198,18 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 				Sysctls:        podSysctls(netCfg.VMNetwork),
 			},
-			Volumes: baseVolumes(),
+			Volumes: append(baseVolumes(), claimVolumes(vmi)...),
 		},
 	}
+	claimSecurityContext(pod.Spec.SecurityContext, disks)
 
 	pod.Spec.InitContainers = []corev1.Container{helperInstallContainer(opts), netSetupContainer(netCfg, opts)}
 	if mesh != nil {
-		pod.Spec.InitContainers = append(pod.Spec.InitContainers, proxyContainer(vmi, mesh, compute.Ports))
+		proxy, err := proxyContainer(vmi, mesh, compute.Ports)
+		if err != nil {
+			return nil, err
+		}
+		pod.Spec.InitContainers = append(pod.Spec.InitContainers, proxy)
 		pod.Spec.Volumes = append(pod.Spec.Volumes, proxyVolumes(mesh)...)
 	}
 	pod.Spec.Containers = append([]corev1.Container{compute}, volumeContainers(vmi)...)
@@ -345,18 +366,27 @@ func firstLabel(labels map[string]string, def string, keys ...string) string {
 	return def
 }
 
-func podAnnotations(vmiJSON string, mesh *injection.Settings) map[string]string {
-	a := map[string]string{
-		podcontract.VMIAnnotation:  vmiJSON,
-		AnnotationDefaultContainer: podcontract.ContainerCompute,
-		AnnotationKubevirtIfaces:   podcontract.DefaultBridge,
-		AnnotationRerouteIfaces:    podcontract.DefaultBridge,
-	}
+// podAnnotations are the VMI's Istio annotations (istioAnnotations), the
+// prometheus.io/* ones Istio's injector adds when metrics are merged, and the
+// renderer's own, which win.
+func podAnnotations(vmi *virtv1alpha1.VirtualMachineInstance, vmiJSON string, mesh *injection.Settings) (map[string]string, error) {
+	a := istioAnnotations(vmi)
 	if mesh != nil {
+		merge, err := prometheusMerge(vmi, mesh)
+		if err != nil {
+			return nil, err
+		}
+		if merge {
+			maps.Copy(a, prometheusAnnotations())
+		}
 		a[AnnotationMeshSnapshot] = mesh.ControlPlaneNamespace + "/" + mesh.SnapshotName()
 		a[AnnotationMeshControlPlane] = mesh.ControlPlaneNamespace + "/" + mesh.ControlPlaneName
 	}
-	return a
+	a[podcontract.VMIAnnotation] = vmiJSON
+	a[AnnotationDefaultContainer] = podcontract.ContainerCompute
+	a[AnnotationKubevirtIfaces] = podcontract.DefaultBridge
+	a[AnnotationRerouteIfaces] = podcontract.DefaultBridge
+	return a, nil
 }
 
 // vmiAnnotation is the VMI JSON the launcher reads (launcher.VMI's contract):
@@ -476,7 +506,7 @@ func netSetupContainer(cfg podcontract.NetSetupOptions, opts Options) corev1.Con
 	}
 }
 
-func computeContainer(vmi *virtv1alpha1.VirtualMachineInstance, vmNet podcontract.VMNetwork, opts Options) (corev1.Container, error) {
+func computeContainer(vmi *virtv1alpha1.VirtualMachineInstance, vmNet podcontract.VMNetwork, disks []podcontract.PersistentDisk, opts Options) (corev1.Container, error) {
 	res, err := computeResources(vmi, opts)
 	if err != nil {
 		return corev1.Container{}, err
@@ -487,6 +517,7 @@ func computeContainer(vmi *virtv1alpha1.VirtualMachineInstance, vmNet podcontrac
 	// A native sidecar proxy is stopped by the kubelet once compute exits,
 	// so the launcher need not call /quitquitquit.
 	o.StopProxyOnExit = false
+	o.PersistentDisks = disks
 
 	sc := nonRoot()
 	// QEMU runs as uid 107 (KubeVirt's qemu user). NET_BIND_SERVICE is kept
@@ -522,14 +553,14 @@ func computeContainer(vmi *virtv1alpha1.VirtualMachineInstance, vmNet podcontrac
 			TimeoutSeconds:   2,
 			FailureThreshold: 3,
 		},
-		VolumeMounts: []corev1.VolumeMount{
+		VolumeMounts: append([]corev1.VolumeMount{
 			{Name: podcontract.SocketsVolumeName, MountPath: podcontract.SocketsMountPath},
 			{Name: podcontract.RunVolumeName, MountPath: podcontract.RunMountPath},
 			{Name: podcontract.VMIVolumeName, MountPath: podcontract.VMIMountPath, ReadOnly: true},
 			// Read-only is enough: opening a device node for writing does
 			// not write to the filesystem it is on.
 			{Name: podcontract.TunVolumeName, MountPath: podcontract.TunMountPath, ReadOnly: true},
-		},
+		}, claimMounts(disks)...),
 		TerminationMessagePath:   o.TerminationLog,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}, nil

@@ -29,6 +29,12 @@ func testSettings() *injection.Settings {
 		ProxyImage:     "docker.io/istio/proxyv2:1.30.0",
 		ProxyResources: corev1.ResourceRequirements{Requests: rl, Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("1Gi")}},
 		ProxyLogLevel:  "warning", DiscoveryAddress: "istiod.istio-system.svc:15012", ClusterID: "Kubernetes",
+		ClusterDomain: "cluster.local", EnablePrometheusMerge: true,
+		ProxyConfig: map[string]any{
+			"discoveryAddress": "istiod.istio-system.svc:15012", "holdApplicationUntilProxyStarts": false,
+			"proxyMetadata": map[string]any{"ISTIO_META_CLUSTER_ID": "Kubernetes"},
+			"tracing":       map[string]any{"sampling": 1.0, "zipkin": map[string]any{"address": "zipkin.istio-system.svc:9411"}},
+		},
 		TrustDomain: "cluster.local", RootCertConfigMap: "istio-ca-root-cert",
 		ProxyUID: 1337, ProxyGID: 1337, InboundCapturePort: 15006, OutboundCapturePort: 15001,
 		IncludeOutboundIPRanges: []string{"*"},
@@ -50,6 +56,9 @@ func TestRenderGolden(t *testing.T) {
 	hold.HoldApplicationUntilProxyStarts = true
 	ipv6 := testOpts
 	ipv6.VMIPv6 = true
+	hold.ProxyConfig["holdApplicationUntilProxyStarts"] = true
+	claimOpts := testOpts
+	claimOpts.Claims = map[string]Claim{"ratings-data": {Capacity: resource.MustParse("1Gi")}, "ratings-seed": {Capacity: resource.MustParse("512Mi")}}
 	cases := map[string]struct {
 		vmi  *virtv1alpha1.VirtualMachineInstance
 		mesh *injection.Settings
@@ -75,6 +84,14 @@ func TestRenderGolden(t *testing.T) {
 		// The VMI opted out, so the controller passes no settings: no proxy,
 		// no redirection, no mesh labels.
 		"opt-out": {vmi: details().NoMesh().Obj()},
+		// The VM's own Istio annotations reach the pod and its proxy, in
+		// another cluster domain, as its own ServiceAccount.
+		"istio-annotations": {
+			vmi: details().ServiceAccount("details").
+				Annotation(AnnotationProxyConfig, "proxyMetadata:\n  ISTIO_META_DNS_CAPTURE: \"true\"\nconcurrency: 1\n").
+				Annotation("sidecar.istio.io/logLevel", "debug").Annotation("example.com/not-istio", "dropped").Obj(),
+			mesh: func() *injection.Settings { s := testSettings(); s.ClusterDomain = "corp.example"; return s }(),
+		},
 		"hold-application-until-proxy-starts": {
 			vmi: details().Annotation(virtv1alpha1.AnnotationExcludeInboundPorts, " 9443").
 				PortProto("", "TCP", 9443).Obj(),
@@ -83,6 +100,14 @@ func TestRenderGolden(t *testing.T) {
 		// The operator runs with --vm-ipv6: the VM gets IPv6 and the pod
 		// the sysctl it needs.
 		"vm-ipv6": {vmi: details().Obj(), mesh: testSettings(), opts: &ipv6},
+		// A claim the guest writes, a read-only one and a scratch disk: the
+		// claims are pod volumes mounted into compute (fsGroup 107), their
+		// sizes compute's flags; the emptyDisk needs nothing in the pod.
+		"persistent-disks": {
+			vmi: vb.MakeVMI("ratings").Namespace("bookinfo").UID(testUID).
+				PVC("data", "ratings-data", false).PVC("seed", "ratings-seed", true).EmptyDisk("scratch", "2Gi").Obj(),
+			opts: &claimOpts,
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -185,6 +210,53 @@ func checkInvariants(t *testing.T, pod *corev1.Pod, enrolled bool) {
 	if _, ok := pod.Annotations[podcontract.VMIAnnotation]; !ok {
 		t.Errorf("no %s annotation", podcontract.VMIAnnotation)
 	}
+	checkClaims(t, pod, co)
+}
+
+// checkClaims: each --persistent-disk path is on a mount of that volume's
+// claim in compute, read-only exactly when the flag says so, and the pod
+// has fsGroup 107 exactly when it mounts a claim.
+func checkClaims(t *testing.T, pod *corev1.Pod, co podcontract.ComputeOptions) {
+	t.Helper()
+	claims := map[string]*corev1.PersistentVolumeClaimVolumeSource{}
+	for _, v := range pod.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			claims[v.Name] = v.PersistentVolumeClaim
+		}
+	}
+	if len(claims) != len(co.PersistentDisks) {
+		t.Errorf("%d claim volumes, %d --persistent-disk flags: want one each", len(claims), len(co.PersistentDisks))
+	}
+	for _, d := range co.PersistentDisks {
+		name := podcontract.PVCVolumeName(d.Volume)
+		mounted := false
+		for _, m := range pod.Spec.Containers[0].VolumeMounts {
+			if m.Name == name && strings.HasPrefix(d.Path, m.MountPath+"/") {
+				mounted = m.ReadOnly == d.ReadOnly
+			}
+		}
+		if c := claims[name]; !mounted || c == nil || c.ReadOnly != d.ReadOnly {
+			t.Errorf("--persistent-disk %s: want compute to mount claim volume %s at its directory, read-only %v (claim %+v)", d, name, d.ReadOnly, c)
+		}
+	}
+	fsGroup := pod.Spec.SecurityContext.FSGroup
+	if (fsGroup != nil) != (len(claims) > 0) || fsGroup != nil && *fsGroup != podcontract.QEMUUID {
+		t.Errorf("fsGroup %v with %d claims: want %d exactly when the pod mounts a claim", fsGroup, len(claims), podcontract.QEMUUID)
+	}
+}
+
+func TestDiskImageSize(t *testing.T) {
+	for capacity, want := range map[string]int64{
+		"1Gi":  967 << 20, // 1024Mi less 5.5% is 967.68Mi
+		"10Gi": 9676 << 20,
+		"1G":   901 << 20,
+		"2Mi":  1 << 20,
+		"1Mi":  0,
+	} {
+		if got := DiskImageSize(resource.MustParse(capacity)); got != want {
+			t.Errorf("DiskImageSize(%s) = %d, want %d", capacity, got, want)
+		}
+	}
 }
 
 func TestPodNameDeterministic(t *testing.T) {
@@ -220,7 +292,10 @@ func TestRenderErrors(t *testing.T) {
 		"memory above 16Ti":       {vmi: vb.MakeVMI("x").UID(testUID).Request("memory", "8Ei").Obj(), opts: testOpts, want: "must be between 1Mi and 16Ti"},
 		// 32768 control characters are 196 KiB of JSON escapes: two such
 		// documents exceed the API server's 256 KiB for all annotations.
-		"too large": {vmi: vb.MakeVMI("x").UID(testUID).CloudInit("c", strings.Repeat("\x01", 32768)+strings.Repeat("\x02", 32768)).Obj(), opts: testOpts, want: "too large to hand to its launcher pod"},
+		"too large":          {vmi: vb.MakeVMI("x").UID(testUID).CloudInit("c", strings.Repeat("\x01", 32768)+strings.Repeat("\x02", 32768)).Obj(), opts: testOpts, want: "too large to hand to its launcher pod"},
+		"claim not resolved": {vmi: vb.MakeVMI("x").UID(testUID).PVC("data", "data", false).Obj(), opts: testOpts, want: "PersistentVolumeClaim data was not resolved"},
+		"claim too small": {vmi: vb.MakeVMI("x").UID(testUID).PVC("data", "data", false).Obj(), opts: withClaims(map[string]Claim{"data": {Capacity: resource.MustParse("1Mi")}}),
+			want: "too small for a disk (at least 2Mi): request more storage"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -230,6 +305,12 @@ func TestRenderErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withClaims(c map[string]Claim) Options {
+	o := testOpts
+	o.Claims = c
+	return o
 }
 
 func TestKVMResource(t *testing.T) {
@@ -246,22 +327,26 @@ func TestKVMResource(t *testing.T) {
 }
 
 // The shipped samples render (with and without the mesh); a VirtualMachine
-// renders its template.
+// renders its template. A sample's PersistentVolumeClaims are resolved as the
+// controller resolves an unbound claim: from the storage they request.
 func TestRenderSamples(t *testing.T) {
-	for _, f := range []string{"virt_v1alpha1_virtualmachineinstance.yaml", "virt_v1alpha1_virtualmachine.yaml", "bookinfo-details-vm.yaml"} {
+	for _, f := range []string{"virt_v1alpha1_virtualmachineinstance.yaml", "virt_v1alpha1_virtualmachine.yaml", "bookinfo-details-vm.yaml", "counter-vm-pvc.yaml"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "..", "config", "samples", f))
 		if err != nil {
 			t.Fatal(err)
 		}
+		docs := strings.Split(string(b), "\n---")
+		opts := testOpts
+		opts.Claims = sampleClaims(t, f, docs)
 		found := false
-		for _, doc := range strings.Split(string(b), "\n---") {
+		for _, doc := range docs {
 			vmi := sampleVMI(t, f, doc)
 			if vmi == nil {
 				continue
 			}
 			found = true
 			for _, mesh := range []*injection.Settings{nil, testSettings()} {
-				pod, err := RenderLauncherPod(vmi, mesh, testOpts)
+				pod, err := RenderLauncherPod(vmi, mesh, opts)
 				if err != nil {
 					t.Fatalf("%s (mesh %v): %v", f, mesh != nil, err)
 				}
@@ -272,6 +357,24 @@ func TestRenderSamples(t *testing.T) {
 			t.Errorf("%s has no VirtualMachineInstance or VirtualMachine", f)
 		}
 	}
+}
+
+// sampleClaims are the PersistentVolumeClaims among a sample's documents,
+// by name, with their requested storage as the capacity.
+func sampleClaims(t *testing.T, file string, docs []string) map[string]Claim {
+	t.Helper()
+	out := map[string]Claim{}
+	for _, doc := range docs {
+		if !strings.Contains(doc, "kind: PersistentVolumeClaim\n") {
+			continue
+		}
+		pvc := &corev1.PersistentVolumeClaim{}
+		if err := yaml.UnmarshalStrict([]byte(doc), pvc); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		out[pvc.Name] = Claim{Capacity: pvc.Spec.Resources.Requests[corev1.ResourceStorage]}
+	}
+	return out
 }
 
 // sampleVMI is the VMI a sample document runs: the VMI itself, or a

@@ -115,6 +115,11 @@ func (c *Cluster) env(extra []string) []string {
 		"VIRTMESH_SKIP_BUILD=1",
 		"VIRTMESH_MANAGER_BIN="+c.opts.ManagerBin,
 		"VIRTMESH_MANAGER_ARGS="+strings.Join(c.opts.ManagerArgs, " "),
+		// No real istiod on the host: these runs measure and break the
+		// operator's path, and istiod would share the machine's CPUs. A
+		// MeshControlPlane is then Reconciled (its injection snapshot
+		// published), never Ready.
+		"VIRTMESH_HOST_ISTIOD=0",
 	)
 	if c.opts.Nodes > 0 {
 		env = append(env, fmt.Sprintf("VIRTMESH_NODES=%d", c.opts.Nodes))

@@ -22,6 +22,7 @@ func Make(name, namespace string) *Builder {
 		Spec: meshv1alpha1.MeshControlPlaneSpec{
 			Version:               "1.30.0",
 			ClusterID:             "Kubernetes",
+			ClusterDomain:         "cluster.local",
 			Discovery:             meshv1alpha1.DiscoverySpec{Replicas: 1},
 			Proxy:                 meshv1alpha1.ProxySpec{LogLevel: "warning"},
 			Security:              meshv1alpha1.SecuritySpec{MTLS: meshv1alpha1.MTLSPermissive, TrustDomain: "cluster.local"},
@@ -32,6 +33,9 @@ func Make(name, namespace string) *Builder {
 
 // Obj returns a copy of the MeshControlPlane.
 func (b *Builder) Obj() *meshv1alpha1.MeshControlPlane { return b.mcp.DeepCopy() }
+
+// ClusterDomain sets spec.clusterDomain.
+func (b *Builder) ClusterDomain(d string) *Builder { b.mcp.Spec.ClusterDomain = d; return b }
 
 // Revision sets spec.revision.
 func (b *Builder) Revision(r string) *Builder { b.mcp.Spec.Revision = r; return b }

@@ -110,6 +110,20 @@ func (w *VMIWrapper) ContainerDisk(name, image, path string) *VMIWrapper {
 	return w
 }
 
+// PVC adds a disk backed by a persistentVolumeClaim volume.
+func (w *VMIWrapper) PVC(name, claim string, readOnly bool) *VMIWrapper {
+	w.Spec.Domain.Devices.Disks = append(w.Spec.Domain.Devices.Disks, virtv1alpha1.Disk{Name: name, Disk: &virtv1alpha1.DiskTarget{Bus: virtv1alpha1.DiskBusVirtio, ReadOnly: readOnly}})
+	w.Spec.Volumes = append(w.Spec.Volumes, virtv1alpha1.Volume{Name: name, PersistentVolumeClaim: &virtv1alpha1.PersistentVolumeClaimVolumeSource{ClaimName: claim, ReadOnly: readOnly}})
+	return w
+}
+
+// EmptyDisk adds a disk backed by an emptyDisk volume of capacity.
+func (w *VMIWrapper) EmptyDisk(name, capacity string) *VMIWrapper {
+	w.Spec.Domain.Devices.Disks = append(w.Spec.Domain.Devices.Disks, virtv1alpha1.Disk{Name: name, Disk: &virtv1alpha1.DiskTarget{Bus: virtv1alpha1.DiskBusVirtio}})
+	w.Spec.Volumes = append(w.Spec.Volumes, virtv1alpha1.Volume{Name: name, EmptyDisk: &virtv1alpha1.EmptyDiskSource{Capacity: resource.MustParse(capacity)}})
+	return w
+}
+
 // CloudInit adds a cloudInitNoCloud disk with userData.
 func (w *VMIWrapper) CloudInit(name, userData string) *VMIWrapper {
 	w.Spec.Domain.Devices.Disks = append(w.Spec.Domain.Devices.Disks, virtv1alpha1.Disk{Name: name, Disk: &virtv1alpha1.DiskTarget{Bus: virtv1alpha1.DiskBusVirtio}})

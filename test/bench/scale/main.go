@@ -307,7 +307,7 @@ var phaseSpecs = map[string]phaseSpec{
 }
 
 // setupMesh creates MeshControlPlane istio-system/scale with member
-// namespace scale-mesh and waits for it to be Ready and for the operator to
+// namespace scale-mesh and waits for it to be Reconciled and for the operator to
 // label scale-mesh: a launcher pod is enrolled only if its namespace already
 // is a member when the pod is made.
 func (b *bench) setupMesh(ctx context.Context) error {
@@ -322,12 +322,14 @@ func (b *bench) setupMesh(ctx context.Context) error {
 	if err := b.c.Create(ctx, mcp); err != nil {
 		return err
 	}
-	return poll(ctx, 5*time.Minute, "mcp/scale Ready and scale-mesh labelled", func() error {
+	return poll(ctx, 5*time.Minute, "mcp/scale Reconciled and scale-mesh labelled", func() error {
 		if err := b.c.Get(ctx, client.ObjectKeyFromObject(mcp), mcp); err != nil {
 			return err
 		}
-		if !meta.IsStatusConditionTrue(mcp.Status.Conditions, "Ready") {
-			return fmt.Errorf("mcp/scale not Ready: %v", mcp.Status.Conditions)
+		// No istiod runs (localcluster): Reconciled with a published
+		// injection snapshot is what launcher pods are rendered from.
+		if !meta.IsStatusConditionTrue(mcp.Status.Conditions, meshv1alpha1.ConditionReconciled) || mcp.Status.InjectionSnapshot == "" {
+			return fmt.Errorf("mcp/scale not Reconciled with an injection snapshot: %v", mcp.Status.Conditions)
 		}
 		ns := &corev1.Namespace{}
 		if err := b.c.Get(ctx, client.ObjectKey{Name: "scale-mesh"}, ns); err != nil {
