@@ -190,7 +190,8 @@ func (o *Operator) Stop(ctx context.Context) error {
 // StartOperator starts another replica with its own metrics address.
 func (c *Cluster) StartOperator(ctx context.Context, id, metricsAddr string) (*Operator, error) {
 	o := c.Operator(id, metricsAddr)
-	return o, o.Start(ctx)
+	err := o.Start(ctx)
+	return o, err
 }
 
 // PID is the replica's process id (0 when it is not running).
@@ -267,8 +268,7 @@ func ReadProc(pid int) (Proc, error) {
 		return p, err
 	}
 	// Fields after the command name, which ends with the last ')'.
-	rest := string(stat[bytes.LastIndexByte(stat, ')')+2:])
-	f := strings.Fields(rest)
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
 	if len(f) < 13 {
 		return p, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
 	}

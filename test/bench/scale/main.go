@@ -816,7 +816,7 @@ func opPhase(m0, m1 localcluster.Metrics, n int) OpPhase {
 			if write {
 				o.Events += c
 			}
-		case !vmiPath(res) && !(res == "configmaps" && verb == "get"):
+		case !vmiPath(res) && (res != "configmaps" || verb != "get"):
 			if write {
 				o.OtherWrites += c
 			} else {
