@@ -120,6 +120,12 @@ create_cluster() {
     # --heartbeat-factor: node leases and status updates 5x slower than
     # kubelet's defaults (and the node monitor grace period with them), so the
     # fake nodes keep a 2-core machine quiet.
+    # One create at a time on this host: kwokctl picks the first free ports
+    # from 32766 down, and two concurrent creates (test/e2e and test/faults
+    # under go test ./...) would pick the same ones. kwokctl gets no fd 9:
+    # the components it starts must not hold the lock.
+    exec 9>"${TMPDIR:-/tmp}/virtmesh-kwokctl-create.lock"
+    flock 9
     kwokctl create cluster --name "$name" \
       --runtime binary \
       --kubeconfig '' \
@@ -129,7 +135,8 @@ create_cluster() {
       --kwok-controller-binary "$bin/kwok" \
       --etcd-binary "$bin/etcd" \
       --heartbeat-factor 5 \
-      --wait 3m
+      --wait 3m 9>&-
+    exec 9>&-
   fi
   ln -sf "$kwok_workdir/clusters/$name/kubeconfig.yaml" "$kubeconfig"
   local i
