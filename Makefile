@@ -95,9 +95,14 @@ run-local: ## Start the local cluster (a real node as root, kwok otherwise; NODE
 stop-local: ## Undo everything run-local did (also after a crash) and remove its work directory.
 	hack/local-cluster.sh down
 
+# N is the objects per phase (100: the quick developer run; the documented
+# run is N=1000); SCALEFLAGS go to the driver, e.g. SCALEFLAGS='-phases pods,vmis'.
+N ?= 100
+SCALEFLAGS ?=
+
 .PHONY: scale
-scale: ## Scale run on a fresh local kwok cluster: N VMIs (plain and mesh) vs N plain Pods (ratios in docs/performance.md).
-	hack/scale-run.sh $(or $(N),100)
+scale: ## Scale run on a fresh local kwok cluster: N VMIs vs N plain Pods, unpaced and at 10/s, figures vs targets (docs/performance.md).
+	hack/scale-run.sh $(N) $(SCALEFLAGS)
 
 ##@ Fuzzing (docs/fuzzing.md)
 

@@ -38,6 +38,9 @@
 #                             permissions) or "admin"
 #   VIRTMESH_MANAGER_BIN      operator binary (default: bin/manager)
 #   VIRTMESH_MANAGER_ARGS     extra operator flags, e.g. --zap-log-level=debug
+#   VIRTMESH_MANAGER_ID       run another operator replica next to the first:
+#                             operator-start/-stop then use manager-<id>.pid and
+#                             manager-<id>.log (with VIRTMESH_LEADER_ELECT=1)
 #   VIRTMESH_KWOK_LOG_LEVEL   kwokctl's log level (default: WARN)
 #   VIRTMESH_HOST_ISTIOD=0    do not run the real istiod on the host (kwok mode;
 #                             mcp/basic then never gets Ready: nothing creates

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -83,7 +84,19 @@ type VirtualMachineInstanceReconciler struct {
 	VMIPv6 bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Workers is how many VMIs are reconciled at once (0: 1); main.go
+	// passes --vmi-workers (DefaultVMIWorkers).
+	Workers int
+
+	initOnce sync.Once
+	inputs   *meshInputs
+	created  createdPods
+	written  writtenVMIs
 }
+
+// DefaultVMIWorkers is --vmi-workers' default: a reconcile spends its time
+// waiting on the API server, so several overlap; see docs/performance.md.
+const DefaultVMIWorkers = 8
 
 var _ reconcile.Reconciler = &VirtualMachineInstanceReconciler{}
 
@@ -92,6 +105,7 @@ var _ reconcile.Reconciler = &VirtualMachineInstanceReconciler{}
 // +kubebuilder:rbac:groups=virt.virtmesh.io,resources=virtualmachineinstances/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch
 // +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=get;list;watch
@@ -104,6 +118,8 @@ func (r *VirtualMachineInstanceReconciler) Reconcile(ctx context.Context, req re
 	vmi := &virtv1alpha1.VirtualMachineInstance{}
 	if err := r.Client.Get(ctx, req.NamespacedName, vmi); err != nil {
 		if apierrors.IsNotFound(err) {
+			r.created.forget(req.NamespacedName)
+			r.written.forget(req.NamespacedName)
 			return reconcile.Result{}, r.deleteLauncherPods(ctx, req.NamespacedName, "")
 		}
 		return reconcile.Result{}, err
@@ -113,12 +129,29 @@ func (r *VirtualMachineInstanceReconciler) Reconcile(ctx context.Context, req re
 		return reconcile.Result{}, r.deleteLauncherPods(ctx, req.NamespacedName, "")
 	}
 
+	// The cache may not have our last status patch yet.
+	vmi = r.written.newest(vmi)
+
 	obs, result, recErr := r.doReconcile(ctx, vmi)
-	status := computeStatus(vmi, obs, metav1.NewTime(r.now().Truncate(time.Second)))
+	now := r.now()
+	status := computeStatus(vmi, obs, metav1.NewTime(now.Truncate(time.Second)))
+	if wait := deferScheduled(vmi, &status, obs.Pod, now); wait > 0 {
+		// The pod was bound a moment ago and usually runs the next
+		// moment: write Scheduled only if it does not.
+		result.RequeueAfter = sooner(result.RequeueAfter, wait)
+		return result, recErr
+	}
+	rv := vmi.ResourceVersion
 	conflict, statusErr := statuspatch.Patch(ctx, r.Client, vmi, &vmi.Status, status)
+	if !conflict && statusErr == nil && vmi.ResourceVersion != rv {
+		r.written.remember(vmi)
+	}
 	if conflict && result.RequeueAfter == 0 {
 		// The VMI changed under us; compute the status again from the new one.
 		result.RequeueAfter = time.Second
+	}
+	if !conflict && statusErr == nil && vmi.Status.LauncherPod != "" {
+		r.created.forget(req.NamespacedName) // the status says it now
 	}
 	// controller-runtime logs a returned error and retries with backoff.
 	return result, errors.Join(recErr, statusErr)
@@ -147,21 +180,33 @@ func (r *VirtualMachineInstanceReconciler) doReconcile(ctx context.Context, vmi 
 	}
 	obs.Decision = decision
 	obs.Pod, obs.PodLost, err = r.observePod(ctx, vmi)
+	if err == nil {
+		err = r.observeRun(ctx, vmi, &obs)
+	}
 	if err != nil || obs.Pod != nil || obs.PodLost || isTerminal(vmi.Status.Phase) {
 		return obs, reconcile.Result{}, err
 	}
 	return r.createLauncherPod(ctx, vmi, obs)
 }
 
+// mesh returns the freshness checks and snapshot memo, made on first use
+// (tests build reconcilers without SetupWithManager).
+func (r *VirtualMachineInstanceReconciler) mesh() *meshInputs {
+	r.initOnce.Do(func() { r.inputs = newMeshInputs(r.Client, r.APIReader) })
+	return r.inputs
+}
+
 // observePod finds the VMI's launcher pod in the cache. When the cache has
-// none but one was created before, the API server decides: found means the
-// cache lags, missing means the pod is lost. A terminal VMI is not looked up.
+// none but one was created before (the status names it, or this process
+// created it and the patch saying so has not landed), the API server
+// decides: found means the cache lags, missing means the pod is lost. A
+// terminal VMI is not looked up.
 func (r *VirtualMachineInstanceReconciler) observePod(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance) (pod *corev1.Pod, lost bool, err error) {
 	pods, err := r.podsOf(ctx, r.Client, vmi)
 	if err != nil || len(pods) > 0 {
 		return first(pods), false, err
 	}
-	if isTerminal(vmi.Status.Phase) || !created(vmi) {
+	if isTerminal(vmi.Status.Phase) || !created(vmi) && r.created.get(vmi) == "" {
 		return nil, false, nil
 	}
 	if pod, err = r.livePod(ctx, vmi); err != nil || pod != nil {
@@ -172,6 +217,64 @@ func (r *VirtualMachineInstanceReconciler) observePod(ctx context.Context, vmi *
 	return nil, true, nil
 }
 
+// observeRun notes what the pod alone does not show: that the node it was
+// bound to was removed from the cluster (the pod never runs again; pod
+// garbage collection deletes it only later), or that the MeshControlPlane
+// its proxy belongs to was deleted.
+func (r *VirtualMachineInstanceReconciler) observeRun(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance, obs *observed) error {
+	if isTerminal(vmi.Status.Phase) {
+		return nil
+	}
+	node := vmi.Status.NodeName
+	if obs.Pod != nil {
+		node = obs.Pod.Spec.NodeName
+		if p := obs.Pod.Status.Phase; p == corev1.PodSucceeded || p == corev1.PodFailed {
+			node = "" // the run ended on its own
+		}
+	}
+	if node != "" && (obs.Pod != nil || obs.PodLost) {
+		gone, err := r.nodeGone(ctx, node)
+		if err != nil {
+			return err
+		}
+		if gone {
+			obs.LostNode = node
+		}
+	}
+	if obs.Pod != nil && enrolledPod(obs.Pod) {
+		ns, name, _ := strings.Cut(obs.Pod.Annotations[launcherpod.AnnotationMeshControlPlane], "/")
+		mcp := &meshv1alpha1.MeshControlPlane{}
+		switch err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, mcp); {
+		case apierrors.IsNotFound(err):
+			obs.ControlPlaneGone = ns + "/" + name
+		case err != nil:
+			return fmt.Errorf("get MeshControlPlane %s/%s: %w", ns, name, err)
+		case mcp.DeletionTimestamp != nil:
+			obs.ControlPlaneGone = ns + "/" + name
+		}
+	}
+	return nil
+}
+
+// nodeGone reports whether node no longer exists: the cache (node metadata)
+// says so and the API server confirms, as the cache may not have a node that
+// joined a moment ago.
+func (r *VirtualMachineInstanceReconciler) nodeGone(ctx context.Context, name string) (bool, error) {
+	node := &metav1.PartialObjectMetadata{}
+	node.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Node"))
+	key := types.NamespacedName{Name: name}
+	if err := r.Client.Get(ctx, key, node); !apierrors.IsNotFound(err) {
+		return false, err
+	}
+	switch err := r.APIReader.Get(ctx, key, node); {
+	case apierrors.IsNotFound(err):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("get node %s: %w", name, err)
+	}
+	return false, nil
+}
+
 func first(pods []*corev1.Pod) *corev1.Pod {
 	if len(pods) == 0 {
 		return nil
@@ -179,11 +282,14 @@ func first(pods []*corev1.Pod) *corev1.Pod {
 	return pods[0]
 }
 
-// createLauncherPod creates the pod, once. Everything it depends on is read
-// from the API server, not the cache: a VMI applied together with its
-// MeshControlPlane and member namespace can reach us before the cache has
-// either, and deciding from the cache would run it outside the mesh for good.
-// The VMI's claims come first: without them there is nothing to run.
+// createLauncherPod creates the pod, once. The VMI's claims come first
+// (read from the API server; only VMIs with claims read any): without them
+// there is nothing to run. What decides enrollment must be at least as new
+// as the VMI: a VMI applied together with its MeshControlPlane and member
+// namespace can reach us before the cache has either, and deciding from
+// such a cache would run it outside the mesh for good. So the cache decides
+// only once meshInputs proved it fresh enough (one check serves a burst of
+// VMIs); otherwise the API server does.
 func (r *VirtualMachineInstanceReconciler) createLauncherPod(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance, obs observed) (observed, reconcile.Result, error) {
 	claims, wait, err := resolveClaims(ctx, r.APIReader, vmi)
 	if err != nil {
@@ -197,7 +303,11 @@ func (r *VirtualMachineInstanceReconciler) createLauncherPod(ctx context.Context
 		return obs, reconcile.Result{}, nil
 	}
 	obs.ClaimsResolved = true
-	decision, mcp, err := r.decide(ctx, r.APIReader, vmi)
+	reader := r.APIReader
+	if r.mesh().cacheFresh(ctx, vmi) {
+		reader = r.Client
+	}
+	decision, mcp, err := r.decide(ctx, reader, vmi)
 	if err != nil {
 		return obs, reconcile.Result{}, err
 	}
@@ -229,12 +339,9 @@ func (r *VirtualMachineInstanceReconciler) createLauncherPod(ctx context.Context
 		settings = s
 	}
 
-	// Last check against the API server before creating.
-	pods, err := r.podsOf(ctx, r.APIReader, vmi)
-	if err != nil || len(pods) > 0 {
-		obs.Pod = first(pods)
-		return obs, reconcile.Result{}, err
-	}
+	// No list of pods before the create: the cache had none, and a pod the
+	// cache has not seen yet has the same UID-derived name, so the create
+	// fails with AlreadyExists and create adopts it.
 	pod, err := launcherpod.RenderLauncherPod(vmi, settings, launcherpod.Options{LauncherImage: r.LauncherImage, KVMResource: r.KVMResource, VMIPv6: r.VMIPv6, Claims: claims})
 	if err != nil {
 		// Not retried: the spec is immutable and annotation or mesh changes
@@ -266,6 +373,7 @@ func (r *VirtualMachineInstanceReconciler) create(ctx context.Context, vmi *virt
 	case err == nil:
 		logger.Info("Created launcher pod", "vmi", klog.KObj(vmi), "pod", klog.KObj(pod), "enrolled", pod.Annotations[launcherpod.AnnotationMeshControlPlane] != "")
 		r.Recorder.Eventf(vmi, pod, corev1.EventTypeNormal, EventCreated, "Create", "Created launcher pod %s", pod.Name)
+		r.created.add(vmi, pod.Name)
 		obs.Pod = pod
 		return obs, reconcile.Result{}, nil
 	case apierrors.IsAlreadyExists(err):
@@ -275,6 +383,7 @@ func (r *VirtualMachineInstanceReconciler) create(ctx context.Context, vmi *virt
 		}
 		if existing != nil {
 			logger.Info("Launcher pod already exists, adopting it", "vmi", klog.KObj(vmi), "pod", klog.KObj(existing))
+			r.created.add(vmi, existing.Name)
 			obs.Pod = existing
 			return obs, reconcile.Result{}, nil
 		}
@@ -370,26 +479,16 @@ func (r *VirtualMachineInstanceReconciler) decide(ctx context.Context, reader cl
 	return d, nil, nil
 }
 
-// settings reads the control plane's published injection snapshot (from the
-// API server: snapshots are read once per pod, not worth caching every
-// ConfigMap). waiting is non-empty when there is none yet.
+// settings returns the control plane's published injection snapshot
+// (read from the API server once per snapshot: snapshots are immutable, and
+// caching every ConfigMap of the cluster is not worth it). waiting is
+// non-empty when there is none yet.
 func (r *VirtualMachineInstanceReconciler) settings(ctx context.Context, mcp *meshv1alpha1.MeshControlPlane) (*injection.Settings, string, error) {
 	name := mcp.Status.InjectionSnapshot
 	if name == "" {
 		return nil, fmt.Sprintf("MeshControlPlane %s/%s has not published its injection settings yet; the launcher pod is created once it does", mcp.Namespace, mcp.Name), nil
 	}
-	cm := &corev1.ConfigMap{}
-	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: mcp.Namespace, Name: name}, cm); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Sprintf("MeshControlPlane %s/%s names injection snapshot %s, which does not exist yet; the launcher pod is created once it does", mcp.Namespace, mcp.Name, name), nil
-		}
-		return nil, "", fmt.Errorf("get injection snapshot %s/%s: %w", mcp.Namespace, name, err)
-	}
-	s, err := injection.FromSnapshot(cm)
-	if err != nil {
-		return nil, fmt.Sprintf("injection snapshot %s/%s of MeshControlPlane %s is unreadable: %v", mcp.Namespace, name, mcp.Name, err), nil
-	}
-	return &s, "", nil
+	return r.mesh().snapshot(ctx, types.NamespacedName{Namespace: mcp.Namespace, Name: name}, mcp.Name)
 }
 
 // deleteLauncherPods deletes the launcher pods labelled for the VMI key

@@ -170,13 +170,13 @@ func TestNoDuplicatePodAfterRestartOrStaleCache(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A restarted operator whose cache has not seen the pod: the uncached
-	// check before create finds it.
+	// A restarted operator whose cache has not seen the pod: the create
+	// fails with AlreadyExists (the name is derived from the VMI's UID) and
+	// the pod is adopted.
 	if _, err := newReconciler(staleReader{env.Client}, env.Client).Reconcile(ctx, req); err != nil {
 		t.Fatal(err)
 	}
-	// Even when every list is stale, the deterministic name makes the
-	// create fail with AlreadyExists and the pod is adopted.
+	// The same when the API reader's lists are stale too.
 	if _, err := newReconciler(staleReader{env.Client}, staleReader{env.Client}).Reconcile(ctx, req); err != nil {
 		t.Fatal(err)
 	}

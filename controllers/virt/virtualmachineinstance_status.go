@@ -27,6 +27,12 @@ type observed struct {
 	Waiting string
 	// RenderErr is why the pod cannot be rendered ("" if it can).
 	RenderErr string
+	// LostNode names the node the launcher pod was bound to when that node
+	// was removed from the cluster: the run is over.
+	LostNode string
+	// ControlPlaneGone names ("<namespace>/<name>") the MeshControlPlane the
+	// pod's proxy belongs to when it was deleted.
+	ControlPlaneGone string
 	// VolumesWait, when set, is why the VMI's claims keep the pod from
 	// being created.
 	VolumesWait *volumesWait
@@ -64,6 +70,9 @@ func computeStatus(vmi *virtv1alpha1.VirtualMachineInstance, obs observed, now m
 		st.NodeName = obs.Pod.Spec.NodeName
 		st.MeshSnapshot = obs.Pod.Annotations[launcherpod.AnnotationMeshSnapshot]
 		st.Interfaces = interfaces(vmi, obs.Pod)
+		if obs.LostNode != "" {
+			in.phase = virtv1alpha1.Failed
+		}
 	}
 	for _, set := range []func(*[]metav1.Condition, conditionInput){setReady, setPodScheduled, setMeshEnrolled, setProxyReady, setVolumesReady, setFailure} {
 		set(&st.Conditions, in)
@@ -104,10 +113,17 @@ func (in conditionInput) lostMessage() string {
 	if in.launcherPod != "" {
 		name = "launcher pod " + in.launcherPod
 	}
-	if in.runOfVM {
-		return fmt.Sprintf("%s was deleted or lost while the VMI was %s; its VirtualMachine starts a new run as its runStrategy says", name, orPending(in.priorPhase))
+	what := name + " was deleted or lost"
+	if in.LostNode != "" {
+		if in.Pod != nil {
+			name = "launcher pod " + in.Pod.Name
+		}
+		what = fmt.Sprintf("node %s, where %s ran, was removed from the cluster", in.LostNode, name)
 	}
-	return fmt.Sprintf("%s was deleted or lost while the VMI was %s; a VMI is one run of a VM and is not restarted: create a new VirtualMachineInstance, or run it as a VirtualMachine", name, orPending(in.priorPhase))
+	if in.runOfVM {
+		return fmt.Sprintf("%s while the VMI was %s; its VirtualMachine starts a new run as its runStrategy says", what, orPending(in.priorPhase))
+	}
+	return fmt.Sprintf("%s while the VMI was %s; a VMI is one run of a VM and is not restarted: create a new VirtualMachineInstance, or run it as a VirtualMachine", what, orPending(in.priorPhase))
 }
 
 // enrolledPod reports whether the pod was rendered with the proxy.
@@ -121,6 +137,8 @@ func setReady(conds *[]metav1.Condition, in conditionInput) {
 	const t = virtv1alpha1.ConditionReady
 	pod := in.Pod
 	switch {
+	case in.LostNode != "":
+		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonNodeLost, in.lostMessage())
 	case in.PodLost:
 		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonPodLost, in.lostMessage())
 	case pod == nil && in.RenderErr != "":
@@ -160,7 +178,7 @@ func setReady(conds *[]metav1.Condition, in conditionInput) {
 func setPodScheduled(conds *[]metav1.Condition, in conditionInput) {
 	const t = virtv1alpha1.ConditionPodScheduled
 	pod := in.Pod
-	if in.PodLost {
+	if in.PodLost || in.LostNode != "" {
 		return
 	}
 	if pod == nil {
@@ -185,7 +203,7 @@ func setMeshEnrolled(conds *[]metav1.Condition, in conditionInput) {
 	const t = virtv1alpha1.ConditionMeshEnrolled
 	d, pod := in.Decision, in.Pod
 	switch {
-	case in.PodLost:
+	case in.PodLost, in.LostNode != "":
 	case pod == nil && d.Enrolled && in.Waiting != "":
 		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonWaitingSnapshot, in.Waiting)
 	case pod == nil && d.Unresolved() && in.Waiting != "":
@@ -194,6 +212,9 @@ func setMeshEnrolled(conds *[]metav1.Condition, in conditionInput) {
 		in.set(conds, t, metav1.ConditionTrue, d.Reason, d.Message)
 	case pod == nil:
 		in.set(conds, t, metav1.ConditionFalse, d.Reason, d.Message)
+	case enrolledPod(pod) && in.ControlPlaneGone != "":
+		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonNoControlPlane, fmt.Sprintf("launcher pod %s runs the proxy of MeshControlPlane %s, which was deleted: the proxy gets no new configuration and its certificates are not renewed; "+
+			"the VM keeps running outside any working mesh until the control plane is recreated or the VMI is recreated", pod.Name, in.ControlPlaneGone))
 	case enrolledPod(pod):
 		reason := d.Reason
 		msg := fmt.Sprintf("launcher pod %s runs the proxy of MeshControlPlane %s (injection snapshot %s)", pod.Name, pod.Annotations[launcherpod.AnnotationMeshControlPlane], pod.Annotations[launcherpod.AnnotationMeshSnapshot])
@@ -215,6 +236,8 @@ func setProxyReady(conds *[]metav1.Condition, in conditionInput) {
 	const t = virtv1alpha1.ConditionProxyReady
 	d, pod := in.Decision, in.Pod
 	switch {
+	case in.LostNode != "":
+		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonNodeLost, in.lostMessage())
 	case in.PodLost:
 		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonPodLost, in.lostMessage())
 	case pod == nil && d.Enrolled:
@@ -223,6 +246,8 @@ func setProxyReady(conds *[]metav1.Condition, in conditionInput) {
 		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonNotEnrolled, "the VMI is not in the mesh: "+d.Message)
 	case !enrolledPod(pod):
 		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonNotEnrolled, "the VMI is not in the mesh")
+	case in.ControlPlaneGone != "":
+		in.set(conds, t, metav1.ConditionFalse, virtv1alpha1.ReasonNoControlPlane, fmt.Sprintf("MeshControlPlane %s was deleted: the istio-proxy sidecar has no control plane for configuration or certificates", in.ControlPlaneGone))
 	default:
 		if cs := containerStatus(pod.Status.InitContainerStatuses, podcontract.ContainerProxy); cs != nil && cs.Ready {
 			in.set(conds, t, metav1.ConditionTrue, virtv1alpha1.ReasonProxyReady, "the istio-proxy sidecar is ready")
@@ -256,6 +281,8 @@ func setVolumesReady(conds *[]metav1.Condition, in conditionInput) {
 func setFailure(conds *[]metav1.Condition, in conditionInput) {
 	const t = virtv1alpha1.ConditionFailure
 	switch {
+	case in.LostNode != "":
+		in.set(conds, t, metav1.ConditionTrue, virtv1alpha1.ReasonNodeLost, in.lostMessage())
 	case in.PodLost:
 		in.set(conds, t, metav1.ConditionTrue, virtv1alpha1.ReasonPodLost, in.lostMessage())
 	case in.Pod != nil && in.phase == virtv1alpha1.Failed:

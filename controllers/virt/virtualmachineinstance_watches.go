@@ -12,9 +12,11 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -64,6 +66,28 @@ func (r *VirtualMachineInstanceReconciler) setup(mgr manager.Manager, rec reconc
 	if r.LauncherImage == "" {
 		return errors.New("VirtualMachineInstanceReconciler: LauncherImage is empty")
 	}
+	// Drop the copies of our own status writes once the cache has them.
+	informer, err := mgr.GetCache().GetInformer(context.Background(), &virtv1alpha1.VirtualMachineInstance{})
+	if err != nil {
+		return err
+	}
+	if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, obj any) {
+			if vmi, ok := obj.(*virtv1alpha1.VirtualMachineInstance); ok {
+				r.written.seen(vmi)
+			}
+		},
+	}); err != nil {
+		return err
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.Pod{}, indexPodNode, func(o client.Object) []string {
+		if pod, ok := o.(*corev1.Pod); ok && pod.Spec.NodeName != "" {
+			return []string{pod.Spec.NodeName}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &virtv1alpha1.VirtualMachineInstance{}, indexClaimName, func(o client.Object) []string {
 		return claimNames(o.(*virtv1alpha1.VirtualMachineInstance))
 	}); err != nil {
@@ -90,7 +114,37 @@ func (r *VirtualMachineInstanceReconciler) setup(mgr manager.Manager, rec reconc
 				DeleteFunc:  func(event.DeleteEvent) bool { return false },
 				GenericFunc: func(event.GenericEvent) bool { return false },
 			})).
+		// Node metadata only (a few hundred bytes each), for deletions.
+		WatchesMetadata(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.vmisOnNode), builder.WithPredicates(deletedOnly)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Complete(rec)
+}
+
+// indexPodNode indexes the launcher pod cache by spec.nodeName.
+const indexPodNode = "spec.nodeName"
+
+// deletedOnly passes delete events only.
+var deletedOnly = predicate.Funcs{
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	UpdateFunc:  func(event.UpdateEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+}
+
+// vmisOnNode enqueues the VMIs whose launcher pods are bound to a node that
+// was deleted: they never run again.
+func (r *VirtualMachineInstanceReconciler) vmisOnNode(ctx context.Context, obj client.Object) []reconcile.Request {
+	var pods corev1.PodList
+	if err := r.Client.List(ctx, &pods, client.MatchingFields{indexPodNode: obj.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "Cannot list launcher pods on a deleted node", "node", obj.GetName())
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(pods.Items))
+	for i := range pods.Items {
+		if name := pods.Items[i].Labels[virtv1alpha1.LabelVMI]; name != "" {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: pods.Items[i].Namespace, Name: name}})
+		}
+	}
+	return out
 }
 
 // vmisOfClaim enqueues the VMIs without a launcher pod that name the claim:

@@ -24,7 +24,7 @@
 //	VIRTMESH_SKIP_BUILD=1     use bin/ as is
 //	VIRTMESH_WAIT_TIMEOUT     wait for the samples (default 300s)
 //	kwok mode's host operator: VIRTMESH_LEADER_ELECT=1, VIRTMESH_OPERATOR_AS
-//	(serviceaccount|admin), VIRTMESH_MANAGER_BIN, VIRTMESH_MANAGER_ARGS,
+//	(serviceaccount|admin), VIRTMESH_MANAGER_BIN, VIRTMESH_MANAGER_ARGS, VIRTMESH_MANAGER_ID,
 //	VIRTMESH_KWOK_LOG_LEVEL
 package main
 
@@ -142,6 +142,7 @@ func configFromEnv() (cluster.Config, error) {
 		OperatorAs:   os.Getenv("VIRTMESH_OPERATOR_AS"),
 		ManagerBin:   os.Getenv("VIRTMESH_MANAGER_BIN"),
 		ManagerArgs:  os.Getenv("VIRTMESH_MANAGER_ARGS"),
+		ManagerID:    os.Getenv("VIRTMESH_MANAGER_ID"),
 		KwokLogLevel: os.Getenv("VIRTMESH_KWOK_LOG_LEVEL"),
 		HostIstiod:   os.Getenv("VIRTMESH_HOST_ISTIOD") != "0",
 		Out:          os.Stderr,

@@ -84,6 +84,8 @@ const (
 	ReasonProxyReady    = "ProxyReady"
 	ReasonProxyNotReady = "ProxyNotReady"
 	ReasonNotEnrolled   = "NotEnrolled"
+	// ReasonNoControlPlane (MeshEnrolled's) also says, on ProxyReady and
+	// MeshEnrolled, that the control plane of a running proxy was deleted.
 )
 
 // Reasons of the Failure condition (also used by Ready and ProxyReady when
@@ -91,6 +93,8 @@ const (
 const (
 	ReasonPodLost   = "PodLost"
 	ReasonPodFailed = "PodFailed"
+	// The node the launcher pod was bound to was removed from the cluster.
+	ReasonNodeLost = "NodeLost"
 )
 
 // Condition types of a VirtualMachine, besides the VMI's Ready, PodScheduled,

@@ -33,10 +33,14 @@ type Config struct {
 	// WaitTimeout bounds the samples' waits.
 	WaitTimeout time.Duration
 	// Kwok mode's operator, a host process.
-	LeaderElect  bool
-	OperatorAs   string
-	ManagerBin   string
-	ManagerArgs  string
+	LeaderElect bool
+	OperatorAs  string
+	ManagerBin  string
+	ManagerArgs string
+	// ManagerID names a further operator replica (VIRTMESH_MANAGER_ID):
+	// operator-start/-stop then act on manager-<id>.pid and .log; down
+	// stops every replica.
+	ManagerID    string
 	KwokLogLevel string
 	// HostIstiod runs the real istiod on this host for a kwok cluster's
 	// istio-system/istiod (VIRTMESH_HOST_ISTIOD, on unless "0").

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -24,11 +25,23 @@ const KubeVersion = "v1.37.2"
 
 // kwok mode keeps hack/local-cluster.sh's files in the work directory,
 // which hack/scale-run.sh and the kwok e2e read.
-func kwokWorkdir(dir string) string       { return filepath.Join(dir, "kwok") }
-func managerPIDFile(dir string) string    { return filepath.Join(dir, "manager.pid") }
-func managerLogFile(dir string) string    { return filepath.Join(dir, "manager.log") }
-func managerKubeconfig(dir string) string { return filepath.Join(dir, "manager.kubeconfig") }
-func managerPortFile(dir string) string   { return filepath.Join(dir, "manager.health-port") }
+func kwokWorkdir(dir string) string { return filepath.Join(dir, "kwok") }
+
+// A second operator replica (Config.ManagerID, for the leader-election
+// faults) keeps its files next to the first one's: manager-<id>.pid.
+func managerPIDFile(dir, id string) string { return filepath.Join(dir, "manager"+idSuffix(id)+".pid") }
+func managerLogFile(dir, id string) string { return filepath.Join(dir, "manager"+idSuffix(id)+".log") }
+func managerKubeconfig(dir string) string  { return filepath.Join(dir, "manager.kubeconfig") }
+func managerPortFile(dir, id string) string {
+	return filepath.Join(dir, "manager"+idSuffix(id)+".health-port")
+}
+
+func idSuffix(id string) string {
+	if id == "" {
+		return ""
+	}
+	return "-" + id
+}
 
 // kwokctlCommand is kwokctl with the environment that makes it use bin/ and
 // never download (binary runtime, every binary a local path).
@@ -137,6 +150,16 @@ func createKwokCluster(ctx context.Context, e *Env, cfg Config) error {
 		}
 	}
 	if !host.Exists(clusterDir) {
+		// One create at a time on this host: kwokctl picks the first free
+		// ports from 32766 down, and two concurrent creates (test/e2e and
+		// test/faults under go test ./...) would pick the same ones. The
+		// lock's descriptor is close-on-exec, so no component kwokctl
+		// starts holds it.
+		unlock, err := lockFile(filepath.Join(os.TempDir(), "virtmesh-kwokctl-create.lock"))
+		if err != nil {
+			return err
+		}
+		defer unlock()
 		// --kubeconfig '': leave ~/.kube/config alone. --heartbeat-factor 5:
 		// node leases and status updates 5x slower than a kubelet's, so the
 		// fake nodes keep a 2-core machine quiet.
@@ -295,19 +318,21 @@ func OperatorStart(ctx context.Context, cfg Config) error {
 		return err
 	}
 	port := ports[0]
-	if err := WriteFile(managerPortFile(cfg.Dir), []byte(strconv.Itoa(port)+"\n"), 0o644); err != nil {
+	if err := WriteFile(managerPortFile(cfg.Dir, cfg.ManagerID), []byte(strconv.Itoa(port)+"\n"), 0o644); err != nil {
 		return err
 	}
 	args := []string{"--kubeconfig", managerKubeconfig(cfg.Dir), "--metrics-bind-address=0", fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", port)}
 	if cfg.LeaderElect {
-		args = append(args, "--leader-elect")
+		// Outside a cluster the manager cannot find its own namespace; the
+		// Lease goes where config/rbac's leader-election Role allows it.
+		args = append(args, "--leader-elect", "--leader-election-namespace="+OperatorNamespace)
 	}
 	args = append(args, strings.Fields(cfg.ManagerArgs)...)
-	e.Logf("starting the operator: %s %s (as %s; log: %s)", bin, strings.Join(args, " "), or(cfg.OperatorAs, "serviceaccount"), managerLogFile(cfg.Dir))
+	e.Logf("starting the operator: %s %s (as %s; log: %s)", bin, strings.Join(args, " "), or(cfg.OperatorAs, "serviceaccount"), managerLogFile(cfg.Dir, cfg.ManagerID))
 	if err := e.Record("operator", stopDaemonStep(e, bin, 10*time.Second)); err != nil {
 		return err
 	}
-	if err := e.startDaemon("operator", bin, args, daemonOpts{log: managerLogFile(cfg.Dir), pid: managerPIDFile(cfg.Dir), env: env}); err != nil {
+	if err := e.startDaemon("operator", bin, args, daemonOpts{log: managerLogFile(cfg.Dir, cfg.ManagerID), pid: managerPIDFile(cfg.Dir, cfg.ManagerID), env: env}); err != nil {
 		return err
 	}
 	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -316,7 +341,7 @@ func OperatorStart(ctx context.Context, cfg Config) error {
 	if err := e.Poll(rctx, "operator", "ready", 500*time.Millisecond, func(ctx context.Context) error { return httpOK(ctx, http.DefaultClient, url) }); err != nil {
 		return err
 	}
-	b, _ := os.ReadFile(managerPIDFile(cfg.Dir))
+	b, _ := os.ReadFile(managerPIDFile(cfg.Dir, cfg.ManagerID))
 	e.Logf("operator ready (pid %s)", strings.TrimSpace(string(b)))
 	return nil
 }
@@ -331,7 +356,7 @@ func OperatorStop(ctx context.Context, cfg Config) error {
 }
 
 func operatorStopKwok(cfg Config, quiet bool) error {
-	b, err := os.ReadFile(managerPIDFile(cfg.Dir))
+	b, err := os.ReadFile(managerPIDFile(cfg.Dir, cfg.ManagerID))
 	if err != nil {
 		return nil
 	}
@@ -344,7 +369,7 @@ func operatorStopKwok(cfg Config, quiet bool) error {
 			return err
 		}
 	}
-	return os.Remove(managerPIDFile(cfg.Dir))
+	return os.Remove(managerPIDFile(cfg.Dir, cfg.ManagerID))
 }
 
 func realOperatorScale(ctx context.Context, cfg Config, replicas int) error {
@@ -434,7 +459,7 @@ func kwokSamples(ctx context.Context, e *Env, cfg Config) error {
 func kwokSummary(ctx context.Context, e *Env, cfg Config, choice Choice) {
 	nodes, _ := e.Kubectl(ctx, nil, "get", "nodes", "-o", "wide")
 	objs, _ := e.Kubectl(ctx, nil, "get", "mcp,mvm,mvmi,pods", "-A")
-	pid, _ := os.ReadFile(managerPIDFile(cfg.Dir))
+	pid, _ := os.ReadFile(managerPIDFile(cfg.Dir, cfg.ManagerID))
 	fmt.Fprintf(e.Out, `
 %s
 
@@ -455,5 +480,19 @@ istiod (real, on this host): log %s; its ports (/debug/* on monitoring): %s
 Cluster logs: %s
 Stop everything: make stop-local
 `, strings.TrimSpace(nodes), strings.TrimSpace(objs), choice.KwokNodes, e.Layout.Kubeconfig(), or(strings.TrimSpace(string(pid)), "?"),
-		managerLogFile(cfg.Dir), istiodLogFile(cfg.Dir), filepath.Join(istiodDir(cfg.Dir), "ports"), filepath.Join(kwokWorkdir(cfg.Dir), "clusters", cfg.Name, "logs"))
+		managerLogFile(cfg.Dir, cfg.ManagerID), istiodLogFile(cfg.Dir), filepath.Join(istiodDir(cfg.Dir), "ports"), filepath.Join(kwokWorkdir(cfg.Dir), "clusters", cfg.Name, "logs"))
+}
+
+// lockFile takes an exclusive flock on path (created if absent) and
+// returns its release.
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { _ = f.Close() }, nil
 }

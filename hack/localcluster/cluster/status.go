@@ -24,7 +24,7 @@ func Status(ctx context.Context, cfg Config) error {
 	fmt.Fprintf(out, "cluster: %s mode since %s (%s)\nwork directory: %s\n", st.Mode, st.Started.Format("15:04:05"), st.Reason, cfg.Dir)
 	pidfiles, _ := filepath.Glob(e.Layout.Path("pids", "*.pid"))
 	if st.Mode == Kwok {
-		pidfiles = append(pidfiles, managerPIDFile(cfg.Dir), istiodPIDFile(cfg.Dir))
+		pidfiles = append(pidfiles, managerPIDFile(cfg.Dir, cfg.ManagerID), istiodPIDFile(cfg.Dir))
 	}
 	sort.Strings(pidfiles)
 	for _, f := range pidfiles {
