@@ -214,6 +214,12 @@ func containerLog(t testing.TB, ns, pod, container string, timestamps bool) stri
 	return kubectl(t, args...)
 }
 
+// directClient opens a new connection for every request, never through a
+// proxy: a ClusterIP asked before kube-proxy has its rule is routed out of
+// the host like any address, and a kept-alive connection to whatever
+// answered there (404s for minutes) would never meet the Service's rule.
+var directClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
 // httpGet GETs url from this host (ClusterIPs are routed by kube-proxy's
 // rules here as on any node).
 func httpGet(ctx context.Context, url string) (int, string, error) {
@@ -221,7 +227,7 @@ func httpGet(ctx context.Context, url string) (int, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	resp, err := directClient.Do(req)
 	if err != nil {
 		return 0, "", err
 	}

@@ -215,7 +215,7 @@ func Leftovers(dir string, st State) []string {
 	var out []string
 	procs, _ := host.Processes()
 	for _, p := range procs {
-		if p.PID != os.Getpid() && strings.Contains(strings.Join(p.Args, " "), dir) {
+		if p.PID != os.Getpid() && host.NamesPath(strings.Join(p.Args, " "), dir) {
 			out = append(out, "process "+p.String())
 		}
 	}

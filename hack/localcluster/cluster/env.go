@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"virtmesh.io/virtmesh/hack/localcluster/host"
 	"virtmesh.io/virtmesh/hack/localcluster/journal"
 	"virtmesh.io/virtmesh/hack/localcluster/nodecfg"
 )
@@ -112,7 +113,7 @@ func (e *Env) startDaemon(name, bin string, args []string, o daemonOpts) error {
 	if o.pid == "" {
 		o.pid = e.Layout.Path("pids", name+".pid")
 	}
-	if !strings.Contains(strings.Join(args, " "), e.Layout.Dir) {
+	if !host.NamesPath(strings.Join(args, " "), e.Layout.Dir) {
 		return fmt.Errorf("%s: its arguments must name the work directory %s (the teardown finds it by that)", name, e.Layout.Dir)
 	}
 	if err := os.MkdirAll(filepath.Dir(o.log), 0o755); err != nil {

@@ -104,7 +104,7 @@ func OtherNode(dir string) string {
 	for _, p := range procs {
 		switch p.Name() {
 		case "kubelet", "kube-proxy", "containerd":
-			if !strings.Contains(strings.Join(p.Args, " "), dir) {
+			if !host.NamesPath(strings.Join(p.Args, " "), dir) {
 				return p.String()
 			}
 		}

@@ -114,6 +114,12 @@ func accelWord() string {
 	return "KVM or TCG, whichever the launcher finds usable"
 }
 
+// directClient opens a new connection for every request, never through a
+// proxy: a ClusterIP asked before kube-proxy has its rule is routed out of
+// the host like any address, and a kept-alive connection to whatever
+// answered there would never meet the Service's rule.
+var directClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+
 // getWithRetry GETs url until it answers 200 or timeout passes.
 func getWithRetry(ctx context.Context, url string, timeout time.Duration) (string, error) {
 	deadline := time.Now().Add(timeout)
@@ -121,7 +127,7 @@ func getWithRetry(ctx context.Context, url string, timeout time.Duration) (strin
 	for {
 		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, url, http.NoBody)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := directClient.Do(req)
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()

@@ -147,3 +147,26 @@ func TestDiff(t *testing.T) {
 		t.Errorf("no difference expected: %v", d)
 	}
 }
+
+func TestNamesPath(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		want bool
+	}{
+		{"/tmp/x", true},
+		{"--root=/tmp/x/containerd", true},
+		{"--kubeconfig /tmp/x/kubeconfig --v=2", true},
+		{"--dir=/tmp/x", true},
+		{"a,/tmp/x,b", true},
+		{"bash /tmp/x.sh", false},
+		{"/tmp/xy/kubeconfig", false},
+		{"/tmp/x.sh /tmp/x/kubeconfig", true},
+		{"/var/tmp/x", false},
+		{"'/tmp/x/a'", true},
+		{"", false},
+	} {
+		if got := NamesPath(tc.s, "/tmp/x"); got != tc.want {
+			t.Errorf("NamesPath(%q, /tmp/x) = %v, want %v", tc.s, got, tc.want)
+		}
+	}
+}

@@ -169,11 +169,36 @@ func StopByArg(name, arg string, grace time.Duration) error {
 
 func containsArg(args []string, arg string) bool {
 	for _, a := range args {
-		if a == arg || strings.Contains(a, arg) {
+		if NamesPath(a, arg) {
 			return true
 		}
 	}
 	return false
+}
+
+// NamesPath reports whether s (an argument, or a whole command line) names
+// path or something under it: path at the start or after a separator or
+// "=", followed by the end, a slash, or a separator. A bare substring is not
+// enough: /tmp/x.sh does not name the
+// work directory /tmp/x, and its process must be neither stopped nor
+// reported as left behind.
+func NamesPath(s, path string) bool {
+	if path == "" {
+		return false
+	}
+	for i := 0; ; {
+		j := strings.Index(s[i:], path)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(path)
+		before := start == 0 || strings.ContainsRune(" =,:;\"'", rune(s[start-1]))
+		after := end == len(s) || strings.ContainsRune("/ ,:;\"'", rune(s[end]))
+		if before && after {
+			return true
+		}
+		i += j + 1
+	}
 }
 
 // Cmdline is the command line of pid with NULs as spaces ("" if gone).
