@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -36,13 +37,14 @@ func main() {
 }
 
 func run() error {
-	var metricsAddr, probeAddr, leaderElectNS string
+	var metricsAddr, probeAddr, pprofAddr, leaderElectNS string
 	var leaderElect, vmIPv6 bool
 	var vmiWorkers, apiBurst int
-	var apiQPS float64
+	var apiQPS, memLimitRatio float64
 	var leaseDuration, renewDeadline, retryPeriod time.Duration
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; 0 disables it")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health probes bind to")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address net/http/pprof binds to (e.g. 127.0.0.1:6060), to profile the operator's heap and CPU; empty: off")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so only one manager reconciles at a time")
 	flag.DurationVar(&leaseDuration, "leader-election-lease-duration", 30*time.Second, "How long a crashed leader's lease blocks the other replicas")
 	flag.DurationVar(&renewDeadline, "leader-election-renew-deadline", 20*time.Second, "How long the leader keeps trying to renew its lease (e.g. while the API server restarts) before it gives up and exits; shorter than the lease duration")
@@ -56,11 +58,22 @@ func run() error {
 	flag.Float64Var(&apiQPS, "kube-api-qps", -1, "Client-side limit on requests per second to the API server; a negative value disables it "+
 		"and leaves flow control to the API server's priority and fairness, as controller-runtime does by default")
 	flag.IntVar(&apiBurst, "kube-api-burst", 0, "Requests allowed above --kube-api-qps in a burst (only with a positive --kube-api-qps; 0: client-go's default)")
+	flag.Float64Var(&memLimitRatio, "memory-limit-ratio", 0.9, "Soft memory limit of the Go runtime as a fraction of the container's memory limit ($"+memoryLimitEnv+
+		", in bytes, set by the Deployment from limits.memory); the garbage collector works harder near it instead of the container being OOM-killed. "+
+		"0 disables it; an explicit GOMEMLIMIT wins")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
+
+	memLimit, err := softMemoryLimit(os.Getenv, memLimitRatio)
+	if err != nil {
+		return err
+	}
+	if memLimit > 0 {
+		debug.SetMemoryLimit(memLimit)
+	}
 
 	images, err := config.ImagesFromEnv(os.Getenv)
 	if err != nil {
@@ -79,11 +92,13 @@ func run() error {
 	ctrlmetrics.Registry.MustRegister(apimetrics.Requests)
 
 	// Only what the operator owns is cached (see cacheByObject), without
-	// managedFields: a Pod in the cache costs a few KB, managedFields alone 2–4 KB.
+	// managedFields: a Pod in the cache costs a few KB, managedFields alone
+	// 2–4 KB. Launcher pods are trimmed further (virt.TrimLauncherPod).
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme.New(),
 		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        pprofAddr,
 		LeaderElection:          leaderElect,
 		LeaderElectionID:        "virtmesh-operator.virtmesh.io",
 		LeaderElectionNamespace: leaderElectNS,
@@ -134,7 +149,7 @@ func run() error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	log.Info("Starting manager", "launcherImage", images.Launcher, "meshHub", images.Hub, "vmIPv6", vmIPv6, "vmiWorkers", vmiWorkers, "kubeAPIQPS", apiQPS)
+	log.Info("Starting manager", "launcherImage", images.Launcher, "meshHub", images.Hub, "vmIPv6", vmIPv6, "vmiWorkers", vmiWorkers, "kubeAPIQPS", apiQPS, "goMemLimitBytes", debug.SetMemoryLimit(-1))
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 
@@ -148,7 +163,7 @@ func run() error {
 // it; they are small once stripped of managedFields.
 func cacheByObject() map[client.Object]cache.ByObject {
 	byObject := map[client.Object]cache.ByObject{
-		&corev1.Pod{}: {Label: virtcontroller.LauncherPodSelector()},
+		&corev1.Pod{}: virtcontroller.LauncherPodCache(),
 	}
 	managed := labels.SelectorFromSet(labels.Set{cp.LabelManagedBy: cp.ManagedByValue})
 	for _, kind := range append(cp.NamespacedKinds(), cp.ClusterKinds()...) {

@@ -78,9 +78,9 @@ func startControllers(t *testing.T, vms bool) (vmiCounter, vmCounter *countingRe
 		Logger:     testenv.Logger(t, 1),
 		Metrics:    server.Options{BindAddress: "0"},
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-		// As main.go should: cache launcher pods only, without managedFields.
+		// As main.go does: cache launcher pods only, trimmed.
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}: {Label: LauncherPodSelector(), Transform: cache.TransformStripManagedFields()},
+			&corev1.Pod{}: LauncherPodCache(),
 		}},
 	})
 	if err != nil {

@@ -29,11 +29,9 @@ import (
 	"virtmesh.io/virtmesh/internal/membership"
 )
 
-// LauncherPodSelector selects launcher pods. main.go should restrict the
-// manager's Pod cache with it (cache.Options.ByObject), so the operator caches
-// its own pods only:
-//
-//	cache.ByObject{Label: virt.LauncherPodSelector(), Transform: cache.TransformStripManagedFields()}
+// LauncherPodSelector selects launcher pods. The manager's Pod cache is
+// restricted with it (LauncherPodCache), so the operator caches its own pods
+// only.
 func LauncherPodSelector() labels.Selector {
 	req, err := labels.NewRequirement(virtv1alpha1.LabelVMI, selection.Exists, nil)
 	if err != nil {

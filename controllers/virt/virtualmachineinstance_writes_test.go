@@ -110,7 +110,7 @@ func startPatchCountingController(t *testing.T) (*countingReconciler, *statusPat
 		Metrics:    server.Options{BindAddress: "0"},
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}: {Label: LauncherPodSelector(), Transform: cache.TransformStripManagedFields()},
+			&corev1.Pod{}: LauncherPodCache(),
 		}},
 	})
 	if err != nil {

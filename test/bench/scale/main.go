@@ -38,6 +38,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,6 +47,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	apiresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -71,6 +73,8 @@ type options struct {
 	quiet       time.Duration
 	compare     bool
 	profile     string
+	heap        bool
+	memLimit    string
 }
 
 func main() {
@@ -86,6 +90,8 @@ func main() {
 	flag.StringVar(&o.managerArgs, "manager-args", "", "extra operator flags, e.g. --vmi-workers=1")
 	flag.DurationVar(&o.quiet, "quiet", 5*time.Second, "how long the reconcile counter must stand still to count as settled")
 	flag.StringVar(&o.profile, "profile", "", "phase during which to record a 10 s CPU profile of kube-apiserver (saved in the run directory)")
+	flag.BoolVar(&o.heap, "operator-heap", false, "run the operator with --pprof-bind-address and save its heap profile (after a GC) once each phase has settled, as operator-heap-<phase>.pprof in the run directory")
+	flag.StringVar(&o.memLimit, "operator-memory-limit", "256Mi", "the operator's container memory limit, passed as the manager Deployment passes it (CONTAINER_MEMORY_LIMIT, from limits.memory): the operator's Go soft memory limit is --memory-limit-ratio of it; empty: none")
 	flag.BoolVar(&o.compare, "compare", false, "print two result files side by side: scale --compare a.json b.json")
 	flag.Parse()
 	var err error
@@ -161,6 +167,23 @@ func run(o options) error {
 		return err
 	}
 	args := append([]string{"--metrics-bind-address=" + metricsAddr}, strings.Fields(o.managerArgs)...)
+	if o.memLimit != "" {
+		q, err := apiresource.ParseQuantity(o.memLimit)
+		if err != nil {
+			return fmt.Errorf("-operator-memory-limit: %w", err)
+		}
+		// The operator inherits the driver's environment (localcluster).
+		if err := os.Setenv("CONTAINER_MEMORY_LIMIT", strconv.FormatInt(q.Value(), 10)); err != nil {
+			return err
+		}
+	}
+	var pprofAddr string
+	if o.heap {
+		if pprofAddr, err = localcluster.FreePort(); err != nil {
+			return err
+		}
+		args = append(args, "--pprof-bind-address="+pprofAddr)
+	}
 	cl, err := localcluster.Up(ctx, localcluster.Options{
 		Root: root, Dir: filepath.Join(runDir, "cluster"), Name: fmt.Sprintf("vm-scale-%d", os.Getpid()),
 		Nodes: o.nodes, ManagerBin: o.managerBin, ManagerArgs: args, LeaderElect: true, Log: prefixWriter{},
@@ -186,7 +209,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	b := &bench{o: o, c: wc, op: op, pid: op.PID(), components: cl.ComponentPIDs(), cl: cl, runDir: runDir}
+	b := &bench{o: o, c: wc, op: op, pid: op.PID(), components: cl.ComponentPIDs(), cl: cl, runDir: runDir, pprofAddr: pprofAddr}
 	if b.pid == 0 {
 		return errors.New("the operator is not running")
 	}
@@ -251,6 +274,30 @@ type bench struct {
 	components map[string]int
 	cl         *localcluster.Cluster
 	runDir     string
+	pprofAddr  string // the operator's pprof endpoint; empty: none
+}
+
+// heapProfile saves the operator's heap profile (after a GC, so inuse is
+// what the informers and queues hold) for go tool pprof.
+func (b *bench) heapProfile(ctx context.Context, phase string) {
+	if b.pprofAddr == "" {
+		return
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+b.pprofAddr+"/debug/pprof/heap?gc=1", http.NoBody)
+	if err != nil {
+		return
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		logf("operator heap: %v", err)
+		return
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, _ := io.ReadAll(resp.Body)
+	out := filepath.Join(b.runDir, "operator-heap-"+phase+".pprof")
+	if err := os.WriteFile(out, body, 0o644); err == nil {
+		logf("operator heap: %s", out)
+	}
 }
 
 // profile saves a 10 s CPU profile of kube-apiserver.
@@ -534,6 +581,7 @@ func (b *bench) phase(ctx context.Context, spec phaseSpec) (PhaseResult, error) 
 	if err != nil {
 		return pr, err
 	}
+	b.heapProfile(ctx, spec.key)
 	rec.mu.Lock()
 	pr.PodUpdates = float64(rec.updates["pod"]) / float64(n)
 	pr.VMIUpdates = float64(rec.updates["vmi"]) / float64(n)
