@@ -16,7 +16,7 @@ import (
 
 	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
 	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
-	"virtmesh.io/virtmesh/internal/testing/localcluster"
+	"virtmesh.io/virtmesh/internal/testing/kwokcluster"
 	vb "virtmesh.io/virtmesh/internal/testing/vmibuilder"
 )
 
@@ -142,7 +142,7 @@ func TestAPIServerRestart(t *testing.T) {
 func TestLeaderKilled(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t, "faults-leader")
-	addr, err := localcluster.FreePort()
+	addr, err := kwokcluster.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func TestMeshControlPlaneDeleted(t *testing.T) {
 		if err := cluster.Client.Get(ctx, client.ObjectKey{Name: member}, &nsObj); err != nil {
 			t.Fatal(err)
 		}
-		// No istiod runs here (localcluster): Reconciled with a published
+		// No istiod runs here (kwokcluster): Reconciled with a published
 		// injection snapshot is what launcher pods are rendered from.
 		if meta.IsStatusConditionTrue(mcp.Status.Conditions, meshv1alpha1.ConditionReconciled) && mcp.Status.InjectionSnapshot != "" && nsObj.Labels[meshv1alpha1.LabelMemberOf] == cpNS+"."+mcp.Name {
 			break

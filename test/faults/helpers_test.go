@@ -19,7 +19,7 @@ import (
 
 	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
 	"virtmesh.io/virtmesh/controllers/virt"
-	"virtmesh.io/virtmesh/internal/testing/localcluster"
+	"virtmesh.io/virtmesh/internal/testing/kwokcluster"
 	vb "virtmesh.io/virtmesh/internal/testing/vmibuilder"
 )
 
@@ -177,7 +177,7 @@ func assertOnePodEach(t *testing.T, ns string) {
 }
 
 // reconciles is the operator replica's VMI reconcile count.
-func reconciles(t *testing.T, op *localcluster.Operator) float64 {
+func reconciles(t *testing.T, op *kwokcluster.Operator) float64 {
 	t.Helper()
 	m, err := op.Scrape(context.Background())
 	if err != nil {
@@ -188,7 +188,7 @@ func reconciles(t *testing.T, op *localcluster.Operator) float64 {
 
 // settle waits until the replica's VMI reconcile count stands still for
 // quiet, and returns it.
-func settle(t *testing.T, op *localcluster.Operator, quiet, timeout time.Duration) float64 {
+func settle(t *testing.T, op *kwokcluster.Operator, quiet, timeout time.Duration) float64 {
 	t.Helper()
 	start := time.Now()
 	prev, last := reconciles(t, op), time.Now()
@@ -206,7 +206,7 @@ func settle(t *testing.T, op *localcluster.Operator, quiet, timeout time.Duratio
 
 // isLeader reports whether the replica holds the lease (controller-runtime's
 // leader_election_master_status).
-func isLeader(op *localcluster.Operator) bool {
+func isLeader(op *kwokcluster.Operator) bool {
 	m, err := op.Scrape(context.Background())
 	return err == nil && m.Sum("leader_election_master_status", nil) == 1
 }

@@ -5,7 +5,7 @@
 //
 // It needs a whole cluster and real operator processes: TestMain brings up
 // its own local cluster (hack/local-cluster.sh through
-// internal/testing/localcluster: real etcd, kube-apiserver,
+// internal/testing/kwokcluster: real etcd, kube-apiserver,
 // kube-controller-manager and kube-scheduler, kwok nodes) and runs the
 // operator built from this tree as the manager Deployment does (its
 // ServiceAccount, --leader-elect), with a loopback metrics endpoint. The
@@ -30,13 +30,13 @@ import (
 	"time"
 
 	"virtmesh.io/virtmesh/internal/testenv"
-	"virtmesh.io/virtmesh/internal/testing/localcluster"
+	"virtmesh.io/virtmesh/internal/testing/kwokcluster"
 )
 
 var (
-	cluster *localcluster.Cluster
+	cluster *kwokcluster.Cluster
 	// operator is the first replica; tests that stop it start it again.
-	operator *localcluster.Operator
+	operator *kwokcluster.Operator
 )
 
 func TestMain(m *testing.M) {
@@ -61,17 +61,17 @@ func run(m *testing.M) int {
 	// The operator is the code under test: build it from this tree, never
 	// into the shared bin/.
 	bin := filepath.Join(dir, "manager")
-	if err := localcluster.BuildManager(ctx, root, bin); err != nil {
+	if err := kwokcluster.BuildManager(ctx, root, bin); err != nil {
 		fmt.Fprintln(os.Stderr, "faults:", err)
 		return 1
 	}
-	addr, err := localcluster.FreePort()
+	addr, err := kwokcluster.FreePort()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "faults:", err)
 		return 1
 	}
 	started := time.Now()
-	cluster, err = localcluster.Up(ctx, localcluster.Options{
+	cluster, err = kwokcluster.Up(ctx, kwokcluster.Options{
 		Root: root, Dir: filepath.Join(dir, "cluster"), Name: fmt.Sprintf("virtmesh-faults-%d", os.Getpid()),
 		Nodes: 4, ManagerBin: bin, ManagerArgs: []string{"--metrics-bind-address=" + addr}, LeaderElect: true,
 	})

@@ -1,5 +1,5 @@
 // Command scale measures, in one run on a fresh local kwok cluster
-// (hack/local-cluster.sh, driven through internal/testing/localcluster),
+// (hack/local-cluster.sh, driven through internal/testing/kwokcluster),
 // what the operator path costs against creating the same pods directly:
 //
 //	pods        N plain Pods shaped like a launcher pod, created unpaced by
@@ -57,7 +57,7 @@ import (
 	"virtmesh.io/virtmesh/controllers/virt"
 	"virtmesh.io/virtmesh/internal/apimetrics"
 	vmscheme "virtmesh.io/virtmesh/internal/scheme"
-	"virtmesh.io/virtmesh/internal/testing/localcluster"
+	"virtmesh.io/virtmesh/internal/testing/kwokcluster"
 )
 
 type options struct {
@@ -158,11 +158,11 @@ func run(o options) error {
 	if o.managerBin == "" {
 		o.managerBin = filepath.Join(runDir, "manager")
 		logf("building the operator into %s", o.managerBin)
-		if err := localcluster.BuildManager(ctx, root, o.managerBin); err != nil {
+		if err := kwokcluster.BuildManager(ctx, root, o.managerBin); err != nil {
 			return err
 		}
 	}
-	metricsAddr, err := localcluster.FreePort()
+	metricsAddr, err := kwokcluster.FreePort()
 	if err != nil {
 		return err
 	}
@@ -172,19 +172,19 @@ func run(o options) error {
 		if err != nil {
 			return fmt.Errorf("-operator-memory-limit: %w", err)
 		}
-		// The operator inherits the driver's environment (localcluster).
+		// The operator inherits the driver's environment (kwokcluster).
 		if err := os.Setenv("CONTAINER_MEMORY_LIMIT", strconv.FormatInt(q.Value(), 10)); err != nil {
 			return err
 		}
 	}
 	var pprofAddr string
 	if o.heap {
-		if pprofAddr, err = localcluster.FreePort(); err != nil {
+		if pprofAddr, err = kwokcluster.FreePort(); err != nil {
 			return err
 		}
 		args = append(args, "--pprof-bind-address="+pprofAddr)
 	}
-	cl, err := localcluster.Up(ctx, localcluster.Options{
+	cl, err := kwokcluster.Up(ctx, kwokcluster.Options{
 		Root: root, Dir: filepath.Join(runDir, "cluster"), Name: fmt.Sprintf("vm-scale-%d", os.Getpid()),
 		Nodes: o.nodes, ManagerBin: o.managerBin, ManagerArgs: args, LeaderElect: true, Log: prefixWriter{},
 	})
@@ -229,7 +229,7 @@ func run(o options) error {
 		}
 		res.Phases = append(res.Phases, pr)
 	}
-	proc, err := localcluster.ReadProc(b.pid)
+	proc, err := kwokcluster.ReadProc(b.pid)
 	if err != nil {
 		return err
 	}
@@ -269,10 +269,10 @@ func (prefixWriter) Write(p []byte) (int, error) { return os.Stderr.Write(p) }
 type bench struct {
 	o          options
 	c          client.WithWatch
-	op         *localcluster.Operator
+	op         *kwokcluster.Operator
 	pid        int
 	components map[string]int
-	cl         *localcluster.Cluster
+	cl         *kwokcluster.Cluster
 	runDir     string
 	pprofAddr  string // the operator's pprof endpoint; empty: none
 }
@@ -335,7 +335,7 @@ func (b *bench) cpu() map[string]float64 {
 		pids[k] = v
 	}
 	for name, pid := range pids {
-		if p, err := localcluster.ReadProc(pid); err == nil {
+		if p, err := kwokcluster.ReadProc(pid); err == nil {
 			out[name] = p.CPUSeconds
 		}
 	}
@@ -376,7 +376,7 @@ func (b *bench) setupMesh(ctx context.Context) error {
 		if err := b.c.Get(ctx, client.ObjectKeyFromObject(mcp), mcp); err != nil {
 			return err
 		}
-		// No istiod runs (localcluster): Reconciled with a published
+		// No istiod runs (kwokcluster): Reconciled with a published
 		// injection snapshot is what launcher pods are rendered from.
 		if !meta.IsStatusConditionTrue(mcp.Status.Conditions, meshv1alpha1.ConditionReconciled) || mcp.Status.InjectionSnapshot == "" {
 			return fmt.Errorf("mcp/scale not Reconciled with an injection snapshot: %v", mcp.Status.Conditions)
@@ -529,7 +529,7 @@ func (b *bench) phase(ctx context.Context, spec phaseSpec) (PhaseResult, error) 
 	if err != nil {
 		return pr, err
 	}
-	p0, err := localcluster.ReadProc(b.pid)
+	p0, err := kwokcluster.ReadProc(b.pid)
 	if err != nil {
 		return pr, err
 	}
@@ -591,7 +591,7 @@ func (b *bench) phase(ctx context.Context, spec phaseSpec) (PhaseResult, error) 
 	if err != nil {
 		return pr, err
 	}
-	p1, err := localcluster.ReadProc(b.pid)
+	p1, err := kwokcluster.ReadProc(b.pid)
 	if err != nil {
 		return pr, err
 	}
@@ -755,7 +755,7 @@ func (b *bench) checkVMIs(ctx context.Context, spec phaseSpec, pr *PhaseResult, 
 // for b.o.quiet. It returns when it last moved, relative to readyAt, and how
 // many reconciles finished later than settleGrace after readyAt. The
 // MeshControlPlane controller is not waited for: with no istiod running
-// (localcluster), mcp/scale is never Ready and the controller requeues to
+// (kwokcluster), mcp/scale is never Ready and the controller requeues to
 // look again every few seconds, by design; its reconciles are reported.
 func (b *bench) settle(ctx context.Context, readyAt time.Time) (float64, int, error) {
 	total := func() (float64, error) {
@@ -825,7 +825,7 @@ func (b *bench) sampleQueue(ctx context.Context) func() float64 {
 }
 
 // opPhase is m1 - m0 for the operator's counters, per object for requests.
-func opPhase(m0, m1 localcluster.Metrics, n int) OpPhase {
+func opPhase(m0, m1 kwokcluster.Metrics, n int) OpPhase {
 	var o OpPhase
 	diff := func(name string, match map[string]string) float64 { return m1.Sum(name, match) - m0.Sum(name, match) }
 	vmi := map[string]string{"controller": vmiController}
@@ -833,14 +833,14 @@ func opPhase(m0, m1 localcluster.Metrics, n int) OpPhase {
 	o.VMIReconcileErrors = int(diff("controller_runtime_reconcile_total", map[string]string{"controller": vmiController, "result": "error"}))
 	o.MCPReconciles = int(diff("controller_runtime_reconcile_total", map[string]string{"controller": mcpController}))
 	o.ReconcileSeconds = diff("controller_runtime_reconcile_time_seconds_sum", vmi)
-	q := localcluster.SubtractBuckets(
+	q := kwokcluster.SubtractBuckets(
 		m1.Histogram("workqueue_queue_duration_seconds", map[string]string{"name": vmiController}),
 		m0.Histogram("workqueue_queue_duration_seconds", map[string]string{"name": vmiController}))
-	o.QueueWaitP50Bound = Num(localcluster.QuantileUpperBound(q, 0.50))
-	o.QueueWaitP99Bound = Num(localcluster.QuantileUpperBound(q, 0.99))
+	o.QueueWaitP50Bound = Num(kwokcluster.QuantileUpperBound(q, 0.50))
+	o.QueueWaitP99Bound = Num(kwokcluster.QuantileUpperBound(q, 0.99))
 
 	counts, failed := map[[2]string]float64{}, map[[3]string]float64{}
-	for i, m := range []localcluster.Metrics{m1, m0} {
+	for i, m := range []kwokcluster.Metrics{m1, m0} {
 		sign := 1.0 - 2*float64(i)
 		for _, s := range m.Select(apimetrics.MetricName, nil) {
 			counts[[2]string{s.Labels["verb"], resourceName(s.Labels)}] += sign * s.Value

@@ -1,4 +1,4 @@
-// Package localcluster drives hack/local-cluster.sh from Go for the suites
+// Package kwokcluster drives hack/local-cluster.sh from Go for the suites
 // and benchmarks that need a whole cluster and a real operator process: the
 // fault suite (test/faults) and the scale run (test/bench/scale). The
 // cluster is real etcd, kube-apiserver, kube-controller-manager and
@@ -8,7 +8,7 @@
 // It adds what the script does not do: stopping and restarting the API
 // server alone (etcd keeps running), scraping an operator's metrics, and
 // reading its CPU time and peak RSS from /proc.
-package localcluster
+package kwokcluster
 
 import (
 	"bufio"
@@ -121,9 +121,13 @@ func (c *Cluster) env(extra []string) []string {
 		// published), never Ready.
 		"VIRTMESH_HOST_ISTIOD=0",
 	)
+	// Always kwok: as root the local cluster would otherwise choose a
+	// real node.
+	nodes := "kwok"
 	if c.opts.Nodes > 0 {
-		env = append(env, fmt.Sprintf("VIRTMESH_NODES=%d", c.opts.Nodes))
+		nodes = fmt.Sprintf("%d", c.opts.Nodes)
 	}
+	env = append(env, "VIRTMESH_NODES="+nodes)
 	if c.opts.LeaderElect {
 		env = append(env, "VIRTMESH_LEADER_ELECT=1")
 	}
