@@ -36,9 +36,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"virtmesh.io/virtmesh/internal/testing/repo"
 
 	"virtmesh.io/virtmesh/hack/localcluster/cluster"
 )
@@ -162,18 +163,5 @@ func repoRoot() (string, error) {
 	if r := os.Getenv("VIRTMESH_REPO"); r != "" {
 		return filepath.Abs(r)
 	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(b), "module virtmesh.io/virtmesh\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run it inside the VirtMesh repository (or set VIRTMESH_REPO)")
-		}
-		dir = parent
-	}
+	return repo.RootFromWorkingDir()
 }

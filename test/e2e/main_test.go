@@ -45,6 +45,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"virtmesh.io/virtmesh/internal/testing/repo"
 )
 
 var (
@@ -65,7 +67,7 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	flag.Parse() // for -test.timeout, read by teardownOnInterrupt
 	var err error
-	repoRoot, err = findRepoRoot()
+	repoRoot, err = repo.RootFromWorkingDir()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
@@ -191,23 +193,6 @@ func teardownOnInterrupt() (stop func()) {
 		}
 	}()
 	return func() { signal.Stop(sigs); close(done) }
-}
-
-func findRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(b), "module virtmesh.io/virtmesh\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no virtmesh.io/virtmesh go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // command runs name args in the repository root and returns its combined output.

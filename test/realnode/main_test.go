@@ -43,6 +43,8 @@ import (
 	"testing"
 	"time"
 
+	"virtmesh.io/virtmesh/internal/testing/repo"
+
 	"virtmesh.io/virtmesh/hack/localcluster/cluster"
 	"virtmesh.io/virtmesh/hack/localcluster/host"
 )
@@ -71,7 +73,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	var err error
-	if repoRoot, err = findRepoRoot(); err != nil {
+	if repoRoot, err = repo.RootFromWorkingDir(); err != nil {
 		logf("%v", err)
 		return 1
 	}
@@ -220,23 +222,6 @@ func dumpLogs() {
 	}
 	if out, _, err := kubectlRun("", "get", "pods", "-A", "-o", "wide"); err == nil {
 		logf("pods:\n%s", out)
-	}
-}
-
-func findRepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(b), "module virtmesh.io/virtmesh\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no virtmesh.io/virtmesh go.mod above the working directory")
-		}
-		dir = parent
 	}
 }
 

@@ -44,6 +44,8 @@ import (
 	"syscall"
 	"time"
 
+	"virtmesh.io/virtmesh/internal/testing/repo"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -110,23 +112,6 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "[scale %s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(b), "module virtmesh.io/virtmesh\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run from inside the virtmesh repository")
-		}
-		dir = parent
-	}
-}
-
 // controllers as the operator's metrics name them.
 const (
 	vmiController = virt.ControllerName
@@ -143,7 +128,7 @@ func run(o options) error {
 		// helper 10m), so CPU runs out first: 80 per node leaves headroom.
 		o.nodes = max(2, o.n/80+1)
 	}
-	root, err := repoRoot()
+	root, err := repo.RootFromWorkingDir()
 	if err != nil {
 		return err
 	}
