@@ -38,13 +38,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"virtmesh.io/virtmesh/internal/testing/interrupt"
 
 	"virtmesh.io/virtmesh/internal/testing/repo"
 )
@@ -65,7 +65,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	flag.Parse() // for -test.timeout, read by teardownOnInterrupt
+	flag.Parse() // for -test.timeout, read by teardown.OnInterrupt
 	var err error
 	repoRoot, err = repo.RootFromWorkingDir()
 	if err != nil {
@@ -120,7 +120,7 @@ func run(m *testing.M) int {
 	kubeconfig = filepath.Join(stateDir, "kubeconfig")
 
 	if owned && os.Getenv("VIRTMESH_E2E_KEEP") != "1" {
-		stopWatchdog := teardownOnInterrupt()
+		stopWatchdog := interrupt.Teardown("e2e", func() { _, _ = teardown() })
 		defer stopWatchdog()
 	}
 
@@ -164,35 +164,6 @@ func teardown() (string, error) {
 		_ = os.RemoveAll(stateDir)
 	})
 	return out, err
-}
-
-// teardownOnInterrupt tears the cluster down on SIGINT/SIGTERM and shortly
-// before go test's -timeout panics (which skips the rest of TestMain), so an
-// aborted run leaves no etcd, apiserver or operator behind.
-func teardownOnInterrupt() (stop func()) {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	var alarm <-chan time.Time
-	if f := flag.Lookup("test.timeout"); f != nil {
-		if d, err := time.ParseDuration(f.Value.String()); err == nil && d > time.Minute {
-			timer := time.NewTimer(d - 30*time.Second)
-			alarm = timer.C
-		}
-	}
-	done := make(chan struct{})
-	go func() {
-		select {
-		case s := <-sigs:
-			fmt.Fprintf(os.Stderr, "e2e: %v: tearing the cluster down\n", s)
-			_, _ = teardown()
-			os.Exit(130)
-		case <-alarm:
-			fmt.Fprintln(os.Stderr, "e2e: go test -timeout is about to expire: tearing the cluster down")
-			_, _ = teardown()
-		case <-done:
-		}
-	}()
-	return func() { signal.Stop(sigs); close(done) }
 }
 
 // command runs name args in the repository root and returns its combined output.

@@ -21,13 +21,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"virtmesh.io/virtmesh/internal/testing/interrupt"
 
 	"virtmesh.io/virtmesh/internal/testenv"
 	"virtmesh.io/virtmesh/internal/testing/kwokcluster"
@@ -94,7 +94,7 @@ func run(m *testing.M) int {
 		})
 	}
 	if !keep {
-		stop := teardownOnInterrupt(down)
+		stop := interrupt.Teardown("faults", down)
 		defer stop()
 	}
 	code := m.Run()
@@ -111,34 +111,6 @@ func run(m *testing.M) int {
 		down()
 	}
 	return code
-}
-
-// teardownOnInterrupt runs down on SIGINT/SIGTERM and shortly before go
-// test's -timeout panics (which skips the rest of TestMain), so an aborted
-// run leaves no etcd, API server or operator behind.
-func teardownOnInterrupt(down func()) (stop func()) {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	var alarm <-chan time.Time
-	if f := flag.Lookup("test.timeout"); f != nil {
-		if d, err := time.ParseDuration(f.Value.String()); err == nil && d > time.Minute {
-			alarm = time.After(d - 30*time.Second)
-		}
-	}
-	done := make(chan struct{})
-	go func() {
-		select {
-		case s := <-sigs:
-			fmt.Fprintf(os.Stderr, "faults: %v: tearing the cluster down\n", s)
-			down()
-			os.Exit(130)
-		case <-alarm:
-			fmt.Fprintln(os.Stderr, "faults: go test -timeout is about to expire: tearing the cluster down")
-			down()
-		case <-done:
-		}
-	}()
-	return func() { signal.Stop(sigs); close(done) }
 }
 
 func tail(s string, n int) string {

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"virtmesh.io/virtmesh/internal/testing/interrupt"
+
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -79,7 +81,7 @@ func run(m *testing.M) int {
 	scriptEnv = []string{"VIRTMESH_LOCAL_DIR=" + filepath.Join(stateDir, "cluster"), "VIRTMESH_CLUSTER_NAME=virtmesh-istio",
 		"VIRTMESH_SKIP_BUILD=1", "VIRTMESH_HOST_ISTIOD=0", "VIRTMESH_MANAGER_BIN=" + managerBin, "VIRTMESH_NODES=kwok"}
 	kubeconfig = filepath.Join(stateDir, "cluster", "kubeconfig")
-	stop := teardownOnInterrupt()
+	stop := interrupt.Teardown("istio", func() { stopProcesses(); _, _ = teardown() })
 	defer stop()
 	code := 1
 	start := time.Now()
@@ -130,35 +132,6 @@ func teardown() (string, error) {
 		_ = os.RemoveAll(stateDir)
 	})
 	return out, err
-}
-
-// teardownOnInterrupt tears the cluster down on SIGINT/SIGTERM and shortly
-// before go test's -timeout panics, so no etcd or apiserver is left behind.
-func teardownOnInterrupt() (stop func()) {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	var alarm <-chan time.Time
-	if f := flag.Lookup("test.timeout"); f != nil {
-		if d, err := time.ParseDuration(f.Value.String()); err == nil && d > time.Minute {
-			alarm = time.After(d - 30*time.Second)
-		}
-	}
-	done := make(chan struct{})
-	go func() {
-		select {
-		case s := <-sigs:
-			fmt.Fprintf(os.Stderr, "istio: %v: tearing the cluster down\n", s)
-			stopProcesses()
-			_, _ = teardown()
-			os.Exit(130)
-		case <-alarm:
-			fmt.Fprintln(os.Stderr, "istio: go test -timeout is about to expire: tearing the cluster down")
-			stopProcesses()
-			_, _ = teardown()
-		case <-done:
-		}
-	}()
-	return func() { signal.Stop(sigs); close(done) }
 }
 
 // processes started by the tests (istiod, agents), stopped on interrupt.
