@@ -41,15 +41,7 @@ func waitTimeout(cfg Config) string {
 func realSamples(ctx context.Context, e *Env, cfg Config) error {
 	to := waitTimeout(cfg)
 	if err := e.step("samples: mesh (config/samples' MeshControlPlane basic: istiod from bin/pilot-discovery, proxy stand-in, gateway and addons off) until Ready", func() error {
-		dir := e.Layout.Manifest("mesh")
-		k, err := nodecfg.MeshSampleOverlay(dir, e.Repo, e.Images)
-		if err != nil {
-			return err
-		}
-		if err := WriteFile(filepath.Join(dir, "kustomization.yaml"), k, 0o644); err != nil {
-			return err
-		}
-		if err := applyOverlay(ctx, e, dir); err != nil {
+		if err := applySampleOverlay(ctx, e, "mesh", nodecfg.MeshSampleOverlay); err != nil {
 			return err
 		}
 		// Ready once the kubelet's probe finds the real istiod ready and
@@ -76,15 +68,7 @@ func realSamples(ctx context.Context, e *Env, cfg Config) error {
 		return err
 	}
 	if err := e.step("samples: details VM (test guest, boots under "+accelWord()+") and productpage stand-in, until the guest serves", func() error {
-		dir := e.Layout.Manifest("bookinfo")
-		k, err := nodecfg.BookinfoSampleOverlay(dir, e.Repo, e.Images)
-		if err != nil {
-			return err
-		}
-		if err := WriteFile(filepath.Join(dir, "kustomization.yaml"), k, 0o644); err != nil {
-			return err
-		}
-		if err := applyOverlay(ctx, e, dir); err != nil {
+		if err := applySampleOverlay(ctx, e, "bookinfo", nodecfg.BookinfoSampleOverlay); err != nil {
 			return err
 		}
 		if _, err := e.Kubectl(ctx, nil, "wait", "--for=condition=Ready", "virtualmachines.virt.virtmesh.io/details-v1", "-n", "bookinfo", "--timeout="+to); err != nil {
@@ -187,4 +171,19 @@ one) and productpage; the gateway and the addons do not run
 Logs: %s    Stop everything: make stop-local
 `, strings.TrimSpace(nodes), strings.TrimSpace(objs), or(a.AnsweredBy, "?"), strings.TrimSpace(or(string(a.Details), a.Body)),
 		e.Layout.Kubeconfig(), strings.TrimSpace(details), strings.TrimSpace(pp), e.Layout.Path("logs"))
+}
+
+// applySampleOverlay writes the kustomization that render makes for the
+// real node's images into the work directory's manifests/<name> and
+// applies it.
+func applySampleOverlay(ctx context.Context, e *Env, name string, render func(dir, repo string, images nodecfg.Images) ([]byte, error)) error {
+	dir := e.Layout.Manifest(name)
+	k, err := render(dir, e.Repo, e.Images)
+	if err != nil {
+		return err
+	}
+	if err := WriteFile(filepath.Join(dir, "kustomization.yaml"), k, 0o644); err != nil {
+		return err
+	}
+	return applyOverlay(ctx, e, dir)
 }
