@@ -39,9 +39,8 @@ import (
 	"syscall"
 	"time"
 
-	"virtmesh.io/virtmesh/internal/testing/repo"
-
 	"virtmesh.io/virtmesh/hack/localcluster/cluster"
+	"virtmesh.io/virtmesh/internal/testing/repo"
 )
 
 func main() {
@@ -114,16 +113,16 @@ func run(args []string) error {
 }
 
 func configFromEnv() (cluster.Config, error) {
-	repo, err := repoRoot()
+	root, err := repoRoot()
 	if err != nil {
 		return cluster.Config{}, err
 	}
 	dir := os.Getenv("VIRTMESH_LOCAL_DIR")
 	if dir == "" {
-		dir = filepath.Join(repo, ".local", "cluster")
+		dir = filepath.Join(root, ".local", "cluster")
 	}
 	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(repo, dir)
+		dir = filepath.Join(root, dir)
 	}
 	wait := 300 * time.Second
 	if v := os.Getenv("VIRTMESH_WAIT_TIMEOUT"); v != "" {
@@ -132,8 +131,8 @@ func configFromEnv() (cluster.Config, error) {
 		}
 	}
 	return cluster.Config{
-		Repo:         repo,
-		Bin:          filepath.Join(repo, "bin"),
+		Repo:         root,
+		Bin:          filepath.Join(root, "bin"),
 		Dir:          filepath.Clean(dir),
 		Name:         envOr("VIRTMESH_CLUSTER_NAME", "virtmesh"),
 		Nodes:        os.Getenv("VIRTMESH_NODES"),

@@ -45,7 +45,6 @@ import (
 	"time"
 
 	"virtmesh.io/virtmesh/internal/testing/interrupt"
-
 	"virtmesh.io/virtmesh/internal/testing/repo"
 )
 

@@ -27,9 +27,8 @@ import (
 	"testing"
 	"time"
 
-	"virtmesh.io/virtmesh/internal/testing/interrupt"
-
 	"virtmesh.io/virtmesh/internal/testenv"
+	"virtmesh.io/virtmesh/internal/testing/interrupt"
 	"virtmesh.io/virtmesh/internal/testing/kwokcluster"
 )
 

@@ -16,14 +16,13 @@ import (
 	"testing"
 	"time"
 
-	"virtmesh.io/virtmesh/internal/testing/interrupt"
-
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	vmscheme "virtmesh.io/virtmesh/internal/scheme"
+	"virtmesh.io/virtmesh/internal/testing/interrupt"
 )
 
 // envoyStandInEnv makes the test binary the gateway's stand-in Envoy: a

@@ -43,10 +43,9 @@ import (
 	"testing"
 	"time"
 
-	"virtmesh.io/virtmesh/internal/testing/repo"
-
 	"virtmesh.io/virtmesh/hack/localcluster/cluster"
 	"virtmesh.io/virtmesh/hack/localcluster/host"
+	"virtmesh.io/virtmesh/internal/testing/repo"
 )
 
 var (

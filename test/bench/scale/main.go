@@ -44,8 +44,6 @@ import (
 	"syscall"
 	"time"
 
-	"virtmesh.io/virtmesh/internal/testing/repo"
-
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -60,6 +58,7 @@ import (
 	"virtmesh.io/virtmesh/internal/apimetrics"
 	vmscheme "virtmesh.io/virtmesh/internal/scheme"
 	"virtmesh.io/virtmesh/internal/testing/kwokcluster"
+	"virtmesh.io/virtmesh/internal/testing/repo"
 )
 
 type options struct {
