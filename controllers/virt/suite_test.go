@@ -73,19 +73,7 @@ func startController(t *testing.T) *countingReconciler {
 // VirtualMachine controller in one manager, as main.go does.
 func startControllers(t *testing.T, vms bool) (vmiCounter, vmCounter *countingReconciler) {
 	t.Helper()
-	mgr, err := manager.New(env.Config, manager.Options{
-		Scheme:     env.Scheme,
-		Logger:     testenv.Logger(t, 1),
-		Metrics:    server.Options{BindAddress: "0"},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-		// As main.go does: cache launcher pods only, trimmed.
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}: LauncherPodCache(),
-		}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := newTestManager(t)
 	r := &VirtualMachineInstanceReconciler{Client: mgr.GetClient(), Scheme: mgr.GetScheme(), LauncherImage: testLauncherImage}
 	counter := &countingReconciler{inner: r}
 	if err := r.setup(mgr, counter); err != nil {
@@ -98,6 +86,32 @@ func startControllers(t *testing.T, vms bool) (vmiCounter, vmCounter *countingRe
 			t.Fatal(err)
 		}
 	}
+	startManager(t, mgr)
+	return counter, vmCounter
+}
+
+// newTestManager is a manager on the suite's API server with main.go's
+// cache options (launcher pods only, trimmed).
+func newTestManager(t *testing.T) manager.Manager {
+	t.Helper()
+	mgr, err := manager.New(env.Config, manager.Options{
+		Scheme:     env.Scheme,
+		Logger:     testenv.Logger(t, 1),
+		Metrics:    server.Options{BindAddress: "0"},
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Pod{}: LauncherPodCache(),
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mgr
+}
+
+// startManager runs mgr until the test ends.
+func startManager(t *testing.T, mgr manager.Manager) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -107,7 +121,6 @@ func startControllers(t *testing.T, vms bool) (vmiCounter, vmCounter *countingRe
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	return counter, vmCounter
 }
 
 // newNamespace creates a fresh namespace for one test.

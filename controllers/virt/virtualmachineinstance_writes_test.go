@@ -13,18 +13,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	meshv1alpha1 "virtmesh.io/virtmesh/api/mesh/v1alpha1"
 	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
 	"virtmesh.io/virtmesh/internal/enrollment"
-	"virtmesh.io/virtmesh/internal/testenv"
 	"virtmesh.io/virtmesh/internal/testing/mcpbuilder"
 	vb "virtmesh.io/virtmesh/internal/testing/vmibuilder"
 )
@@ -104,33 +98,14 @@ func TestLostStatusPatchNeverRerunsPod(t *testing.T) {
 // client counting status patches.
 func startPatchCountingController(t *testing.T) (*countingReconciler, *statusPatches) {
 	t.Helper()
-	mgr, err := manager.New(env.Config, manager.Options{
-		Scheme:     env.Scheme,
-		Logger:     testenv.Logger(t, 1),
-		Metrics:    server.Options{BindAddress: "0"},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}: LauncherPodCache(),
-		}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	mgr := newTestManager(t)
 	c := &statusPatches{Client: mgr.GetClient()}
 	r := &VirtualMachineInstanceReconciler{Client: c, Scheme: mgr.GetScheme(), LauncherImage: testLauncherImage, Workers: 4}
 	counter := &countingReconciler{inner: r}
 	if err := r.setup(mgr, counter); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	startManager(t, mgr)
 	return counter, c
 }
 
