@@ -44,6 +44,7 @@ import (
 	"testing"
 	"time"
 
+	"virtmesh.io/virtmesh/internal/logtail"
 	"virtmesh.io/virtmesh/internal/testing/interrupt"
 	"virtmesh.io/virtmesh/internal/testing/repo"
 )
@@ -78,7 +79,7 @@ func run(m *testing.M) int {
 	if os.Getenv("VIRTMESH_E2E_SKIP_BUILD") != "1" {
 		bins := []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok", "kwokctl", "kustomize", "pilot-discovery"}
 		if out, err := command(30*time.Minute, nil, filepath.Join(repoRoot, "hack/build-bins.sh"), bins...); err != nil {
-			fmt.Fprintf(os.Stderr, "e2e: the pinned binaries (%s) cannot be built: %v\n%s\n", strings.Join(bins, ", "), err, tail(out, 40))
+			fmt.Fprintf(os.Stderr, "e2e: the pinned binaries (%s) cannot be built: %v\n%s\n", strings.Join(bins, ", "), err, logtail.Last(out, 40))
 			return 1
 		}
 		// The operator is the code under test: a failure to build it fails.
@@ -134,7 +135,7 @@ func run(m *testing.M) int {
 	}
 	if code != 0 {
 		if b, err := os.ReadFile(filepath.Join(stateDir, "manager.log")); err == nil {
-			fmt.Fprintf(os.Stderr, "e2e: last lines of the operator log (%s):\n%s\n", filepath.Join(stateDir, "manager.log"), tail(string(b), 60))
+			fmt.Fprintf(os.Stderr, "e2e: last lines of the operator log (%s):\n%s\n", filepath.Join(stateDir, "manager.log"), logtail.Last(string(b), 60))
 		}
 	}
 
@@ -183,14 +184,6 @@ func command(timeout time.Duration, env []string, name string, args ...string) (
 // script runs hack/local-cluster.sh for this suite's cluster.
 func script(timeout time.Duration, args ...string) (string, error) {
 	return command(timeout, scriptEnv, filepath.Join(repoRoot, "hack/local-cluster.sh"), args...)
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // kubectlRun runs the pinned bin/kubectl against the suite's cluster, with

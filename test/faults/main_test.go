@@ -22,11 +22,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"virtmesh.io/virtmesh/internal/logtail"
 	"virtmesh.io/virtmesh/internal/testenv"
 	"virtmesh.io/virtmesh/internal/testing/interrupt"
 	"virtmesh.io/virtmesh/internal/testing/kwokcluster"
@@ -100,7 +100,7 @@ func run(m *testing.M) int {
 	if code != 0 {
 		for _, log := range []string{operator.LogPath(), cluster.Operator("2", "").LogPath()} {
 			if b, err := os.ReadFile(log); err == nil {
-				fmt.Fprintf(os.Stderr, "faults: last lines of %s:\n%s\n", log, tail(string(b), 60))
+				fmt.Fprintf(os.Stderr, "faults: last lines of %s:\n%s\n", log, logtail.Last(string(b), 60))
 			}
 		}
 	}
@@ -110,12 +110,4 @@ func run(m *testing.M) int {
 		down()
 	}
 	return code
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -22,6 +22,7 @@ import (
 
 	"virtmesh.io/virtmesh/internal/hostistiod"
 	"virtmesh.io/virtmesh/internal/hostpod"
+	"virtmesh.io/virtmesh/internal/logtail"
 )
 
 // agentSpec says which pod's proxy to run.
@@ -200,7 +201,7 @@ func (a *agent) workloadCert(t *testing.T, timeout time.Duration) (*x509.Certifi
 	eventually(t, timeout, "pilot-agent of "+a.name+" writes its workload certificate", func() error {
 		select {
 		case <-a.done:
-			t.Fatalf("pilot-agent of %s exited:\n%s", a.name, tail(a.log.String(), 30))
+			t.Fatalf("pilot-agent of %s exited:\n%s", a.name, logtail.Last(a.log.String(), 30))
 		default:
 		}
 		var err error

@@ -14,6 +14,8 @@ import (
 	secretv3 "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"virtmesh.io/virtmesh/internal/logtail"
 )
 
 const typeSecret = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
@@ -42,7 +44,7 @@ func (s *suite) gateway(t *testing.T) {
 	eventually(t, 60*time.Second, "the gateway agent's SDS socket "+socket, func() error {
 		select {
 		case <-sds.done:
-			t.Fatalf("the gateway's pilot-agent exited:\n%s", tail(sds.log.String(), 30))
+			t.Fatalf("the gateway's pilot-agent exited:\n%s", logtail.Last(sds.log.String(), 30))
 		default:
 		}
 		_, err := os.Stat(socket)
@@ -62,7 +64,7 @@ func (s *suite) gateway(t *testing.T) {
 		if contains(log, "mkdir var/run/secrets/workload-spiffe-uds: permission denied") && contains(log, "failed to set up UDS") {
 			return nil
 		}
-		return fmt.Errorf("no such failure in its log yet:\n%s", tail(log, 5))
+		return fmt.Errorf("no such failure in its log yet:\n%s", logtail.Last(log, 5))
 	})
 	if _, err := os.Stat(filepath.Join(broken.dir, "var/run/secrets/workload-spiffe-uds/socket")); err == nil {
 		t.Errorf("without %v the gateway's agent still created its SDS socket", gatewayVolumes)

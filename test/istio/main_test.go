@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"virtmesh.io/virtmesh/internal/logtail"
 	vmscheme "virtmesh.io/virtmesh/internal/scheme"
 	"virtmesh.io/virtmesh/internal/testing/interrupt"
 )
@@ -70,7 +71,7 @@ func run(m *testing.M) int {
 	// Builds run before m.Run, outside go test's -timeout. The pinned Istio
 	// takes minutes to build from a cold cache, once (bin/ keeps it).
 	if out, err := command(40*time.Minute, nil, filepath.Join(repoRoot, "hack/build-bins.sh"), bins...); err != nil {
-		fmt.Fprintf(os.Stderr, "istio: the pinned binaries (%s) cannot be built: %v\n%s\n", strings.Join(bins, ", "), err, tail(out, 40))
+		fmt.Fprintf(os.Stderr, "istio: the pinned binaries (%s) cannot be built: %v\n%s\n", strings.Join(bins, ", "), err, logtail.Last(out, 40))
 		return 1
 	}
 	if out, err := command(10*time.Minute, nil, "go", "build", "-o", managerBin, "."); err != nil {
@@ -95,7 +96,7 @@ func run(m *testing.M) int {
 	printMeasurements()
 	if code != 0 {
 		if b, err := os.ReadFile(filepath.Join(stateDir, "cluster", "manager.log")); err == nil {
-			fmt.Fprintf(os.Stderr, "istio: last lines of the operator log:\n%s\n", tail(string(b), 40))
+			fmt.Fprintf(os.Stderr, "istio: last lines of the operator log:\n%s\n", logtail.Last(string(b), 40))
 		}
 	}
 	if os.Getenv("VIRTMESH_ISTIO_KEEP") == "1" {
@@ -192,14 +193,6 @@ func kubectl(t *testing.T, stdin string, args ...string) string {
 		t.Fatalf("kubectl %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
 	}
 	return out.String()
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // eventually polls f until it returns nil or timeout passes.

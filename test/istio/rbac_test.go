@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"virtmesh.io/virtmesh/internal/hostistiod"
+	"virtmesh.io/virtmesh/internal/logtail"
 )
 
 const probeNS, probeSA = "istio-probe", "istiod-probe"
@@ -124,7 +125,7 @@ subjects: [{kind: ServiceAccount, name: %[2]s, namespace: %[1]s}]
 			break
 		}
 		if len(fresh) == 0 {
-			t.Fatalf("istiod as %s is not ready and logs no new refusal; its log:\n%s", probeSA, tail(log, 40))
+			t.Fatalf("istiod as %s is not ready and logs no new refusal; its log:\n%s", probeSA, logtail.Last(log, 40))
 		}
 		if round == 15 {
 			t.Fatalf("still new refusals after %d rounds: %v", round, fresh)

@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"virtmesh.io/virtmesh/hack/localcluster/host"
+	"virtmesh.io/virtmesh/internal/logtail"
 )
 
 // meshManifest is the samples' mesh for Bookinfo with istiod's local image
@@ -167,7 +168,7 @@ func TestBookinfo(t *testing.T) {
 	seed := serialSeed.FindStringSubmatch(serial)
 	ud := serialUserData.FindStringSubmatch(serial)
 	if seed == nil || ud == nil {
-		t.Fatalf("the serial console (kubectl logs -c compute) lacks the guest's cloud-init and user-data lines:\n%s", tail(serial, 60))
+		t.Fatalf("the serial console (kubectl logs -c compute) lacks the guest's cloud-init and user-data lines:\n%s", logtail.Last(serial, 60))
 	}
 	guestKernel, instanceID := ud[1], seed[1]
 	t.Logf("the guest says on its serial console: kernel %s, instance-id %s", guestKernel, instanceID)
@@ -201,7 +202,7 @@ func TestBookinfo(t *testing.T) {
 		// productpage's pod (or the node when kube-proxy masqueraded it).
 		in := regexp.MustCompile(`FORWARD inbound orig=`+regexp.QuoteMeta(pod.Status.PodIP)+`:9080 from=(\S+)`).FindAllStringSubmatch(proxyLog, -1)
 		if len(in) == 0 {
-			t.Fatalf("the proxy's log has no inbound connection to %s:9080:\n%s", pod.Status.PodIP, tail(proxyLog, 30))
+			t.Fatalf("the proxy's log has no inbound connection to %s:9080:\n%s", pod.Status.PodIP, logtail.Last(proxyLog, 30))
 		}
 		froms := make([]string, 0, len(in))
 		for _, m := range in {
@@ -209,7 +210,7 @@ func TestBookinfo(t *testing.T) {
 		}
 		t.Logf("the proxy's inbound listener took connections to %s:9080 from %s", pod.Status.PodIP, strings.Join(froms, ", "))
 		if !strings.Contains(strings.Join(froms, " "), ppPod.Status.PodIP+":") {
-			t.Errorf("no inbound connection from productpage's pod %s in the proxy's log:\n%s", ppPod.Status.PodIP, tail(proxyLog, 30))
+			t.Errorf("no inbound connection from productpage's pod %s in the proxy's log:\n%s", ppPod.Status.PodIP, logtail.Last(proxyLog, 30))
 		}
 	})
 
@@ -267,7 +268,7 @@ func TestBookinfo(t *testing.T) {
 		proxyLog := containerLog(t, "bookinfo", pod.Name, "istio-proxy", false)
 		out := regexp.MustCompile(`FORWARD outbound orig=` + regexp.QuoteMeta(productpageIP) + `:9080 from=(\S+)`).FindStringSubmatch(proxyLog)
 		if out == nil {
-			t.Fatalf("the proxy's log has no outbound connection to productpage's ClusterIP %s:9080:\n%s", productpageIP, tail(proxyLog, 30))
+			t.Fatalf("the proxy's log has no outbound connection to productpage's ClusterIP %s:9080:\n%s", productpageIP, logtail.Last(proxyLog, 30))
 		}
 		t.Logf("the proxy's outbound listener took the guest's connection to %s:9080 from %s", productpageIP, out[1])
 		if !strings.HasPrefix(out[1], "10.0.2.2:") {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"virtmesh.io/virtmesh/internal/logtail"
 )
 
 // bootPhases are the marks on the way from `kubectl apply` to the guest's
@@ -115,7 +117,7 @@ func bootOnce(t *testing.T, ns, name string) bootRun {
 					logs += fmt.Sprintf("\n--- %s %s:\n%s%s", p.Name, c, out, errOut)
 				}
 			}
-			t.Fatalf("%s: no answer from the guest through %s after 5m (last: %d %v %q)%s", name, url, code, err, tail(body, 5), logs)
+			t.Fatalf("%s: no answer from the guest through %s after 5m (last: %d %v %q)%s", name, url, code, err, logtail.Last(body, 5), logs)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -127,7 +129,7 @@ func bootOnce(t *testing.T, ns, name string) bootRun {
 	add := func(log string, re *regexp.Regexp, last bool, what string) {
 		ts, ok := mark(log, re, last)
 		if !ok {
-			t.Fatalf("%s: no %s in the log:\n%s", name, what, tail(log, 40))
+			t.Fatalf("%s: no %s in the log:\n%s", name, what, logtail.Last(log, 40))
 		}
 		marks = append(marks, ts)
 	}

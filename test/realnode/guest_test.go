@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
+	"virtmesh.io/virtmesh/internal/logtail"
 )
 
 // guestUserData serves on 9080 (busybox httpd in the test guest):
@@ -179,7 +180,7 @@ func waitVMIReady(t testing.TB, ns string, timeout time.Duration, names ...strin
 	}
 	if out, errOut, err := kubectlRun("", args...); err != nil {
 		desc, _, _ := kubectlRun("", "describe", "mvmi,pods", "-n", ns)
-		t.Fatalf("kubectl %s: %v\n%s%s\n%s", strings.Join(args, " "), err, out, errOut, tail(desc, 120))
+		t.Fatalf("kubectl %s: %v\n%s%s\n%s", strings.Join(args, " "), err, out, errOut, logtail.Last(desc, 120))
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
+	"virtmesh.io/virtmesh/internal/logtail"
 )
 
 func newNamespace(t *testing.T, ns string) {
@@ -88,9 +89,9 @@ func TestLifecycle(t *testing.T) {
 		elapsed := time.Since(start)
 		<-serial.done
 		log := serial.String()
-		t.Logf("delete -> pod gone in %s (grace %ds); the serial console's last lines:\n%s", elapsed.Round(100*time.Millisecond), grace, tail(log, 8))
+		t.Logf("delete -> pod gone in %s (grace %ds); the serial console's last lines:\n%s", elapsed.Round(100*time.Millisecond), grace, logtail.Last(log, 8))
 		if !strings.Contains(log, "guest-init: ACPI power button: powering off") || !strings.Contains(log, "guest-init: shutting down") {
-			t.Errorf("the serial console does not show an ACPI power-down:\n%s", tail(log, 30))
+			t.Errorf("the serial console does not show an ACPI power-down:\n%s", logtail.Last(log, 30))
 		}
 		if elapsed > time.Duration(grace)*time.Second {
 			t.Errorf("the pod took %s to go, more than the grace period %ds", elapsed, grace)

@@ -45,6 +45,7 @@ import (
 
 	"virtmesh.io/virtmesh/hack/localcluster/cluster"
 	"virtmesh.io/virtmesh/hack/localcluster/host"
+	"virtmesh.io/virtmesh/internal/logtail"
 	"virtmesh.io/virtmesh/internal/testing/repo"
 )
 
@@ -103,7 +104,7 @@ func run(m *testing.M) int {
 	started := time.Now()
 	out, err := script(45*time.Minute, "up", "--no-samples")
 	if err != nil {
-		logf("hack/local-cluster.sh up failed: %v\n%s", err, tail(out, 80))
+		logf("hack/local-cluster.sh up failed: %v\n%s", err, logtail.Last(out, 80))
 	} else {
 		upTime = time.Since(started)
 		logf("cluster up in %s (state %s):\n%s", upTime.Round(100*time.Millisecond), stateDir, progressLines(out))
@@ -127,7 +128,7 @@ func run(m *testing.M) int {
 	if code == 0 {
 		started = time.Now()
 		if out, err := script(10*time.Minute, "up", "--no-samples"); err != nil {
-			logf("the second hack/local-cluster.sh up failed: %v\n%s", err, tail(out, 60))
+			logf("the second hack/local-cluster.sh up failed: %v\n%s", err, logtail.Last(out, 60))
 			code = 1
 		} else {
 			logf("second cluster up in %s", time.Since(started).Round(100*time.Millisecond))
@@ -213,7 +214,7 @@ func dumpLogs() {
 	for _, name := range []string{"kubelet", "containerd", "kube-proxy", "up"} {
 		p := filepath.Join(stateDir, "logs", name+".log")
 		if b, err := os.ReadFile(p); err == nil {
-			logf("last lines of %s:\n%s", p, tail(string(b), 30))
+			logf("last lines of %s:\n%s", p, logtail.Last(string(b), 30))
 		}
 	}
 	if out, _, err := kubectlRun("", "logs", "-n", cluster.OperatorNamespace, "deployment/"+cluster.OperatorDeployment, "--tail=40"); err == nil {
@@ -236,14 +237,6 @@ func script(timeout time.Duration, args ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err := cmd.Run()
 	return buf.String(), err
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // kubectlRun runs bin/kubectl against the suite's cluster.

@@ -7,6 +7,7 @@ import (
 
 	"virtmesh.io/virtmesh/hack/localcluster/journal"
 	"virtmesh.io/virtmesh/hack/localcluster/nodecfg"
+	"virtmesh.io/virtmesh/internal/logtail"
 )
 
 // CoreDNS is cluster DNS, installed as kubeadm does (a Deployment in
@@ -43,7 +44,7 @@ func rolloutStatus(ctx context.Context, e *Env, ns, what string) error {
 	if err != nil {
 		out, _ := e.Kubectl(context.Background(), nil, "get", "pods", "-n", ns, "-o", "wide")
 		ev, _ := e.Kubectl(context.Background(), nil, "get", "events", "-n", ns, "--sort-by=.lastTimestamp")
-		return &withDetail{err: err, detail: out + "\n" + tailString(ev, 15)}
+		return &withDetail{err: err, detail: out + "\n" + logtail.Last(ev, 15)}
 	}
 	return nil
 }

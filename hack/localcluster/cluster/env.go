@@ -24,6 +24,7 @@ import (
 	"virtmesh.io/virtmesh/hack/localcluster/host"
 	"virtmesh.io/virtmesh/hack/localcluster/journal"
 	"virtmesh.io/virtmesh/hack/localcluster/nodecfg"
+	"virtmesh.io/virtmesh/internal/logtail"
 )
 
 // Component is one part of the cluster.
@@ -230,7 +231,7 @@ func (e *Env) Run(ctx context.Context, stdin []byte, name string, args ...string
 		_, _ = e.Verbose.Write(out.Bytes())
 	}
 	if err != nil {
-		return out.String(), fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), strings.Join(args, " "), err, tailString(out.String(), 20))
+		return out.String(), fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), strings.Join(args, " "), err, logtail.Last(out.String(), 20))
 	}
 	return out.String(), nil
 }
@@ -238,14 +239,6 @@ func (e *Env) Run(ctx context.Context, stdin []byte, name string, args ...string
 // Kubectl runs bin/kubectl with the admin kubeconfig.
 func (e *Env) Kubectl(ctx context.Context, stdin []byte, args ...string) (string, error) {
 	return e.Run(ctx, stdin, filepath.Join(e.Bin, "kubectl"), append([]string{"--kubeconfig", e.Layout.Kubeconfig()}, args...)...)
-}
-
-func tailString(s string, n int) string {
-	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(ls) > n {
-		ls = ls[len(ls)-n:]
-	}
-	return strings.Join(ls, "\n")
 }
 
 // WriteFile writes a file below the work directory, creating its directory.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"virtmesh.io/virtmesh/hack/localcluster/nodecfg"
+	"virtmesh.io/virtmesh/internal/logtail"
 )
 
 // applyOverlay builds a kustomization of the work directory (whose
@@ -49,7 +50,7 @@ func realSamples(ctx context.Context, e *Env, cfg Config) error {
 		// certificates follow when bookinfo joins.
 		if _, err := e.Kubectl(ctx, nil, "wait", "--for=condition=Ready", "mcp/basic", "-n", "istio-system", "--timeout="+to); err != nil {
 			desc, _ := e.Kubectl(context.Background(), nil, "describe", "mcp/basic,pods", "-n", "istio-system")
-			return fmt.Errorf("%w\n%s", err, tailString(desc, 60))
+			return fmt.Errorf("%w\n%s", err, logtail.Last(desc, 60))
 		}
 		return nil
 	}); err != nil {
@@ -73,7 +74,7 @@ func realSamples(ctx context.Context, e *Env, cfg Config) error {
 		}
 		if _, err := e.Kubectl(ctx, nil, "wait", "--for=condition=Ready", "virtualmachines.virt.virtmesh.io/details-v1", "-n", "bookinfo", "--timeout="+to); err != nil {
 			desc, _ := e.Kubectl(context.Background(), nil, "describe", "mvm,mvmi,pods", "-n", "bookinfo")
-			return fmt.Errorf("%w\n%s", err, tailString(desc, 60))
+			return fmt.Errorf("%w\n%s", err, logtail.Last(desc, 60))
 		}
 		return rolloutStatus(ctx, e, "bookinfo", "deployment/productpage-v1")
 	}); err != nil {

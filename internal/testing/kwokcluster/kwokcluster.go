@@ -31,6 +31,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"virtmesh.io/virtmesh/internal/logtail"
 	vmscheme "virtmesh.io/virtmesh/internal/scheme"
 )
 
@@ -146,7 +147,7 @@ func (c *Cluster) script(ctx context.Context, env []string, args ...string) erro
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("hack/local-cluster.sh %s: %w\n%s", strings.Join(args, " "), err, tail(buf.String(), 30))
+		return fmt.Errorf("hack/local-cluster.sh %s: %w\n%s", strings.Join(args, " "), err, logtail.Last(buf.String(), 30))
 	}
 	return nil
 }
@@ -312,12 +313,4 @@ func FreePort() (string, error) {
 	}
 	defer func() { _ = l.Close() }()
 	return l.Addr().String(), nil
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
