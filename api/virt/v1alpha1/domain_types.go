@@ -6,7 +6,7 @@ import (
 )
 
 // DomainSpec is the virtual hardware of the VM.
-// +kubebuilder:validation:XValidation:rule="(has(self.resources) && ((has(self.resources.requests) && 'memory' in self.resources.requests) || (has(self.resources.limits) && 'memory' in self.resources.limits))) || (has(self.memory) && has(self.memory.guest))",message="the VM needs memory: set spec.domain.resources.requests.memory (e.g. 128Mi) or spec.domain.memory.guest"
+// +kubebuilder:validation:XValidation:rule="self.?resources.?requests.?memory.hasValue() || self.?resources.?limits.?memory.hasValue() || self.?memory.?guest.hasValue()",message="the VM needs memory: set spec.domain.resources.requests.memory (e.g. 128Mi) or spec.domain.memory.guest"
 type DomainSpec struct {
 	// resources requested by and limited for the VM; the launcher pod's compute
 	// container gets these plus VirtMesh's documented overhead.

@@ -17,12 +17,18 @@ import (
 // A VirtualMachine's template is one too; a VMI's spec is immutable (see
 // VirtualMachineInstance.Spec).
 //
-// +kubebuilder:validation:XValidation:rule="!has(self.domain.devices.interfaces) || self.domain.devices.interfaces.all(i, has(self.networks) && self.networks.exists(n, n.name == i.name))",message="every interface in spec.domain.devices.interfaces needs a network of the same name in spec.networks: add the network or rename the interface",fieldPath=".domain.devices.interfaces"
-// +kubebuilder:validation:XValidation:rule="!has(self.networks) || self.networks.all(n, has(self.domain.devices.interfaces) && self.domain.devices.interfaces.exists(i, i.name == n.name))",message="every network in spec.networks needs an interface of the same name in spec.domain.devices.interfaces: add the interface or remove the network",fieldPath=".networks"
-// +kubebuilder:validation:XValidation:rule="!has(self.domain.devices.disks) || self.domain.devices.disks.all(d, has(self.volumes) && self.volumes.exists(v, v.name == d.name))",message="every disk in spec.domain.devices.disks needs a volume of the same name in spec.volumes: add the volume or rename the disk",fieldPath=".domain.devices.disks"
-// +kubebuilder:validation:XValidation:rule="!has(self.volumes) || self.volumes.filter(v, has(v.cloudInitNoCloud)).size() <= 1",message="at most one cloudInitNoCloud volume is allowed: merge the user data into one volume",fieldPath=".volumes"
-// +kubebuilder:validation:XValidation:rule="!has(self.domain.devices.disks) || !has(self.volumes) || self.domain.devices.disks.all(d, !has(d.disk) || !has(d.disk.bus) || d.disk.bus != 'sata' || !self.volumes.exists(v, v.name == d.name && has(v.persistentVolumeClaim) && has(v.persistentVolumeClaim.readOnly) && v.persistentVolumeClaim.readOnly))",message="a read-only persistentVolumeClaim cannot back a sata disk (QEMU's IDE disks have no write protection): use bus virtio or scsi",fieldPath=".domain.devices.disks"
-// +kubebuilder:validation:XValidation:rule="has(self.volumes) && self.volumes.exists(v, has(v.containerDisk) || has(v.persistentVolumeClaim))",message="at least one bootable disk is needed to boot the VM: add a containerDisk volume (containerDisk.image) or a persistentVolumeClaim volume whose disk.img holds the boot disk",fieldPath=".volumes"
+// The cross-field rules below run on every write of a VMI, its status
+// included (the API server validates the whole object), and each field step
+// on a wide object costs the API server time in proportion to its number of
+// properties (BenchmarkVMIAdmission, docs/performance.md): they step as few
+// times as they can. domain (required), devices, interfaces and networks
+// (defaulted) and volumes (required, at least one) are always there when
+// they run, so they are not tested with has().
+//
+// +kubebuilder:validation:XValidation:rule="self.domain.devices.interfaces.all(i, self.networks.exists(n, n.name == i.name))",message="every interface in spec.domain.devices.interfaces needs a network of the same name in spec.networks: add the network or rename the interface",fieldPath=".domain.devices.interfaces"
+// +kubebuilder:validation:XValidation:rule="self.networks.all(n, self.domain.devices.interfaces.exists(i, i.name == n.name))",message="every network in spec.networks needs an interface of the same name in spec.domain.devices.interfaces: add the interface or remove the network",fieldPath=".networks"
+// +kubebuilder:validation:XValidation:rule="!has(self.domain.devices.disks) || self.domain.devices.disks.all(d, self.volumes.exists(v, v.name == d.name))",message="every disk in spec.domain.devices.disks needs a volume of the same name in spec.volumes: add the volume or rename the disk",fieldPath=".domain.devices.disks"
+// +kubebuilder:validation:XValidation:rule="!self.volumes.exists(v, has(v.persistentVolumeClaim) && has(v.persistentVolumeClaim.readOnly) && v.persistentVolumeClaim.readOnly) || !has(self.domain.devices.disks) || self.domain.devices.disks.all(d, !has(d.disk) || !has(d.disk.bus) || d.disk.bus != 'sata' || !self.volumes.exists(v, v.name == d.name && has(v.persistentVolumeClaim) && has(v.persistentVolumeClaim.readOnly) && v.persistentVolumeClaim.readOnly))",message="a read-only persistentVolumeClaim cannot back a sata disk (QEMU's IDE disks have no write protection): use bus virtio or scsi",fieldPath=".domain.devices.disks"
 type VirtualMachineInstanceSpec struct {
 	// domain describes the virtual hardware: CPU, memory, firmware, disks and
 	// interfaces.
@@ -47,6 +53,8 @@ type VirtualMachineInstanceSpec struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:XValidation:rule="self.all(x, self.exists_one(y, y.name == x.name))",message="volume names must be unique: rename or remove the duplicate volume"
+	// +kubebuilder:validation:XValidation:rule="self.filter(v, has(v.cloudInitNoCloud)).size() <= 1",message="at most one cloudInitNoCloud volume is allowed: merge the user data into one volume"
+	// +kubebuilder:validation:XValidation:rule="self.exists(v, has(v.containerDisk) || has(v.persistentVolumeClaim))",message="at least one bootable disk is needed to boot the VM: add a containerDisk volume (containerDisk.image) or a persistentVolumeClaim volume whose disk.img holds the boot disk"
 	// +kubebuilder:validation:XValidation:rule="self.all(x, !has(x.persistentVolumeClaim) || self.exists_one(y, has(y.persistentVolumeClaim) && y.persistentVolumeClaim.claimName == x.persistentVolumeClaim.claimName))",message="each PersistentVolumeClaim may back one volume (they would share its disk.img): use another claim for the second volume"
 	// +listType=atomic
 	// +required

@@ -1,0 +1,171 @@
+package crdschema
+
+import (
+	"context"
+	"testing"
+
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel/model"
+	"k8s.io/apimachinery/pkg/runtime"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	"k8s.io/apiserver/pkg/cel/common"
+	"sigs.k8s.io/yaml"
+)
+
+// benchVMI is the scale run's VMI (test/bench/scale): the Bookinfo details
+// shape without cloud-init, the object every VMI write of a scale run is.
+const benchVMI = `
+apiVersion: virt.virtmesh.io/v1alpha1
+kind: VirtualMachineInstance
+metadata:
+  name: vm-1
+  namespace: scale
+  uid: 6f1c3a52-0d2e-4b8e-9a51-3c1b2f7d9e10
+  labels:
+    app: scale
+spec:
+  domain:
+    cpu:
+      cores: 1
+    memory:
+      guest: 256Mi
+    resources:
+      requests:
+        memory: 256Mi
+        cpu: 250m
+    devices:
+      disks:
+        - name: containerdisk
+          disk:
+            bus: virtio
+      interfaces:
+        - name: default
+          masquerade: {}
+          ports:
+            - name: http
+              port: 9080
+  networks:
+    - name: default
+      pod: {}
+  volumes:
+    - name: containerdisk
+      containerDisk:
+        image: quay.io/containerdisks/fedora:40
+`
+
+// benchRunningStatus is the status the operator's last patch of that VMI
+// writes (Running, Ready, the pod's address).
+const benchRunningStatus = `
+phase: Running
+launcherPod: virt-launcher-vm-1-6f1c3a52
+nodeName: kwok-node-0
+observedGeneration: 1
+interfaces:
+  - name: default
+    ipAddress: 10.0.0.12
+    ipAddresses: [10.0.0.12]
+    mac: 02:00:00:00:00:01
+conditions:
+  - type: Ready
+    status: "True"
+    reason: PodReady
+    message: the launcher pod is ready
+    lastTransitionTime: "2026-11-30T10:00:01Z"
+    observedGeneration: 1
+  - type: MeshEnrolled
+    status: "False"
+    reason: NotRequested
+    message: the namespace is not a mesh member
+    lastTransitionTime: "2026-11-30T10:00:00Z"
+    observedGeneration: 1
+phaseTransitionTimestamps:
+  - phase: Scheduling
+    phaseTransitionTimestamp: "2026-11-30T10:00:00Z"
+  - phase: Running
+    phaseTransitionTimestamp: "2026-11-30T10:00:01Z"
+`
+
+// BenchmarkVMIAdmission measures what the API server spends validating the
+// scale run's VMI, with k8s.io/apiextensions-apiserver's own code and the
+// CRD under config/crd/bases: the schema alone (the baseline) against the
+// schema and the CEL rules, on create and on the status patch to Running
+// (every rule runs again on a status write: the API server validates the
+// whole object and only ratchets the errors). The scale run's profile of
+// kube-apiserver put a fifth of its CPU in these rules; see
+// docs/performance.md.
+//
+//	go test ./internal/testing/crdschema -run '^$' -bench VMIAdmission -benchmem -count 6
+func BenchmarkVMIAdmission(b *testing.B) {
+	v := VMIs()
+	created := benchObject(b, benchVMI, "")
+	if errs := v.Create(created); len(errs) > 0 {
+		b.Fatalf("create: %v", errs.ToAggregate())
+	}
+	running := runtime.DeepCopyJSON(created)
+	running["status"] = benchObject(b, benchRunningStatus, "")
+	if errs := v.Update(runtime.DeepCopyJSON(running), created); len(errs) > 0 {
+		b.Fatalf("status update: %v", errs.ToAggregate())
+	}
+
+	for _, tc := range []struct {
+		name     string
+		obj, old map[string]any
+	}{
+		{"create", created, nil},
+		{"status-update", running, created},
+	} {
+		b.Run(tc.name+"/schema", func(b *testing.B) {
+			for b.Loop() {
+				if errs := schemaOnly(v).validate(tc.obj, tc.old); len(errs) > 0 {
+					b.Fatal(errs.ToAggregate())
+				}
+			}
+		})
+		b.Run(tc.name+"/schema+cel", func(b *testing.B) {
+			for b.Loop() {
+				if errs := v.validate(tc.obj, tc.old); len(errs) > 0 {
+					b.Fatal(errs.ToAggregate())
+				}
+			}
+		})
+		b.Run(tc.name+"/cel-ratcheting", func(b *testing.B) {
+			// The CEL pass alone as the API server runs it on an update
+			// (with ratcheting's correlated object).
+			for b.Loop() {
+				var opts []cel.Option
+				var oldObj any
+				if tc.old != nil {
+					oldObj = tc.old
+					opts = append(opts, cel.WithRatcheting(common.NewCorrelatedObject(tc.obj, tc.old, &model.Structural{Structural: v.structural})))
+				}
+				if errs, _ := v.cel.Validate(context.Background(), nil, v.structural, tc.obj, oldObj, celconfig.RuntimeCELCostBudget, opts...); len(errs) > 0 {
+					b.Fatal(errs.ToAggregate())
+				}
+			}
+		})
+	}
+}
+
+// schemaOnly is v without its CEL rules.
+func schemaOnly(v *Validator) *Validator {
+	c := *v
+	c.cel = nil
+	return &c
+}
+
+func benchObject(b *testing.B, y, _ string) map[string]any {
+	b.Helper()
+	var obj map[string]any
+	if err := yaml.Unmarshal([]byte(y), &obj); err != nil {
+		b.Fatal(err)
+	}
+	j, err := yaml.YAMLToJSON([]byte(y))
+	if err != nil {
+		b.Fatal(err)
+	}
+	obj, err = DecodeJSON(j)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return obj
+}
