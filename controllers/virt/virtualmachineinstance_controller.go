@@ -55,17 +55,19 @@ const (
 // The pod is created once. Its name is derived from the VMI's UID
 // (launcherpod.PodName), so a repeated create — after a stale cache, a lost
 // status patch or an operator restart mid-create — fails with AlreadyExists
-// and the existing pod is adopted; before creating, the API server (not the
-// cache) is asked for pods of the VMI. Once a pod was created (the status
-// names it, or the phase is past Pending) it is never created again: a lost
-// pod fails the VMI.
+// and the existing pod is adopted. Once a pod was created (the status names
+// it, or the phase is past Pending) it is never created again: a lost pod
+// fails the VMI. The pod carries virtv1alpha1.FinalizerLauncherPod, so it
+// cannot vanish before a status naming it has landed, even if the operator
+// crashed right after the create (virtualmachineinstance_finalizer.go).
 //
-// No finalizer: deleting a VMI deletes its pod by ownerReference garbage
-// collection; the reconciler also deletes the pods of a missing VMI itself
-// (with the pod's grace period, i.e. the VMI's plus podcontract.TerminationGraceMargin)
-// so a cluster without the garbage collector (envtest) behaves the same. A
-// finalizer would add nothing but VMIs stuck in deletion while the operator
-// is down.
+// No finalizer on the VMI: deleting a VMI deletes its pod by ownerReference
+// garbage collection; the reconciler also deletes (and releases) the pods of
+// a missing VMI itself (with the pod's grace period, i.e. the VMI's plus
+// podcontract.TerminationGraceMargin) so a cluster without the garbage
+// collector (envtest) behaves the same. A VMI finalizer would add nothing
+// but VMIs stuck in deletion while the operator is down (its pods do wait
+// for the operator to release them).
 type VirtualMachineInstanceReconciler struct {
 	Client client.Client
 	Scheme *runtime.Scheme
@@ -103,7 +105,7 @@ var _ reconcile.Reconciler = &VirtualMachineInstanceReconciler{}
 // +kubebuilder:rbac:groups=virt.virtmesh.io,resources=virtualmachineinstances,verbs=get;list;watch
 // +kubebuilder:rbac:groups=virt.virtmesh.io,resources=virtualmachineinstances/status,verbs=get;patch
 // +kubebuilder:rbac:groups=virt.virtmesh.io,resources=virtualmachineinstances/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete;patch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get
@@ -120,13 +122,13 @@ func (r *VirtualMachineInstanceReconciler) Reconcile(ctx context.Context, req re
 		if apierrors.IsNotFound(err) {
 			r.created.forget(req.NamespacedName)
 			r.written.forget(req.NamespacedName)
-			return reconcile.Result{}, r.deleteLauncherPods(ctx, req.NamespacedName, "")
+			return reconcile.Result{}, r.deleteLauncherPods(ctx, req.NamespacedName)
 		}
 		return reconcile.Result{}, err
 	}
 	if vmi.DeletionTimestamp != nil {
 		// Another party holds a finalizer; the pod goes now all the same.
-		return reconcile.Result{}, r.deleteLauncherPods(ctx, req.NamespacedName, "")
+		return reconcile.Result{}, r.deleteLauncherPods(ctx, req.NamespacedName)
 	}
 
 	// The cache may not have our last status patch yet.
@@ -135,9 +137,9 @@ func (r *VirtualMachineInstanceReconciler) Reconcile(ctx context.Context, req re
 	obs, result, recErr := r.doReconcile(ctx, vmi)
 	now := r.now()
 	status := computeStatus(vmi, obs, metav1.NewTime(now.Truncate(time.Second)))
-	if wait := deferScheduled(vmi, &status, obs.Pod, now); wait > 0 {
-		// The pod was bound a moment ago and usually runs the next
-		// moment: write Scheduled only if it does not.
+	if wait := holdBack(vmi, &status, obs.Pod, now); wait > 0 {
+		// The pod was created or bound a moment ago and usually runs the
+		// next moment: write its progress only if it does not.
 		result.RequeueAfter = sooner(result.RequeueAfter, wait)
 		return result, recErr
 	}
@@ -153,8 +155,13 @@ func (r *VirtualMachineInstanceReconciler) Reconcile(ctx context.Context, req re
 	if !conflict && statusErr == nil && vmi.Status.LauncherPod != "" {
 		r.created.forget(req.NamespacedName) // the status says it now
 	}
+	var releaseErr error
+	if !conflict && statusErr == nil && obs.Pod != nil && releasable(vmi, obs.Pod) {
+		// The stored status records the terminating pod: it may go.
+		releaseErr = r.releasePod(ctx, obs.Pod)
+	}
 	// controller-runtime logs a returned error and retries with backoff.
-	return result, errors.Join(recErr, statusErr)
+	return result, errors.Join(recErr, statusErr, releaseErr)
 }
 
 func (r *VirtualMachineInstanceReconciler) now() time.Time {
@@ -202,7 +209,12 @@ func (r *VirtualMachineInstanceReconciler) mesh() *meshInputs {
 // decides: found means the cache lags, missing means the pod is lost. A
 // terminal VMI is not looked up.
 func (r *VirtualMachineInstanceReconciler) observePod(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance) (pod *corev1.Pod, lost bool, err error) {
-	pods, err := r.podsOf(ctx, r.Client, vmi)
+	pods, predecessors, err := r.podsOf(ctx, r.Client, vmi)
+	if err == nil && len(predecessors) > 0 {
+		// A deleted VMI of the same name left them: they go, as they
+		// would had its own reconcile come first.
+		err = r.removeLauncherPods(ctx, types.NamespacedName{Namespace: vmi.Namespace, Name: vmi.Name}, predecessors)
+	}
 	if err != nil || len(pods) > 0 {
 		return first(pods), false, err
 	}
@@ -422,18 +434,26 @@ func created(vmi *virtv1alpha1.VirtualMachineInstance) bool {
 // podsOf lists the launcher pods the VMI controls (by label, then by the
 // controller reference's UID, so a predecessor VMI of the same name does not
 // count).
-func (r *VirtualMachineInstanceReconciler) podsOf(ctx context.Context, reader client.Reader, vmi *virtv1alpha1.VirtualMachineInstance) ([]*corev1.Pod, error) {
+func (r *VirtualMachineInstanceReconciler) podsOf(ctx context.Context, reader client.Reader, vmi *virtv1alpha1.VirtualMachineInstance) (own, predecessors []*corev1.Pod, err error) {
 	var list corev1.PodList
 	if err := reader.List(ctx, &list, client.InNamespace(vmi.Namespace), client.MatchingLabels{virtv1alpha1.LabelVMI: vmi.Name}); err != nil {
-		return nil, fmt.Errorf("list launcher pods: %w", err)
+		return nil, nil, fmt.Errorf("list launcher pods: %w", err)
 	}
-	var out []*corev1.Pod
 	for i := range list.Items {
-		if ref := metav1.GetControllerOf(&list.Items[i]); ref != nil && ref.UID == vmi.UID {
-			out = append(out, &list.Items[i])
+		switch ref := metav1.GetControllerOf(&list.Items[i]); {
+		case ref == nil:
+		case ref.UID == vmi.UID:
+			own = append(own, &list.Items[i])
+		case isVMIRef(ref):
+			predecessors = append(predecessors, &list.Items[i])
 		}
 	}
-	return out, nil
+	return own, predecessors, nil
+}
+
+// isVMIRef reports whether ref names a VirtualMachineInstance of ours.
+func isVMIRef(ref *metav1.OwnerReference) bool {
+	return ref.Kind == "VirtualMachineInstance" && ref.APIVersion == virtv1alpha1.GroupVersion.String()
 }
 
 // livePod gets the VMI's pod from the API server; nil when it does not exist
@@ -491,20 +511,36 @@ func (r *VirtualMachineInstanceReconciler) settings(ctx context.Context, mcp *me
 	return r.mesh().snapshot(ctx, types.NamespacedName{Namespace: mcp.Namespace, Name: name}, mcp.Name)
 }
 
-// deleteLauncherPods deletes the launcher pods labelled for the VMI key
-// whose controller is a VirtualMachineInstance other than keepUID, with their
-// own grace period (the VMI's plus the launcher's margin).
-func (r *VirtualMachineInstanceReconciler) deleteLauncherPods(ctx context.Context, key types.NamespacedName, keepUID types.UID) error {
-	logger := log.FromContext(ctx)
+// deleteLauncherPods deletes the launcher pods of the deleted VMI key (any
+// VMI of that name: none exists any more), with their own grace period (the
+// VMI's plus the launcher's margin), and releases them.
+func (r *VirtualMachineInstanceReconciler) deleteLauncherPods(ctx context.Context, key types.NamespacedName) error {
 	var list corev1.PodList
 	if err := r.Client.List(ctx, &list, client.InNamespace(key.Namespace), client.MatchingLabels{virtv1alpha1.LabelVMI: key.Name}); err != nil {
 		return fmt.Errorf("list launcher pods: %w", err)
 	}
-	var errs []error
+	var pods []*corev1.Pod
 	for i := range list.Items {
-		pod := &list.Items[i]
-		ref := metav1.GetControllerOf(pod)
-		if ref == nil || ref.Kind != "VirtualMachineInstance" || ref.APIVersion != virtv1alpha1.GroupVersion.String() || ref.UID == keepUID || pod.DeletionTimestamp != nil {
+		if ref := metav1.GetControllerOf(&list.Items[i]); ref != nil && isVMIRef(ref) {
+			pods = append(pods, &list.Items[i])
+		}
+	}
+	return r.removeLauncherPods(ctx, key, pods)
+}
+
+// removeLauncherPods deletes pods whose VMI is gone and takes our finalizer
+// off them: no status is left to record them in. The finalizer goes first,
+// so the pod terminates as any pod does (the kubelet's grace period still
+// applies); a pod already terminating is only released.
+func (r *VirtualMachineInstanceReconciler) removeLauncherPods(ctx context.Context, key types.NamespacedName, pods []*corev1.Pod) error {
+	logger := log.FromContext(ctx)
+	var errs []error
+	for _, pod := range pods {
+		if err := r.releasePod(ctx, pod); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if pod.DeletionTimestamp != nil {
 			continue
 		}
 		opts := []client.DeleteOption{client.Preconditions{UID: &pod.UID}}

@@ -152,7 +152,9 @@ func TestNoDuplicatePodAfterRestartOrStaleCache(t *testing.T) {
 	req := reconcile.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "once"}}
 	rec := events.NewFakeRecorder(100)
 	newReconciler := func(c client.Client, apiReader client.Reader) *VirtualMachineInstanceReconciler {
-		return &VirtualMachineInstanceReconciler{Client: c, Scheme: env.Scheme, APIReader: apiReader, Recorder: rec, LauncherImage: testLauncherImage}
+		// Past the hold-back window: each reconcile writes its status.
+		later := func() time.Time { return time.Now().Add(coalesceWindow + time.Second) }
+		return &VirtualMachineInstanceReconciler{Client: c, Scheme: env.Scheme, APIReader: apiReader, Recorder: rec, LauncherImage: testLauncherImage, Now: later}
 	}
 
 	// First operator: creates the pod, then "crashes" before its status

@@ -53,35 +53,51 @@ func (c *createdPods) forget(key types.NamespacedName) {
 	delete(c.m, key)
 }
 
-// coalesceScheduled is how long a move from Scheduling to Scheduled waits
-// before it is written on its own. A launcher pod usually runs moments after
-// it is bound (at once on kwok; after the image pulls on a real node), so
-// the VMI's status goes Scheduling -> Running in one patch and a VMI costs
-// three writes (pod create, the Scheduling patch that names the pod, the
-// Running patch). A pod that stays bound but not running longer than this
-// gets its Scheduled patch then. The reconcile that writes Running merges
-// with the delayed one in the work queue, so it adds no reconcile.
-const coalesceScheduled = 2 * time.Second
+// coalesceWindow is how long a status whose only news is the launcher pod's
+// progress (created: Scheduling; bound: Scheduled) waits before it is
+// written on its own. A launcher pod usually runs moments after it is
+// created (at once on kwok; after the image pulls on a real node), so the
+// status goes Pending -> Running in one patch and a VMI costs two writes on
+// the way to Running: the pod create and that patch. A pod still pending (or
+// bound but not running) after the window gets its Scheduling (Scheduled)
+// patch then, so `kubectl get vmi` lags the pod by at most this much. It is
+// safe to hold back the patch that names a new pod because the pod cannot
+// vanish before a status names it (FinalizerLauncherPod); the reconcile
+// that writes Running merges with the delayed one in the work queue.
+const coalesceWindow = 2 * time.Second
 
-// deferScheduled returns how long to hold back next, a status whose news is
-// that the launcher pod was bound, or 0 to write it now. Only a VMI whose
-// status already names its pod is held back: that patch is what makes a
-// created pod durable.
-func deferScheduled(vmi *virtv1alpha1.VirtualMachineInstance, next *virtv1alpha1.VirtualMachineInstanceStatus, pod *corev1.Pod, now time.Time) time.Duration {
-	if pod == nil || vmi.Status.LauncherPod == "" || vmi.Status.Phase != virtv1alpha1.Scheduling || next.Phase != virtv1alpha1.Scheduled {
+// holdBack returns how long to hold back next, or 0 to write it now. Only
+// the pod's own progress is held back, never a failure, a terminating pod,
+// a pod another status already depends on, or a VMI that is not moving
+// forward.
+func holdBack(vmi *virtv1alpha1.VirtualMachineInstance, next *virtv1alpha1.VirtualMachineInstanceStatus, pod *corev1.Pod, now time.Time) time.Duration {
+	if pod == nil || pod.DeletionTimestamp != nil {
 		return 0
 	}
-	// The scheduler sets PodScheduled with the binding; its time is
-	// truncated to the second, so the wait is between 1 and 2 s.
-	c := podCondition(pod, corev1.PodScheduled)
-	if c == nil || c.Status != corev1.ConditionTrue {
+	var since time.Time
+	switch {
+	case orPending(vmi.Status.Phase) == virtv1alpha1.Pending && vmi.Status.LauncherPod == "" && (next.Phase == virtv1alpha1.Scheduling || next.Phase == virtv1alpha1.Scheduled):
+		// The pod was created a moment ago.
+		since = pod.CreationTimestamp.Time
+	case vmi.Status.Phase == virtv1alpha1.Scheduling && next.Phase == virtv1alpha1.Scheduled:
+		// The scheduler sets PodScheduled with the binding.
+		c := podCondition(pod, corev1.PodScheduled)
+		if c == nil || c.Status != corev1.ConditionTrue {
+			return 0
+		}
+		since = c.LastTransitionTime.Time
+	default:
 		return 0
 	}
-	age := max(now.Sub(c.LastTransitionTime.Time), 0)
-	if age >= coalesceScheduled {
+	if since.IsZero() {
 		return 0
 	}
-	return coalesceScheduled - age
+	// Both times are truncated to the second, so the wait is 1 to 2 s.
+	age := max(now.Sub(since), 0)
+	if age >= coalesceWindow {
+		return 0
+	}
+	return coalesceWindow - age
 }
 
 // sooner returns the earlier of two requeue delays, 0 meaning none.

@@ -49,48 +49,78 @@ func (w statusWriter) Patch(ctx context.Context, obj client.Object, patch client
 }
 
 // TestLostStatusPatchNeverRerunsPod closes the duplicate window: the pod is
-// created, the status patch naming it is lost, the pod is deleted before the
-// next reconcile. The VMI fails as PodLost; its UID-derived pod name is
-// never used for a second run.
+// created, the status patch naming it is lost, and the pod is deleted before
+// the next reconcile — by the same process (memory knows the pod) or by one
+// restarted in between (memory is gone). The pod cannot vanish before a
+// status names it (FinalizerLauncherPod): it stays, terminating, until the
+// next reconcile has recorded it, then goes; the VMI fails as PodLost and its
+// UID-derived pod name is never used for a second run.
 func TestLostStatusPatchNeverRerunsPod(t *testing.T) {
-	ctx := context.Background()
-	ns := newNamespace(t, nil)
-	create(t, vb.MakeVMI("once").Namespace(ns).Obj())
-	req := reconcile.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "once"}}
-	c := &statusPatches{Client: env.Client}
-	c.lose.Store(1)
-	r := &VirtualMachineInstanceReconciler{Client: c, Scheme: env.Scheme, APIReader: env.Client, Recorder: events.NewFakeRecorder(100), LauncherImage: testLauncherImage}
+	for _, restarted := range []bool{false, true} {
+		t.Run(fmt.Sprintf("restarted=%v", restarted), func(t *testing.T) {
+			ctx := context.Background()
+			ns := newNamespace(t, nil)
+			create(t, vb.MakeVMI("once").Namespace(ns).Obj())
+			req := reconcile.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "once"}}
+			newReconciler := func(c client.Client) *VirtualMachineInstanceReconciler {
+				// Past the hold-back window: the first reconcile patches.
+				later := func() time.Time { return time.Now().Add(coalesceWindow + time.Second) }
+				return &VirtualMachineInstanceReconciler{Client: c, Scheme: env.Scheme, APIReader: env.Client, Recorder: events.NewFakeRecorder(100), LauncherImage: testLauncherImage, Now: later}
+			}
+			c := &statusPatches{Client: env.Client}
+			c.lose.Store(1)
+			r := newReconciler(c)
 
-	if _, err := r.Reconcile(ctx, req); err == nil || !strings.Contains(err.Error(), "injected") {
-		t.Fatalf("first reconcile: %v, want the lost patch's error", err)
-	}
-	pods := launcherPods(t, ns, "once")
-	if len(pods) != 1 {
-		t.Fatalf("%d pods after the first reconcile", len(pods))
-	}
-	if v := getVMI(t, ns, "once"); v.Status.LauncherPod != "" || v.Status.Phase != "" {
-		t.Fatalf("status %s/%q landed; the test needs it lost", v.Status.Phase, v.Status.LauncherPod)
-	}
-	if err := env.Client.Delete(ctx, &pods[0], client.GracePeriodSeconds(0)); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "pod gone", func() error {
-		if n := len(launcherPods(t, ns, "once")); n != 0 {
-			return fmt.Errorf("%d pods", n)
-		}
-		return nil
-	})
+			if _, err := r.Reconcile(ctx, req); err == nil || !strings.Contains(err.Error(), "injected") {
+				t.Fatalf("first reconcile: %v, want the lost patch's error", err)
+			}
+			pods := launcherPods(t, ns, "once")
+			if len(pods) != 1 {
+				t.Fatalf("%d pods after the first reconcile", len(pods))
+			}
+			if v := getVMI(t, ns, "once"); v.Status.LauncherPod != "" || v.Status.Phase != "" {
+				t.Fatalf("status %s/%q landed; the test needs it lost", v.Status.Phase, v.Status.LauncherPod)
+			}
+			if restarted {
+				r = newReconciler(env.Client)
+			}
+			if err := env.Client.Delete(ctx, &pods[0], client.GracePeriodSeconds(0)); err != nil {
+				t.Fatal(err)
+			}
+			if p := launcherPods(t, ns, "once"); len(p) != 1 || p[0].DeletionTimestamp == nil {
+				t.Fatalf("pods after the delete: %d; want the one pod, terminating, held by its finalizer", len(p))
+			}
 
-	if _, err := r.Reconcile(ctx, req); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(launcherPods(t, ns, "once")); n != 0 {
-		t.Fatalf("a second run: %d launcher pods", n)
-	}
-	v := getVMI(t, ns, "once")
-	failure := meta.FindStatusCondition(v.Status.Conditions, virtv1alpha1.ConditionFailure)
-	if v.Status.Phase != virtv1alpha1.Failed || failure == nil || failure.Reason != virtv1alpha1.ReasonPodLost {
-		t.Errorf("phase %s, Failure %+v; want Failed/PodLost", v.Status.Phase, failure)
+			// The next reconcile records the pod, then releases it.
+			if _, err := r.Reconcile(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+			if v := getVMI(t, ns, "once"); v.Status.LauncherPod != pods[0].Name {
+				t.Fatalf("status.launcherPod %q, want %s recorded before the pod goes", v.Status.LauncherPod, pods[0].Name)
+			}
+			eventually(t, "pod gone", func() error {
+				if n := len(launcherPods(t, ns, "once")); n != 0 {
+					return fmt.Errorf("%d pods", n)
+				}
+				return nil
+			})
+			// A reconcile restarted now finds no pod and no memory: the
+			// status alone must stop a second run.
+			if restarted {
+				r = newReconciler(env.Client)
+			}
+			if _, err := r.Reconcile(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(launcherPods(t, ns, "once")); n != 0 {
+				t.Fatalf("a second run: %d launcher pods", n)
+			}
+			v := getVMI(t, ns, "once")
+			failure := meta.FindStatusCondition(v.Status.Conditions, virtv1alpha1.ConditionFailure)
+			if v.Status.Phase != virtv1alpha1.Failed || failure == nil || failure.Reason != virtv1alpha1.ReasonPodLost {
+				t.Errorf("phase %s, Failure %+v; want Failed/PodLost", v.Status.Phase, failure)
+			}
+		})
 	}
 }
 
@@ -109,44 +139,66 @@ func startPatchCountingController(t *testing.T) (*countingReconciler, *statusPat
 	return counter, c
 }
 
-// TestBoundAndRunningInOnePatch: a pod that runs right after it is bound
-// costs one status patch for both (three writes per VMI: the pod create,
-// the Scheduling patch naming the pod, the Running patch), with no extra
-// reconcile; one that stays bound gets its Scheduled patch after
-// coalesceScheduled (TestPhaseTransitions).
-func TestBoundAndRunningInOnePatch(t *testing.T) {
+// TestPodProgressCoalesced: a pod that runs right after it is created costs
+// one status patch, straight from Pending to Running (two writes per VMI:
+// the pod create and that patch), with no extra reconcile; a pod that stays
+// pending past coalesceWindow gets its Scheduling patch, and then one patch
+// for bound and running together.
+func TestPodProgressCoalesced(t *testing.T) {
 	counter, patches := startPatchCountingController(t)
 	ns := newNamespace(t, nil)
-	create(t, vb.MakeVMI("quick").Namespace(ns).Obj())
-	pod := waitOnePod(t, ns, "quick")
-	waitPhase(t, ns, "quick", virtv1alpha1.Scheduling)
+	// The controller sees the other tests' VMIs too: count from quiet.
 	assertSettles(t, counter)
-	base, reconciles := patches.sent.Load(), counter.n.Load()
+	base := patches.sent.Load()
 
-	k := kubelet{t: t, pod: pod}
+	create(t, vb.MakeVMI("quick").Namespace(ns).Obj())
+	k := kubelet{t: t, pod: waitOnePod(t, ns, "quick")}
 	k.bind("node-1")
 	k.setStatus(corev1.PodRunning, running(), true)
 	waitCondition(t, ns, "quick", virtv1alpha1.ConditionReady, metav1.ConditionTrue, virtv1alpha1.ReasonPodReady)
-	time.Sleep(coalesceScheduled + time.Second)
+	assertSettles(t, counter)
 	if n := patches.sent.Load() - base; n != 1 {
-		t.Errorf("%d status patches from bound to Running, want 1", n)
+		t.Errorf("%d status patches from create to Running, want 1", n)
+	}
+	if got := phases(getVMI(t, ns, "quick")); got != "[Running]" {
+		t.Errorf("phase transitions %s, want [Running]", got)
+	}
+
+	base = patches.sent.Load()
+	create(t, vb.MakeVMI("slow").Namespace(ns).Obj())
+	pod := waitOnePod(t, ns, "slow")
+	waitPhase(t, ns, "slow", virtv1alpha1.Scheduling)
+	assertSettles(t, counter)
+	reconciles := counter.n.Load()
+	k = kubelet{t: t, pod: pod}
+	k.bind("node-1")
+	k.setStatus(corev1.PodRunning, running(), true)
+	waitCondition(t, ns, "slow", virtv1alpha1.ConditionReady, metav1.ConditionTrue, virtv1alpha1.ReasonPodReady)
+	time.Sleep(coalesceWindow + time.Second)
+	if n := patches.sent.Load() - base; n != 2 {
+		t.Errorf("%d status patches, want 2 (Scheduling after the window, then Running)", n)
 	}
 	// One reconcile per pod event (bind, status); the delayed one merged.
 	if n := counter.n.Load() - reconciles; n > 2 {
 		t.Errorf("%d reconciles from bound to Running, want at most 2", n)
 	}
-	v := getVMI(t, ns, "quick")
-	var phases []virtv1alpha1.VirtualMachineInstancePhase
-	for _, p := range v.Status.PhaseTransitionTimestamps {
-		phases = append(phases, p.Phase)
-	}
-	if fmt.Sprint(phases) != "[Scheduling Running]" {
-		t.Errorf("phase transitions %v", phases)
+	v := getVMI(t, ns, "slow")
+	if got := phases(v); got != "[Scheduling Running]" {
+		t.Errorf("phase transitions %s", got)
 	}
 	if c := meta.FindStatusCondition(v.Status.Conditions, virtv1alpha1.ConditionPodScheduled); c == nil || c.Status != metav1.ConditionTrue {
 		t.Errorf("PodScheduled %+v, want True", c)
 	}
 	assertSettles(t, counter)
+}
+
+// phases lists a VMI's phase transitions, e.g. "[Scheduling Running]".
+func phases(v *virtv1alpha1.VirtualMachineInstance) string {
+	var ps []virtv1alpha1.VirtualMachineInstancePhase
+	for _, p := range v.Status.PhaseTransitionTimestamps {
+		ps = append(ps, p.Phase)
+	}
+	return fmt.Sprint(ps)
 }
 
 // TestNodeRemovedFailsVMI: the node a Running VMI's pod is bound to is

@@ -3,6 +3,7 @@ package faults
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +72,126 @@ func TestOperatorKilledWhileCreating(t *testing.T) {
 	}
 	waitVMIs(t, ns, 200, 3*time.Minute, "all 200 VMIs Running after the restart", running)
 	assertOnePodEach(t, ns)
+}
+
+// TestPodDeletedWhileOperatorDown is the duplicate window across a crash:
+// the operator creates launcher pods and is SIGKILLed before its status
+// patches name them, and the pods are deleted while it is down. The pods'
+// finalizer (FinalizerLauncherPod) keeps them, terminating, until the
+// restarted operator has recorded them; then they go and their VMIs fail as
+// PodLost. No VMI whose pod existed gets a second one: its pod name is
+// derived from its UID, so a second pod would be a second run under the same
+// name. The pods cannot be scheduled (a node selector no node matches), so
+// the statuses are held back (coalesceWindow) and the kill lands between
+// create and patch every time, not by luck.
+func TestPodDeletedWhileOperatorDown(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, "faults-window")
+	t.Cleanup(func() {
+		if operator.PID() == 0 {
+			if err := operator.Start(context.Background()); err != nil {
+				t.Errorf("restart the operator: %v", err)
+			}
+		}
+	})
+	unschedulable := func(name string) *virtv1alpha1.VirtualMachineInstance {
+		v := plainVMI(ns)(name)
+		v.Spec.NodeSelector = map[string]string{"virtmesh.io/no-such-node": "true"}
+		return v
+	}
+	if err := createVMIs(ctx, unschedulable, vmiNames("vm", 0, 20), 0); err != nil {
+		t.Fatal(err)
+	}
+	var pods corev1.PodList
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if err := cluster.Client.List(ctx, &pods, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		if len(pods.Items) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no launcher pod after a minute")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := operator.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.Client.List(ctx, &pods, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	var vmis virtv1alpha1.VirtualMachineInstanceList
+	if err := cluster.Client.List(ctx, &vmis, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	recorded := map[string]bool{}
+	for _, v := range vmis.Items {
+		if v.Status.LauncherPod != "" {
+			recorded[v.Status.LauncherPod] = true
+		}
+	}
+	deleted := map[string]string{} // VMI name -> its pod
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if !slices.Contains(p.Finalizers, virtv1alpha1.FinalizerLauncherPod) {
+			t.Errorf("pod %s has no %s finalizer: %v", p.Name, virtv1alpha1.FinalizerLauncherPod, p.Finalizers)
+		}
+		if err := cluster.Client.Delete(ctx, p, client.GracePeriodSeconds(0)); err != nil {
+			t.Fatal(err)
+		}
+		deleted[p.Labels[virtv1alpha1.LabelVMI]] = p.Name
+	}
+	unrecorded := 0
+	for _, name := range deleted {
+		if !recorded[name] {
+			unrecorded++
+		}
+	}
+	t.Logf("SIGKILL with %d launcher pods, %d of them not yet in any status; all deleted", len(pods.Items), unrecorded)
+	if unrecorded == 0 {
+		t.Fatal("every pod was recorded before the kill: the window was not hit")
+	}
+	// Held by the finalizer while nobody can record them.
+	time.Sleep(2 * time.Second)
+	var held corev1.PodList
+	if err := cluster.Client.List(ctx, &held, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	if len(held.Items) != len(pods.Items) {
+		t.Fatalf("%d of %d deleted pods left while the operator was down; the finalizer must keep them", len(held.Items), len(pods.Items))
+	}
+
+	if err := operator.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitVMIs(t, ns, 20, 3*time.Minute, "the deleted pods' VMIs Failed (PodLost), the others Scheduling", func(v *virtv1alpha1.VirtualMachineInstance) error {
+		if pod, ok := deleted[v.Name]; ok {
+			failure := meta.FindStatusCondition(v.Status.Conditions, virtv1alpha1.ConditionFailure)
+			if v.Status.Phase != virtv1alpha1.Failed || failure == nil || failure.Reason != virtv1alpha1.ReasonPodLost || v.Status.LauncherPod != pod {
+				return fmt.Errorf("phase %q, launcherPod %q, Failure %v; want Failed, %s, PodLost", v.Status.Phase, v.Status.LauncherPod, failure, pod)
+			}
+			return nil
+		}
+		if v.Status.Phase != virtv1alpha1.Scheduling {
+			return fmt.Errorf("phase %q, want Scheduling", v.Status.Phase)
+		}
+		return nil
+	})
+	settle(t, operator, 5*time.Second, time.Minute)
+	var after corev1.PodList
+	if err := cluster.Client.List(ctx, &after, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range after.Items {
+		if vmi := p.Labels[virtv1alpha1.LabelVMI]; deleted[vmi] != "" {
+			t.Errorf("VMI %s runs a second time: pod %s (its first, %s, was deleted)", vmi, p.Name, deleted[vmi])
+		}
+	}
+	if want := 20 - len(deleted); len(after.Items) != want {
+		t.Errorf("%d launcher pods after the restart, want %d (one for each VMI whose pod was not deleted)", len(after.Items), want)
+	}
 }
 
 // TestAPIServerRestart kills kube-apiserver while VMIs are being created,

@@ -27,6 +27,15 @@ const (
 // DiskBusVirtio is the only disk bus VirtMesh supports.
 const DiskBusVirtio = DiskBus(kubevirtv1.DiskBusVirtio)
 
+// FinalizerLauncherPod is on every launcher pod: it keeps a deleted pod until the
+// operator has recorded it in its VMI's status (status.launcherPod). The
+// pod's name is derived from the VMI's UID, so a pod that could vanish
+// before that record — the operator crashed between the pod's create and
+// the status patch, and the pod was deleted meanwhile — would leave a VMI
+// that looks as if it never ran, and it would run a second time. The
+// operator removes it at once from the pods of deleted VMIs.
+const FinalizerLauncherPod = "virt.virtmesh.io/launcher-pod"
+
 // Well-known labels and annotations on VMIs and their launcher pods.
 const (
 	// LabelVMI, on a launcher pod, names the VMI it runs.

@@ -165,6 +165,7 @@ func RenderLauncherPod(vmi *virtv1alpha1.VirtualMachineInstance, mesh *injection
 			Namespace:   vmi.Namespace,
 			Labels:      podLabels(vmi, mesh),
 			Annotations: annotations,
+			Finalizers:  []string{virtv1alpha1.FinalizerLauncherPod},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion:         virtv1alpha1.GroupVersion.String(),
 				Kind:               "VirtualMachineInstance",
