@@ -2,8 +2,9 @@
 // (hack/local-cluster.sh, driven through internal/testing/kwokcluster),
 // what the operator path costs against creating the same pods directly:
 //
-//	pods        N plain Pods shaped like a launcher pod, created unpaced by
-//	            this program (the baseline), then deleted
+//	pods        N Pods, each the launcher pod the operator renders for
+//	            the VMI below (without its owner, finalizer and VMI label),
+//	            created unpaced by this program (the baseline), then deleted
 //	vmis        N VMIs outside the mesh, created unpaced the same way; the
 //	            operator creates N launcher pods; then the N VMIs are deleted
 //	mesh        N VMIs in a member namespace of MeshControlPlane istio-system/scale
@@ -74,6 +75,7 @@ type options struct {
 	quiet       time.Duration
 	compare     bool
 	profile     string
+	profileSecs int
 	heap        bool
 	memLimit    string
 }
@@ -90,7 +92,8 @@ func main() {
 	flag.StringVar(&o.managerBin, "manager", "", "operator binary (default: built from the working tree into the run directory)")
 	flag.StringVar(&o.managerArgs, "manager-args", "", "extra operator flags, e.g. --vmi-workers=1")
 	flag.DurationVar(&o.quiet, "quiet", 5*time.Second, "how long the reconcile counter must stand still to count as settled")
-	flag.StringVar(&o.profile, "profile", "", "phase during which to record a 10 s CPU profile of kube-apiserver (saved in the run directory)")
+	flag.StringVar(&o.profile, "profile", "", "phase during which to record a CPU profile (-profile-seconds) of kube-apiserver, and of the operator with -operator-heap (saved in the run directory)")
+	flag.IntVar(&o.profileSecs, "profile-seconds", 10, "length of the -profile CPU profiles, from the phase's first create")
 	flag.BoolVar(&o.heap, "operator-heap", false, "run the operator with --pprof-bind-address and save its heap profile (after a GC) once each phase has settled, as operator-heap-<phase>.pprof in the run directory")
 	flag.StringVar(&o.memLimit, "operator-memory-limit", "256Mi", "the operator's container memory limit, passed as the manager Deployment passes it (CONTAINER_MEMORY_LIMIT, from limits.memory): the operator's Go soft memory limit is --memory-limit-ratio of it; empty: none")
 	flag.BoolVar(&o.compare, "compare", false, "print two result files side by side: scale --compare a.json b.json")
@@ -284,7 +287,9 @@ func (b *bench) heapProfile(ctx context.Context, phase string) {
 	}
 }
 
-// profile saves a 10 s CPU profile of kube-apiserver.
+// profile saves a CPU profile (-profile-seconds) of kube-apiserver and, with
+// -operator-heap (which turns the operator's pprof endpoint on), of the
+// operator.
 func (b *bench) profile(ctx context.Context, phase string) {
 	hc, err := rest.HTTPClientFor(b.cl.Config)
 	if err != nil {
@@ -307,7 +312,10 @@ func (b *bench) profile(ctx context.Context, phase string) {
 			logf("profile: %s", out)
 		}
 	}
-	go get(hc, b.cl.Config.Host+"/debug/pprof/profile?seconds=10", filepath.Join(b.runDir, "apiserver-"+phase+".pprof"))
+	go get(hc, b.cl.Config.Host+"/debug/pprof/profile?seconds="+strconv.Itoa(b.o.profileSecs), filepath.Join(b.runDir, "apiserver-"+phase+".pprof"))
+	if b.pprofAddr != "" {
+		go get(http.DefaultClient, "http://"+b.pprofAddr+"/debug/pprof/profile?seconds="+strconv.Itoa(b.o.profileSecs), filepath.Join(b.runDir, "operator-"+phase+".pprof"))
+	}
 }
 
 // cpu reads the CPU seconds of the operator, the cluster's components and
@@ -726,7 +734,7 @@ func (b *bench) checkVMIs(ctx context.Context, spec phaseSpec, pr *PhaseResult, 
 	if err := b.c.List(ctx, &pods, client.InNamespace(spec.ns), client.Limit(1)); err != nil || len(pods.Items) == 0 {
 		return fmt.Errorf("no launcher pod to compare: %w", err)
 	}
-	got, want := requestsShape(&pods.Items[0]), requestsShape(newPod(spec.ns, 0))
+	got, want := podShape(&pods.Items[0]), podShape(newPod(spec.ns, 0))
 	pr.PodShape = "match"
 	if got != want {
 		pr.PodShape = fmt.Sprintf("DIFFER: launcher %s, plain %s", got, want)
