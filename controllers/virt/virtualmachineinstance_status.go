@@ -350,6 +350,13 @@ func podFailure(pod *corev1.Pod) string {
 	if pod.Status.Reason != "" || pod.Status.Message != "" {
 		parts = append(parts, strings.TrimSpace(pod.Status.Reason+" "+pod.Status.Message))
 	}
+	if c := podCondition(pod, corev1.DisruptionTarget); c != nil && c.Status == corev1.ConditionTrue {
+		// Who ended it: an eviction, a preemption, pod garbage collection.
+		parts = append(parts, strings.TrimSpace(c.Reason+" "+c.Message))
+	}
+	if pod.DeletionTimestamp != nil {
+		parts = append(parts, "the pod was deleted")
+	}
 	if len(parts) == 0 {
 		parts = append(parts, "no reason given")
 	}

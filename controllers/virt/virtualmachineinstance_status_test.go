@@ -221,6 +221,12 @@ func TestSetReady(t *testing.T) {
 		"no probe: not ready":            {in: conditionInput{observed: observed{Pod: notReady}}, want: "False/PodNotReady", msg: "launcher pod virt-launcher-vm-abcde is not ready"},
 		"lost, a VM's run":               {in: conditionInput{observed: observed{PodLost: true}, runOfVM: true, priorPhase: virtv1alpha1.Running}, want: "False/PodLost", msg: "its VirtualMachine starts a new run as its runStrategy says"},
 		"lost, a VMI of its own":         {in: conditionInput{observed: observed{PodLost: true}, priorPhase: virtv1alpha1.Running}, want: "False/PodLost", msg: "create a new VirtualMachineInstance, or run it as a VirtualMachine"},
+		"failed: deleted, then failed by pod GC": {in: conditionInput{observed: observed{Pod: func() *corev1.Pod {
+			p := makePod().phase(corev1.PodFailed).obj()
+			p.DeletionTimestamp = &metav1.Time{Time: time.Unix(100, 0)}
+			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: "DeletionByPodGC", Message: "PodGC: node no longer exists"}}
+			return p
+		}()}, phase: virtv1alpha1.Failed}, want: "False/Failed", msg: "launcher pod virt-launcher-vm-abcde failed: DeletionByPodGC PodGC: node no longer exists: the pod was deleted"},
 		"failed: the termination reason": {in: conditionInput{observed: observed{Pod: makePod().phase(corev1.PodFailed).computeExited(1, "livenessProbe (tcpSocket 10.0.2.2:9080) failed 3 times in a row").obj()}, phase: virtv1alpha1.Failed}, want: "False/Failed", msg: "livenessProbe (tcpSocket 10.0.2.2:9080) failed 3 times in a row"},
 	}
 	for name, tc := range cases {
