@@ -35,13 +35,7 @@ const (
 func TestOperatorKilledWhileCreating(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t, "faults-kill")
-	t.Cleanup(func() {
-		if operator.PID() == 0 {
-			if err := operator.Start(context.Background()); err != nil {
-				t.Errorf("restart the operator: %v", err)
-			}
-		}
-	})
+	restartOperatorAfter(t)
 	created := make(chan error, 1)
 	go func() { created <- createVMIs(ctx, plainVMI(ns), vmiNames("vm", 0, 200), 0) }()
 
@@ -87,13 +81,7 @@ func TestOperatorKilledWhileCreating(t *testing.T) {
 func TestPodDeletedWhileOperatorDown(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t, "faults-window")
-	t.Cleanup(func() {
-		if operator.PID() == 0 {
-			if err := operator.Start(context.Background()); err != nil {
-				t.Errorf("restart the operator: %v", err)
-			}
-		}
-	})
+	restartOperatorAfter(t)
 	unschedulable := func(name string) *virtv1alpha1.VirtualMachineInstance {
 		v := plainVMI(ns)(name)
 		v.Spec.NodeSelector = map[string]string{"virtmesh.io/no-such-node": "true"}

@@ -176,6 +176,18 @@ func assertOnePodEach(t *testing.T, ns string) {
 	t.Logf("%d VMIs, %d launcher pods, one each", len(vmis.Items), len(pods.Items))
 }
 
+// restartOperatorAfter starts the operator again when t ends with it
+// killed, so a failed test does not leave the next ones without one.
+func restartOperatorAfter(t *testing.T) {
+	t.Cleanup(func() {
+		if operator.PID() == 0 {
+			if err := operator.Start(context.Background()); err != nil {
+				t.Errorf("restart the operator: %v", err)
+			}
+		}
+	})
+}
+
 // reconciles is the operator replica's VMI reconcile count.
 func reconciles(t *testing.T, op *kwokcluster.Operator) float64 {
 	t.Helper()

@@ -1,5 +1,6 @@
 // Package faults breaks a running VirtMesh on purpose and checks that it
-// converges: the operator SIGKILLed while VMIs are being created, the API
+// converges: the operator SIGKILLed while VMIs are being created, launcher
+// pods deleted while it is down before any status named them, the API
 // server stopped for 10 s, the leader of two replicas killed, a node
 // removed under running VMIs, a MeshControlPlane deleted under meshed VMIs.
 //

@@ -12,45 +12,8 @@ import (
 
 	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
 	"virtmesh.io/virtmesh/internal/render/launcherpod"
+	"virtmesh.io/virtmesh/internal/testing/benchobjects"
 )
-
-// vmiYAML is the Bookinfo details shape without cloud-init: 1 core, a
-// 256Mi guest, requests 250m/256Mi, one containerDisk, port 9080.
-const vmiYAML = `
-apiVersion: virt.virtmesh.io/v1alpha1
-kind: VirtualMachineInstance
-metadata:
-  labels:
-    app: scale
-spec:
-  domain:
-    cpu:
-      cores: 1
-    memory:
-      guest: 256Mi
-    resources:
-      requests:
-        memory: 256Mi
-        cpu: 250m
-    devices:
-      disks:
-        - name: containerdisk
-          disk:
-            bus: virtio
-      interfaces:
-        - name: default
-          masquerade: {}
-          ports:
-            - name: http
-              port: 9080
-  networks:
-    - name: default
-      pod: {}
-  volumes:
-    - name: containerdisk
-      containerDisk:
-        image: quay.io/containerdisks/fedora:40
-`
 
 // launcherImage is the manager Deployment's RELATED_IMAGE_LAUNCHER
 // (config/manager/manager.yaml), the image the operator renders.
@@ -66,7 +29,7 @@ var (
 )
 
 func init() {
-	if err := yaml.UnmarshalStrict([]byte(vmiYAML), &vmiTemplate); err != nil {
+	if err := yaml.UnmarshalStrict([]byte(benchobjects.ScaleVMIYAML), &vmiTemplate); err != nil {
 		panic(err)
 	}
 	var err error
