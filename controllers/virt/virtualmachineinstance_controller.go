@@ -90,6 +90,10 @@ type VirtualMachineInstanceReconciler struct {
 	// passes --vmi-workers (DefaultVMIWorkers).
 	Workers int
 
+	// podIndex: the client's cache has indexPodVMI (SetupWithManager);
+	// reconcilers built by hand in tests list by label instead.
+	podIndex bool
+
 	initOnce sync.Once
 	inputs   *meshInputs
 	created  createdPods
@@ -209,7 +213,7 @@ func (r *VirtualMachineInstanceReconciler) mesh() *meshInputs {
 // decides: found means the cache lags, missing means the pod is lost. A
 // terminal VMI is not looked up.
 func (r *VirtualMachineInstanceReconciler) observePod(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance) (pod *corev1.Pod, lost bool, err error) {
-	pods, predecessors, err := r.podsOf(ctx, r.Client, vmi)
+	pods, predecessors, err := r.podsOf(ctx, vmi)
 	if err == nil && len(predecessors) > 0 {
 		// A deleted VMI of the same name left them: they go, as they
 		// would had its own reconcile come first.
@@ -434,10 +438,10 @@ func created(vmi *virtv1alpha1.VirtualMachineInstance) bool {
 // podsOf lists the launcher pods the VMI controls (by label, then by the
 // controller reference's UID, so a predecessor VMI of the same name does not
 // count).
-func (r *VirtualMachineInstanceReconciler) podsOf(ctx context.Context, reader client.Reader, vmi *virtv1alpha1.VirtualMachineInstance) (own, predecessors []*corev1.Pod, err error) {
-	var list corev1.PodList
-	if err := reader.List(ctx, &list, client.InNamespace(vmi.Namespace), client.MatchingLabels{virtv1alpha1.LabelVMI: vmi.Name}); err != nil {
-		return nil, nil, fmt.Errorf("list launcher pods: %w", err)
+func (r *VirtualMachineInstanceReconciler) podsOf(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance) (own, predecessors []*corev1.Pod, err error) {
+	list, err := r.launcherPods(ctx, types.NamespacedName{Namespace: vmi.Namespace, Name: vmi.Name})
+	if err != nil {
+		return nil, nil, err
 	}
 	for i := range list.Items {
 		switch ref := metav1.GetControllerOf(&list.Items[i]); {
@@ -449,6 +453,20 @@ func (r *VirtualMachineInstanceReconciler) podsOf(ctx context.Context, reader cl
 		}
 	}
 	return own, predecessors, nil
+}
+
+// launcherPods lists the pods labelled for the VMI key, through the cache's
+// index when there is one.
+func (r *VirtualMachineInstanceReconciler) launcherPods(ctx context.Context, key types.NamespacedName) (*corev1.PodList, error) {
+	match := client.ListOption(client.MatchingLabels{virtv1alpha1.LabelVMI: key.Name})
+	if r.podIndex {
+		match = client.MatchingFields{indexPodVMI: key.Name}
+	}
+	list := &corev1.PodList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(key.Namespace), match); err != nil {
+		return nil, fmt.Errorf("list launcher pods: %w", err)
+	}
+	return list, nil
 }
 
 // isVMIRef reports whether ref names a VirtualMachineInstance of ours.
@@ -515,9 +533,9 @@ func (r *VirtualMachineInstanceReconciler) settings(ctx context.Context, mcp *me
 // VMI of that name: none exists any more), with their own grace period (the
 // VMI's plus the launcher's margin), and releases them.
 func (r *VirtualMachineInstanceReconciler) deleteLauncherPods(ctx context.Context, key types.NamespacedName) error {
-	var list corev1.PodList
-	if err := r.Client.List(ctx, &list, client.InNamespace(key.Namespace), client.MatchingLabels{virtv1alpha1.LabelVMI: key.Name}); err != nil {
-		return fmt.Errorf("list launcher pods: %w", err)
+	list, err := r.launcherPods(ctx, key)
+	if err != nil {
+		return err
 	}
 	var pods []*corev1.Pod
 	for i := range list.Items {

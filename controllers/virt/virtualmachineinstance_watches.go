@@ -86,6 +86,15 @@ func (r *VirtualMachineInstanceReconciler) setup(mgr manager.Manager, rec reconc
 	}); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.Pod{}, indexPodVMI, func(o client.Object) []string {
+		if name, ok := o.GetLabels()[virtv1alpha1.LabelVMI]; ok {
+			return []string{name}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	r.podIndex = true
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &virtv1alpha1.VirtualMachineInstance{}, indexClaimName, func(o client.Object) []string {
 		return claimNames(o.(*virtv1alpha1.VirtualMachineInstance))
 	}); err != nil {
@@ -120,6 +129,11 @@ func (r *VirtualMachineInstanceReconciler) setup(mgr manager.Manager, rec reconc
 
 // indexPodNode indexes the launcher pod cache by spec.nodeName.
 const indexPodNode = "spec.nodeName"
+
+// indexPodVMI indexes the launcher pod cache by the VMI label's value, so
+// finding a VMI's pods does not walk every pod of its namespace (a label
+// selector does: quadratic in the VMIs of a namespace).
+const indexPodVMI = "metadata.labels." + virtv1alpha1.LabelVMI
 
 // deletedOnly passes delete events only.
 var deletedOnly = predicate.Funcs{
