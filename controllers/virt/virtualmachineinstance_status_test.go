@@ -215,12 +215,12 @@ func TestSetReady(t *testing.T) {
 		want string // "Status/Reason"
 		msg  string
 	}{
-		"no probe: QEMU runs":            {in: conditionInput{observed: observed{Pod: ready}}, want: "True/PodReady", msg: "QEMU runs the guest and launcher pod virt-launcher-vm-abcde is ready; without a readinessProbe this does not mean a service in the guest answers"},
-		"probe: the guest answers":       {in: conditionInput{observed: observed{Pod: ready}, readinessProbe: true}, want: "True/PodReady", msg: "the guest answers its readinessProbe and launcher pod virt-launcher-vm-abcde is ready"},
-		"probe: not answering yet":       {in: conditionInput{observed: observed{Pod: notReady}, readinessProbe: true}, want: "False/PodNotReady", msg: "compute is ready only while the guest answers its readinessProbe"},
-		"no probe: not ready":            {in: conditionInput{observed: observed{Pod: notReady}}, want: "False/PodNotReady", msg: "launcher pod virt-launcher-vm-abcde is not ready"},
-		"lost, a VM's run":               {in: conditionInput{observed: observed{PodLost: true}, runOfVM: true, priorPhase: virtv1alpha1.Running}, want: "False/PodLost", msg: "its VirtualMachine starts a new run as its runStrategy says"},
-		"lost, a VMI of its own":         {in: conditionInput{observed: observed{PodLost: true}, priorPhase: virtv1alpha1.Running}, want: "False/PodLost", msg: "create a new VirtualMachineInstance, or run it as a VirtualMachine"},
+		"no probe: QEMU runs":      {in: conditionInput{observed: observed{Pod: ready}}, want: "True/PodReady", msg: "QEMU runs the guest and launcher pod virt-launcher-vm-abcde is ready; without a readinessProbe this does not mean a service in the guest answers"},
+		"probe: the guest answers": {in: conditionInput{observed: observed{Pod: ready}, readinessProbe: true}, want: "True/PodReady", msg: "the guest answers its readinessProbe and launcher pod virt-launcher-vm-abcde is ready"},
+		"probe: not answering yet": {in: conditionInput{observed: observed{Pod: notReady}, readinessProbe: true}, want: "False/PodNotReady", msg: "compute is ready only while the guest answers its readinessProbe"},
+		"no probe: not ready":      {in: conditionInput{observed: observed{Pod: notReady}}, want: "False/PodNotReady", msg: "launcher pod virt-launcher-vm-abcde is not ready"},
+		"lost, a VM's run":         {in: conditionInput{observed: observed{PodLost: true}, runOfVM: true, priorPhase: virtv1alpha1.Running}, want: "False/PodLost", msg: "its VirtualMachine starts a new run as its runStrategy says"},
+		"lost, a VMI of its own":   {in: conditionInput{observed: observed{PodLost: true}, priorPhase: virtv1alpha1.Running}, want: "False/PodLost", msg: "create a new VirtualMachineInstance, or run it as a VirtualMachine"},
 		"failed: deleted, then failed by pod GC": {in: conditionInput{observed: observed{Pod: func() *corev1.Pod {
 			p := makePod().phase(corev1.PodFailed).obj()
 			p.DeletionTimestamp = &metav1.Time{Time: time.Unix(100, 0)}
