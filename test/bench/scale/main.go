@@ -102,7 +102,7 @@ func main() {
 	if o.compare {
 		err = compare(os.Stdout, flag.Args())
 	} else {
-		err = run(o)
+		_, err = run(o)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
@@ -120,9 +120,11 @@ const (
 	mcpController = "meshcontrolplane"
 )
 
-func run(o options) error {
+// run measures the phases o names on a fresh cluster and writes the result
+// files; it returns the result too (TestSmoke reads it).
+func run(o options) (*Result, error) {
 	if o.n <= 0 {
-		return errors.New("-n must be positive")
+		return nil, errors.New("-n must be positive")
 	}
 	if o.nodes == 0 {
 		// A kwok node offers 110 pods and 32 CPUs; a mesh launcher pod
@@ -132,42 +134,42 @@ func run(o options) error {
 	}
 	root, err := repo.RootFromWorkingDir()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Interrupted, the run still tears its cluster down (the deferred Down).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	runDir, err := os.MkdirTemp("", "virtmesh-scale.")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	logf("N=%d, %d fake nodes, pace %g/s, run directory %s", o.n, o.nodes, o.pace, runDir)
 	if o.managerBin == "" {
 		o.managerBin = filepath.Join(runDir, "manager")
 		logf("building the operator into %s", o.managerBin)
 		if err := kwokcluster.BuildManager(ctx, root, o.managerBin); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	metricsAddr, err := kwokcluster.FreePort()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	args := append([]string{"--metrics-bind-address=" + metricsAddr}, strings.Fields(o.managerArgs)...)
 	if o.memLimit != "" {
 		q, err := apiresource.ParseQuantity(o.memLimit)
 		if err != nil {
-			return fmt.Errorf("-operator-memory-limit: %w", err)
+			return nil, fmt.Errorf("-operator-memory-limit: %w", err)
 		}
 		// The operator inherits the driver's environment (kwokcluster).
 		if err := os.Setenv("CONTAINER_MEMORY_LIMIT", strconv.FormatInt(q.Value(), 10)); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	var pprofAddr string
 	if o.heap {
 		if pprofAddr, err = kwokcluster.FreePort(); err != nil {
-			return err
+			return nil, err
 		}
 		args = append(args, "--pprof-bind-address="+pprofAddr)
 	}
@@ -176,7 +178,7 @@ func run(o options) error {
 		Nodes: o.nodes, ManagerBin: o.managerBin, ManagerArgs: args, LeaderElect: true, Log: prefixWriter{},
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	op := cl.Operator("", metricsAddr)
 	defer func() {
@@ -194,31 +196,31 @@ func run(o options) error {
 	}()
 	wc, err := client.NewWithWatch(cl.Config, client.Options{Scheme: vmscheme.New()})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	b := &bench{o: o, c: wc, op: op, pid: op.PID(), components: cl.ComponentPIDs(), cl: cl, runDir: runDir, pprofAddr: pprofAddr}
 	if b.pid == 0 {
-		return errors.New("the operator is not running")
+		return nil, errors.New("the operator is not running")
 	}
 	if err := b.setupMesh(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	res := &Result{N: o.n, Nodes: o.nodes, Pace: o.pace, Creators: o.creators, ManagerArgs: strings.Join(args[1:], " ")}
 	res.describe(root)
 	for _, key := range strings.Split(o.phases, ",") {
 		spec, ok := phaseSpecs[strings.TrimSpace(key)]
 		if !ok {
-			return fmt.Errorf("unknown phase %q", key)
+			return nil, fmt.Errorf("unknown phase %q", key)
 		}
 		pr, err := b.phase(ctx, spec)
 		if err != nil {
-			return fmt.Errorf("phase %s: %w", spec.key, err)
+			return nil, fmt.Errorf("phase %s: %w", spec.key, err)
 		}
 		res.Phases = append(res.Phases, pr)
 	}
 	proc, err := kwokcluster.ReadProc(b.pid)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res.PeakRSSMiB = Num(proc.PeakRSSMiB)
 	res.CPUSeconds = Num(proc.CPUSeconds)
@@ -231,22 +233,22 @@ func run(o options) error {
 			dir = filepath.Join(root, dir)
 		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
+			return nil, err
 		}
 		base := filepath.Join(dir, fmt.Sprintf("%s-%s-n%d", time.Now().UTC().Format("20060102-150405"), res.Commit, o.n))
 		j, err := json.MarshalIndent(res, "", "  ")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := os.WriteFile(base+".json", append(j, '\n'), 0o644); err != nil {
-			return err
+			return nil, err
 		}
 		if err := os.WriteFile(base+".md", []byte(md), 0o644); err != nil {
-			return err
+			return nil, err
 		}
 		logf("results: %s.{json,md}", base)
 	}
-	return nil
+	return res, nil
 }
 
 type prefixWriter struct{}
