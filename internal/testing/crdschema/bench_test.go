@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"k8s.io/apiserver/pkg/cel/common"
-	"sigs.k8s.io/yaml"
 
 	"virtmesh.io/virtmesh/internal/testing/benchobjects"
 )
@@ -58,7 +57,7 @@ phaseTransitionTimestamps:
 //	go test ./internal/testing/crdschema -run '^$' -bench VMIAdmission -benchmem -count 6
 func BenchmarkVMIAdmission(b *testing.B) {
 	v := VMIs()
-	created := benchObject(b, benchobjects.ScaleVMIYAML)
+	created := requestBody(b, benchobjects.ScaleVMIYAML)
 	created["metadata"].(map[string]any)["name"] = "vm-1"
 	created["metadata"].(map[string]any)["namespace"] = "scale"
 	created["metadata"].(map[string]any)["uid"] = string(FuzzUID)
@@ -66,7 +65,7 @@ func BenchmarkVMIAdmission(b *testing.B) {
 		b.Fatalf("create: %v", errs.ToAggregate())
 	}
 	running := runtime.DeepCopyJSON(created)
-	running["status"] = benchObject(b, benchRunningStatus)
+	running["status"] = requestBody(b, benchRunningStatus)
 	if errs := v.Update(runtime.DeepCopyJSON(running), created); len(errs) > 0 {
 		b.Fatalf("status update: %v", errs.ToAggregate())
 	}
@@ -115,18 +114,4 @@ func schemaOnly(v *Validator) *Validator {
 	c := *v
 	c.cel = nil
 	return &c
-}
-
-// benchObject decodes YAML as the API server decodes a request's body.
-func benchObject(b *testing.B, y string) map[string]any {
-	b.Helper()
-	j, err := yaml.YAMLToJSON([]byte(y))
-	if err != nil {
-		b.Fatal(err)
-	}
-	obj, err := DecodeJSON(j)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return obj
 }

@@ -42,14 +42,7 @@ func validators(t *testing.T) map[string]*Validator {
 
 func decodeYAML(t *testing.T, doc string) map[string]any {
 	t.Helper()
-	j, err := yaml.YAMLToJSON([]byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := DecodeJSON(j)
-	if err != nil {
-		t.Fatal(err)
-	}
+	obj := requestBody(t, doc)
 	if m, ok := obj["metadata"].(map[string]any); ok && m["namespace"] == nil {
 		m["namespace"] = "bad"
 	}
@@ -151,4 +144,19 @@ func TestAdmitVMI(t *testing.T) {
 			t.Errorf("%s: admitted", name)
 		}
 	}
+}
+
+// requestBody decodes a YAML document as the API server decodes a request's
+// JSON body.
+func requestBody(tb testing.TB, doc string) map[string]any {
+	tb.Helper()
+	j, err := yaml.YAMLToJSON([]byte(doc))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	obj, err := DecodeJSON(j)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return obj
 }
