@@ -149,20 +149,23 @@ func (r *VirtualMachineInstanceReconciler) Reconcile(ctx context.Context, req re
 	}
 	rv := vmi.ResourceVersion
 	conflict, statusErr := statuspatch.Patch(ctx, r.Client, vmi, &vmi.Status, status)
-	if !conflict && statusErr == nil && vmi.ResourceVersion != rv {
-		r.written.remember(vmi)
-	}
 	if conflict && result.RequeueAfter == 0 {
 		// The VMI changed under us; compute the status again from the new one.
 		result.RequeueAfter = time.Second
 	}
-	if !conflict && statusErr == nil && vmi.Status.LauncherPod != "" {
-		r.created.forget(req.NamespacedName) // the status says it now
-	}
 	var releaseErr error
-	if !conflict && statusErr == nil && obs.Pod != nil && releasable(vmi, obs.Pod) {
-		// The stored status records the terminating pod: it may go.
-		releaseErr = r.releasePod(ctx, obs.Pod)
+	if stored := !conflict && statusErr == nil; stored {
+		// vmi.Status is now what the API server has.
+		if vmi.ResourceVersion != rv {
+			r.written.remember(vmi)
+		}
+		if vmi.Status.LauncherPod != "" {
+			r.created.forget(req.NamespacedName) // the status says it now
+		}
+		if obs.Pod != nil && releasable(vmi, obs.Pod) {
+			// The stored status records the terminating pod: it may go.
+			releaseErr = r.releasePod(ctx, obs.Pod)
+		}
 	}
 	// controller-runtime logs a returned error and retries with backoff.
 	return result, errors.Join(recErr, statusErr, releaseErr)
@@ -319,6 +322,8 @@ func (r *VirtualMachineInstanceReconciler) createLauncherPod(ctx context.Context
 		return obs, reconcile.Result{}, nil
 	}
 	obs.ClaimsResolved = true
+	// Decided again rather than reusing doReconcile's decision: the check
+	// proves the cache as it is after the check, not as it was read before.
 	reader := r.APIReader
 	if r.mesh().cacheFresh(ctx, vmi) {
 		reader = r.Client

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -47,12 +48,8 @@ func releasable(vmi *virtv1alpha1.VirtualMachineInstance, pod *corev1.Pod) bool 
 
 // controlledBy reports whether vmi is pod's controller (same UID).
 func controlledBy(pod *corev1.Pod, vmi *virtv1alpha1.VirtualMachineInstance) bool {
-	for _, ref := range pod.OwnerReferences {
-		if ref.Controller != nil && *ref.Controller {
-			return ref.UID == vmi.UID
-		}
-	}
-	return false
+	ref := metav1.GetControllerOf(pod)
+	return ref != nil && ref.UID == vmi.UID
 }
 
 // releasePod removes our finalizer from pod with a JSON patch that first

@@ -58,11 +58,9 @@ func newMeshInputs(cache, live client.Reader) *meshInputs {
 func (m *meshInputs) cacheFresh(ctx context.Context, vmi *virtv1alpha1.VirtualMachineInstance) bool {
 	for range 3 { // a check that began before vmi was written may end below it
 		m.mu.Lock()
-		if v := m.verified[vmi.Namespace]; v != "" {
-			if c, err := resourceversion.CompareResourceVersion(v, vmi.ResourceVersion); err == nil && c >= 0 {
-				m.mu.Unlock()
-				return true
-			}
+		if v := m.verified[vmi.Namespace]; v != "" && atLeast(v, vmi.ResourceVersion) {
+			m.mu.Unlock()
+			return true
 		}
 		if wait, ok := m.inflight[vmi.Namespace]; ok {
 			m.mu.Unlock()
@@ -94,13 +92,21 @@ func (m *meshInputs) cacheFresh(ctx context.Context, vmi *virtv1alpha1.VirtualMa
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, err := resourceversion.CompareResourceVersion(m.verified[vmi.Namespace], vmi.ResourceVersion)
-	return err == nil && c >= 0
+	return atLeast(m.verified[vmi.Namespace], vmi.ResourceVersion)
 }
 
+// newer reports whether resource version a is later than b; versions that
+// do not compare are not.
 func newer(a, b string) bool {
 	c, err := resourceversion.CompareResourceVersion(a, b)
 	return err == nil && c > 0
+}
+
+// atLeast reports whether resource version a is b or later; versions that
+// do not compare are not.
+func atLeast(a, b string) bool {
+	c, err := resourceversion.CompareResourceVersion(a, b)
+	return err == nil && c >= 0
 }
 
 // check lists the control planes and the namespace from the API server
@@ -165,8 +171,7 @@ func covers(at string, live []metav1.PartialObjectMetadata, cached []client.Obje
 		if !ok {
 			return false
 		}
-		c, err := resourceversion.CompareResourceVersion(o.GetResourceVersion(), live[i].ResourceVersion)
-		if err != nil || c < 0 {
+		if !atLeast(o.GetResourceVersion(), live[i].ResourceVersion) {
 			return false
 		}
 		delete(byUID, live[i].UID)

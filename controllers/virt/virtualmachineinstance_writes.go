@@ -6,7 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/resourceversion"
 
 	virtv1alpha1 "virtmesh.io/virtmesh/api/virt/v1alpha1"
 )
@@ -16,8 +15,8 @@ import (
 // does not say a pod was created; if that patch is lost and the pod is
 // deleted before the next reconcile, memory still says it was, so the VMI
 // fails as PodLost instead of getting a second run under the same
-// UID-derived name. (Across an operator restart only the status counts:
-// the patch follows the create in the same reconcile.)
+// UID-derived name. (Across an operator restart memory is gone; the pod's
+// finalizer keeps it until a status names it: releasable.)
 type createdPods struct {
 	mu sync.Mutex
 	m  map[types.NamespacedName]createdPod
@@ -139,10 +138,8 @@ func (w *writtenVMIs) newest(cached *virtv1alpha1.VirtualMachineInstance) *virtv
 	if !ok {
 		return cached
 	}
-	if written.UID == cached.UID {
-		if c, err := resourceversion.CompareResourceVersion(written.ResourceVersion, cached.ResourceVersion); err == nil && c > 0 {
-			return written.DeepCopy()
-		}
+	if written.UID == cached.UID && newer(written.ResourceVersion, cached.ResourceVersion) {
+		return written.DeepCopy()
 	}
 	delete(w.m, key)
 	return cached
@@ -158,7 +155,7 @@ func (w *writtenVMIs) seen(obj *virtv1alpha1.VirtualMachineInstance) {
 	if !ok {
 		return
 	}
-	if c, err := resourceversion.CompareResourceVersion(written.ResourceVersion, obj.ResourceVersion); err != nil || c <= 0 || written.UID != obj.UID {
+	if !newer(written.ResourceVersion, obj.ResourceVersion) || written.UID != obj.UID {
 		delete(w.m, key)
 	}
 }
