@@ -40,21 +40,7 @@ func TestOperatorKilledWhileCreating(t *testing.T) {
 	go func() { created <- createVMIs(ctx, plainVMI(ns), vmiNames("vm", 0, 200), 0) }()
 
 	// Mid-run: once the operator has made some launcher pods.
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		var pods corev1.PodList
-		if err := cluster.Client.List(ctx, &pods, client.InNamespace(ns)); err != nil {
-			t.Fatal(err)
-		}
-		if len(pods.Items) >= 20 {
-			t.Logf("SIGKILL with %d launcher pods created", len(pods.Items))
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d launcher pods after 2 minutes", len(pods.Items))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	t.Logf("SIGKILL with %d launcher pods created", waitLauncherPods(t, ns, 20, 2*time.Minute))
 	if err := operator.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -90,23 +76,11 @@ func TestPodDeletedWhileOperatorDown(t *testing.T) {
 	if err := createVMIs(ctx, unschedulable, vmiNames("vm", 0, 20), 0); err != nil {
 		t.Fatal(err)
 	}
-	var pods corev1.PodList
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if err := cluster.Client.List(ctx, &pods, client.InNamespace(ns)); err != nil {
-			t.Fatal(err)
-		}
-		if len(pods.Items) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no launcher pod after a minute")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitLauncherPods(t, ns, 1, time.Minute)
 	if err := operator.Kill(); err != nil {
 		t.Fatal(err)
 	}
+	var pods corev1.PodList
 	if err := cluster.Client.List(ctx, &pods, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}

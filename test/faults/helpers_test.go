@@ -176,6 +176,27 @@ func assertOnePodEach(t *testing.T, ns string) {
 	t.Logf("%d VMIs, %d launcher pods, one each", len(vmis.Items), len(pods.Items))
 }
 
+// waitLauncherPods polls ns every 10 ms until it holds at least n launcher
+// pods, and returns how many it found: the fault tests strike the moment the
+// operator has made some.
+func waitLauncherPods(t *testing.T, ns string, n int, timeout time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var pods corev1.PodList
+		if err := cluster.Client.List(context.Background(), &pods, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		if len(pods.Items) >= n {
+			return len(pods.Items)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d launcher pods after %s, want %d", len(pods.Items), timeout, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // restartOperatorAfter starts the operator again when t ends with it
 // killed, so a failed test does not leave the next ones without one.
 func restartOperatorAfter(t *testing.T) {

@@ -58,9 +58,8 @@ phaseTransitionTimestamps:
 func BenchmarkVMIAdmission(b *testing.B) {
 	v := VMIs()
 	created := requestBody(b, benchobjects.ScaleVMIYAML)
-	created["metadata"].(map[string]any)["name"] = "vm-1"
-	created["metadata"].(map[string]any)["namespace"] = "scale"
-	created["metadata"].(map[string]any)["uid"] = string(FuzzUID)
+	meta := created["metadata"].(map[string]any)
+	meta["name"], meta["namespace"], meta["uid"] = "vm-1", "scale", string(FuzzUID)
 	if errs := v.Create(created); len(errs) > 0 {
 		b.Fatalf("create: %v", errs.ToAggregate())
 	}
