@@ -712,7 +712,7 @@ func (b *bench) deleteAll(ctx context.Context, list client.ObjectList, ns string
 }
 
 // checkVMIs: one launcher pod per VMI, enrollment as the phase says, and
-// the launcher pod's requests against the plain pod's.
+// a live launcher pod against the baseline pod (podShape).
 func (b *bench) checkVMIs(ctx context.Context, spec phaseSpec, pr *PhaseResult, rec *record) error {
 	pr.Duplicates = len(rec.duplicates())
 	if pr.Duplicates > 0 {
