@@ -39,6 +39,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -76,6 +77,7 @@ type options struct {
 	compare     bool
 	profile     string
 	profileSecs int
+	profileWait time.Duration
 	heap        bool
 	memLimit    string
 }
@@ -93,7 +95,8 @@ func main() {
 	flag.StringVar(&o.managerArgs, "manager-args", "", "extra operator flags, e.g. --vmi-workers=1")
 	flag.DurationVar(&o.quiet, "quiet", 5*time.Second, "how long the reconcile counter must stand still to count as settled")
 	flag.StringVar(&o.profile, "profile", "", "phase during which to record a CPU profile (-profile-seconds) of kube-apiserver, and of the operator with -operator-heap (saved in the run directory)")
-	flag.IntVar(&o.profileSecs, "profile-seconds", 10, "length of the -profile CPU profiles, from the phase's first create")
+	flag.IntVar(&o.profileSecs, "profile-seconds", 10, "length of the -profile CPU profiles")
+	flag.DurationVar(&o.profileWait, "profile-after", 0, "start the -profile CPU profiles this long after the phase's first create (to look at a late stretch of it)")
 	flag.BoolVar(&o.heap, "operator-heap", false, "run the operator with --pprof-bind-address and save its heap profile (after a GC) once each phase has settled, as operator-heap-<phase>.pprof in the run directory")
 	flag.StringVar(&o.memLimit, "operator-memory-limit", "256Mi", "the operator's container memory limit, passed as the manager Deployment passes it (CONTAINER_MEMORY_LIMIT, from limits.memory): the operator's Go soft memory limit is --memory-limit-ratio of it; empty: none")
 	flag.BoolVar(&o.compare, "compare", false, "print two result files side by side: scale --compare a.json b.json")
@@ -299,6 +302,11 @@ func (b *bench) profile(ctx context.Context, phase string) {
 		return
 	}
 	get := func(c *http.Client, url, out string) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(b.o.profileWait):
+		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
 		if err != nil {
 			return
@@ -318,6 +326,69 @@ func (b *bench) profile(ctx context.Context, phase string) {
 	if b.pprofAddr != "" {
 		go get(http.DefaultClient, "http://"+b.pprofAddr+"/debug/pprof/profile?seconds="+strconv.Itoa(b.o.profileSecs), filepath.Join(b.runDir, "operator-"+phase+".pprof"))
 	}
+}
+
+// apiserverMetrics scrapes kube-apiserver's /metrics (nil when it cannot:
+// the request table is a diagnostic, not a figure).
+func (b *bench) apiserverMetrics(ctx context.Context) kwokcluster.Metrics {
+	hc, err := rest.HTTPClientFor(b.cl.Config)
+	if err != nil {
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.cl.Config.Host+"/metrics", http.NoBody)
+	if err != nil {
+		return nil
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil
+	}
+	defer func() { _ = resp.Body.Close() }()
+	m, err := kwokcluster.ParseMetrics(resp.Body)
+	if err != nil {
+		return nil
+	}
+	return m
+}
+
+// writeAPIRequests saves, as apiserver-requests-<phase>.txt in the run
+// directory, the requests kube-apiserver served from before the phase's
+// first create until all were Ready, from every client, by verb, resource
+// and code: what the whole cluster, not only the operator, asked of it.
+func (b *bench) writeAPIRequests(ctx context.Context, phase string, before kwokcluster.Metrics) {
+	after := b.apiserverMetrics(ctx)
+	if before == nil || after == nil {
+		return
+	}
+	key := func(s kwokcluster.Sample) string {
+		r := s.Labels["resource"]
+		if s.Labels["subresource"] != "" {
+			r += "/" + s.Labels["subresource"]
+		}
+		if s.Labels["group"] != "" {
+			r += "." + s.Labels["group"]
+		}
+		return fmt.Sprintf("%-8s %-60s %s", s.Labels["verb"], r, s.Labels["code"])
+	}
+	counts := map[string]float64{}
+	for _, s := range after.Select("apiserver_request_total", nil) {
+		counts[key(s)] += s.Value
+	}
+	for _, s := range before.Select("apiserver_request_total", nil) {
+		counts[key(s)] -= s.Value
+	}
+	keys := make([]string, 0, len(counts))
+	for k, v := range counts {
+		if v >= 1 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return counts[keys[i]] > counts[keys[j]] })
+	var out strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&out, "%8.0f  %s\n", counts[k], k)
+	}
+	_ = os.WriteFile(filepath.Join(b.runDir, "apiserver-requests-"+phase+".txt"), []byte(out.String()), 0o644)
 }
 
 // cpu reads the CPU seconds of the operator, the cluster's components and
@@ -528,6 +599,7 @@ func (b *bench) phase(ctx context.Context, spec phaseSpec) (PhaseResult, error) 
 		return pr, err
 	}
 	sampler := b.sampleQueue(ctx)
+	api0 := b.apiserverMetrics(ctx)
 	cpu0 := b.cpu()
 	if b.o.profile == spec.key {
 		b.profile(ctx, spec.key)
@@ -564,9 +636,13 @@ func (b *bench) phase(ctx context.Context, spec phaseSpec) (PhaseResult, error) 
 		p := stats(rec.latencies(rec.podReady, rec.vmiReady))
 		pr.PodReadyToReady = &p
 	}
+	if err := rec.writeTimeline(filepath.Join(b.runDir, "timeline-"+spec.key+".csv")); err != nil {
+		return pr, err
+	}
 	logf("phase %s: all %d Ready %.1fs after the first create (p99 create->Ready %.2fs); waiting for the operator to settle", spec.key, n, pr.AllReadyS, pr.CreateToReady.P99)
 
 	cpu1 := b.cpu()
+	b.writeAPIRequests(ctx, spec.key, api0)
 	pr.CPUByProcess = map[string]float64{}
 	for k, v := range cpu1 {
 		pr.CPUByProcess[k] = math.Round((v-cpu0[k])*100) / 100

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +30,7 @@ type record struct {
 	sent     map[string]time.Time
 	created  map[string]time.Time // create call returned
 	podAdded map[string]time.Time
+	podBound map[string]time.Time // the pod's spec.nodeName first seen
 	podReady map[string]time.Time // the pod's Ready condition
 	vmiReady map[string]time.Time // the VMI's Ready condition
 	podGone  map[string]time.Time
@@ -55,7 +58,7 @@ func (r *record) fail(err error) {
 func newRecord() *record {
 	return &record{
 		sent: map[string]time.Time{}, created: map[string]time.Time{}, podAdded: map[string]time.Time{},
-		podReady: map[string]time.Time{}, vmiReady: map[string]time.Time{}, podGone: map[string]time.Time{}, delSent: map[string]time.Time{},
+		podBound: map[string]time.Time{}, podReady: map[string]time.Time{}, vmiReady: map[string]time.Time{}, podGone: map[string]time.Time{}, delSent: map[string]time.Time{},
 		podNames: map[string]map[string]bool{}, updates: map[string]int{}, changed: make(chan struct{}, 1),
 	}
 }
@@ -248,6 +251,9 @@ func (r *record) watchPods(ctx context.Context, c client.WithWatch, ns string, k
 			r.mark(r.podGone, k, now)
 			return
 		}
+		if pod.Spec.NodeName != "" {
+			r.mark(r.podBound, k, now)
+		}
 		for _, c := range pod.Status.Conditions {
 			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
 				r.mark(r.podReady, k, now)
@@ -292,4 +298,48 @@ func (r *record) duplicates() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// writeTimeline writes one CSV row per object key: the seconds from the
+// phase's first create sent to each of its recorded events (empty when
+// not seen), for reading a run's pipeline stage by stage.
+func (r *record) writeTimeline(path string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var t0 time.Time
+	for _, t := range r.sent {
+		if t0.IsZero() || t.Before(t0) {
+			t0 = t
+		}
+	}
+	cols := []struct {
+		name string
+		m    map[string]time.Time
+	}{
+		{"sent", r.sent}, {"created", r.created}, {"pod_added", r.podAdded}, {"pod_bound", r.podBound},
+		{"pod_ready", r.podReady}, {"vmi_ready", r.vmiReady},
+	}
+	keys := make([]string, 0, len(r.sent))
+	for k := range r.sent {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return r.sent[keys[i]].Before(r.sent[keys[j]]) })
+	var b strings.Builder
+	fmt.Fprintf(&b, "# t0 %s\n", t0.UTC().Format(time.RFC3339Nano))
+	b.WriteString("key")
+	for _, c := range cols {
+		b.WriteString("," + c.name)
+	}
+	b.WriteString("\n")
+	for _, k := range keys {
+		b.WriteString(k)
+		for _, c := range cols {
+			b.WriteString(",")
+			if t, ok := c.m[k]; ok {
+				fmt.Fprintf(&b, "%.3f", t.Sub(t0).Seconds())
+			}
+		}
+		b.WriteString("\n")
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
