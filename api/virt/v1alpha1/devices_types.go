@@ -1,9 +1,6 @@
 package v1alpha1
 
 // Devices attached to the VM.
-// +kubebuilder:validation:XValidation:rule="!has(self.autoattachPodInterface) || self.autoattachPodInterface",message="VirtMesh needs the pod network: every VM is reached at its launcher pod's IP through it (and the mesh). Remove autoattachPodInterface: false",fieldPath=".autoattachPodInterface"
-// +kubebuilder:validation:XValidation:rule="!has(self.autoattachVSOCK) || !self.autoattachVSOCK",message="autoattachVSOCK is not supported by VirtMesh: VSOCK needs /dev/vhost-vsock in the pod and a node-wide guest CID; remove it",fieldPath=".autoattachVSOCK"
-// +kubebuilder:validation:XValidation:rule="!has(self.useVirtioTransitional) || !self.useVirtioTransitional",message="useVirtioTransitional is not supported by VirtMesh: its guests need modern virtio drivers; remove it",fieldPath=".useVirtioTransitional"
 type Devices struct {
 	// disks of the VM in boot order, each backed by the volume of the same name.
 	// +kubebuilder:validation:MaxItems=16
@@ -26,6 +23,7 @@ type Devices struct {
 	// autoattachPodInterface must stay true (KubeVirt's default): VirtMesh
 	// needs the pod network.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self",message="VirtMesh needs the pod network: every VM is reached at its launcher pod's IP through it (and the mesh). Remove autoattachPodInterface: false"
 	AutoattachPodInterface *bool `json:"autoattachPodInterface,omitempty"`
 
 	// autoattachGraphicsDevice is accepted and ignored: VirtMesh VMs are
@@ -55,6 +53,7 @@ type Devices struct {
 
 	// autoattachVSOCK is rejected when true.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!self",message="autoattachVSOCK is not supported by VirtMesh: VSOCK needs /dev/vhost-vsock in the pod and a node-wide guest CID; remove it"
 	AutoattachVSOCK *bool `json:"autoattachVSOCK,omitempty"`
 
 	// rng attaches a virtio random number generator fed from the host's
@@ -73,6 +72,7 @@ type Devices struct {
 
 	// useVirtioTransitional is rejected when true.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!self",message="useVirtioTransitional is not supported by VirtMesh: its guests need modern virtio drivers; remove it"
 	UseVirtioTransitional *bool `json:"useVirtioTransitional,omitempty"`
 
 	// disableHotplug is accepted and ignored: VirtMesh never hotplugs disks.
@@ -144,7 +144,6 @@ type Devices struct {
 type Rng struct{}
 
 // Disk is a block device of the VM.
-// +kubebuilder:validation:XValidation:rule="!has(self.shareable) || !self.shareable",message="shareable disks are not supported by VirtMesh: a VM's disks belong to its run; remove shareable: true",fieldPath=".shareable"
 type Disk struct {
 	// name of the disk; a volume with the same name backs it.
 	// +kubebuilder:validation:MinLength=1
@@ -199,6 +198,7 @@ type Disk struct {
 
 	// shareable is rejected when true.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!self",message="shareable disks are not supported by VirtMesh: a VM's disks belong to its run; remove shareable: true"
 	Shareable *bool `json:"shareable,omitempty"`
 
 	// cdrom is KubeVirt's cdrom target. Not supported by VirtMesh.
@@ -225,7 +225,6 @@ type Disk struct {
 
 // DiskTarget attaches a volume as a disk.
 // +kubebuilder:validation:XValidation:rule="!(has(self.bus) && self.bus == 'sata' && has(self.readonly) && self.readonly)",message="a sata disk cannot be read-only (QEMU's IDE disks have no write protection): use bus virtio or scsi for a read-only disk"
-// +kubebuilder:validation:XValidation:rule="!has(self.pciAddress)",message="pciAddress is not supported by VirtMesh: disks get QEMU's addresses; remove it",fieldPath=".pciAddress"
 type DiskTarget struct {
 	// bus of the disk: virtio (the default), sata (on the q35 AHCI
 	// controller) or scsi (on a virtio-scsi controller).
@@ -239,6 +238,7 @@ type DiskTarget struct {
 
 	// pciAddress is rejected.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="false",message="pciAddress is not supported by VirtMesh: disks get QEMU's addresses; remove it"
 	PCIAddress string `json:"pciAddress,omitempty"`
 }
 

@@ -99,8 +99,6 @@ type ResourceRequirements struct {
 
 // CPU is the guest CPU topology and model. vCPUs = sockets × cores × threads.
 // +kubebuilder:validation:XValidation:rule="(has(self.sockets) ? self.sockets : 1) * (has(self.cores) ? self.cores : 1) * (has(self.threads) ? self.threads : 1) <= 256",message="sockets × cores × threads must be at most 256 vCPUs"
-// +kubebuilder:validation:XValidation:rule="!has(self.dedicatedCpuPlacement) || !self.dedicatedCpuPlacement",message="dedicatedCpuPlacement is not supported by VirtMesh: it needs the CPU manager's static policy and vCPU pinning; remove it",fieldPath=".dedicatedCpuPlacement"
-// +kubebuilder:validation:XValidation:rule="!has(self.isolateEmulatorThread) || !self.isolateEmulatorThread",message="isolateEmulatorThread is not supported by VirtMesh: it needs dedicated CPUs; remove it",fieldPath=".isolateEmulatorThread"
 type CPU struct {
 	// cores per socket.
 	// +kubebuilder:validation:Minimum=1
@@ -138,10 +136,12 @@ type CPU struct {
 	// dedicatedCpuPlacement pins vCPUs to dedicated host CPUs. Not supported
 	// by VirtMesh (true is rejected).
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!self",message="dedicatedCpuPlacement is not supported by VirtMesh: it needs the CPU manager's static policy and vCPU pinning; remove it"
 	DedicatedCPUPlacement bool `json:"dedicatedCpuPlacement,omitempty"`
 	// isolateEmulatorThread needs dedicatedCpuPlacement. Not supported by
 	// VirtMesh (true is rejected).
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!self",message="isolateEmulatorThread is not supported by VirtMesh: it needs dedicated CPUs; remove it"
 	IsolateEmulatorThread bool `json:"isolateEmulatorThread,omitempty"`
 	// numa is KubeVirt's guest NUMA topology. Not supported by VirtMesh: it
 	// needs dedicated CPUs and hugepages.
@@ -191,7 +191,6 @@ type Memory struct {
 }
 
 // ReservedOverhead is memory added to the launcher's overhead.
-// +kubebuilder:validation:XValidation:rule="!has(self.memLock) || self.memLock == 'NotRequired'",message="memLock: Required is not supported by VirtMesh: locking guest memory needs IPC_LOCK and a raised memlock limit; remove it"
 type ReservedOverhead struct {
 	// addedOverhead is added to the compute container's memory request and
 	// limit on top of VirtMesh's overhead.
@@ -200,6 +199,7 @@ type ReservedOverhead struct {
 	// memLock - NotRequired is accepted; Required is rejected.
 	// +kubebuilder:validation:Enum=Required;NotRequired
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == 'NotRequired'",message="memLock: Required is not supported by VirtMesh: locking guest memory needs IPC_LOCK and a raised memlock limit; remove it"
 	MemLock string `json:"memLock,omitempty"`
 }
 
@@ -336,7 +336,6 @@ type PITTimer struct {
 }
 
 // RTCTimer is the real-time clock.
-// +kubebuilder:validation:XValidation:rule="!has(self.present) || self.present",message="the RTC cannot be removed from a q35 machine: remove present: false"
 type RTCTimer struct {
 	// tickPolicy - catchup sets -rtc driftfix=slew; delay is QEMU's default.
 	// +kubebuilder:validation:Enum=delay;catchup
@@ -344,6 +343,7 @@ type RTCTimer struct {
 	TickPolicy string `json:"tickPolicy,omitempty"`
 	// present must stay true.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self",message="the RTC cannot be removed from a q35 machine: remove present: false"
 	Present *bool `json:"present,omitempty"`
 	// track - guest (the default) or wall (-rtc clock=host).
 	// +kubebuilder:validation:Enum=guest;wall

@@ -2,8 +2,6 @@ package v1alpha1
 
 // Interface is a network interface of the VM.
 // +kubebuilder:validation:XValidation:rule="has(self.masquerade) || has(self.bridge) || has(self.slirp) || has(self.sriov) || has(self.macvtap) || has(self.passt) || has(self.passtBinding) || has(self.binding)",message="the interface needs the masquerade binding: set masquerade: {}"
-// +kubebuilder:validation:XValidation:rule="!has(self.pciAddress)",message="pciAddress is not supported by VirtMesh: the NIC gets QEMU's address; remove it",fieldPath=".pciAddress"
-// +kubebuilder:validation:XValidation:rule="!has(self.state) || self.state == 'up'",message="VirtMesh keeps the VM's interface up: remove state (down and absent need interface hotplug)",fieldPath=".state"
 type Interface struct {
 	// name of the interface; a network with the same name connects it.
 	// +kubebuilder:validation:MinLength=1
@@ -59,6 +57,7 @@ type Interface struct {
 	// state - up (the only state VirtMesh supports).
 	// +kubebuilder:validation:MaxLength=16
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self == 'up'",message="VirtMesh keeps the VM's interface up: remove state (down and absent need interface hotplug)"
 	State string `json:"state,omitempty"`
 
 	// bridge is KubeVirt's bridge binding. Not supported by VirtMesh.
@@ -97,6 +96,7 @@ type Interface struct {
 	PortRanges []Unsupported `json:"portRanges,omitempty"`
 	// pciAddress is rejected.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="false",message="pciAddress is not supported by VirtMesh: the NIC gets QEMU's address; remove it"
 	PCIAddress string `json:"pciAddress,omitempty"`
 	// dhcpOptions are KubeVirt's extra DHCP options. Not supported by VirtMesh.
 	// +kubebuilder:validation:XValidation:rule="false",message="dhcpOptions are not supported by VirtMesh: its DHCP server hands out address, router, DNS, hostname and MTU only"

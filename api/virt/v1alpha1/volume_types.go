@@ -117,7 +117,6 @@ type ContainerDiskSource struct {
 // stays Pending until the claim exists and is bound (or its StorageClass
 // binds on first use).
 // +kubebuilder:validation:XValidation:rule="has(self.claimName)",message="persistentVolumeClaim needs a claimName: the name of a PersistentVolumeClaim in the VMI's namespace"
-// +kubebuilder:validation:XValidation:rule="!has(self.hotpluggable) || !self.hotpluggable",message="hotplug is not supported by VirtMesh: a VM's disks are attached when its run starts; remove hotpluggable: true",fieldPath=".hotpluggable"
 type PersistentVolumeClaimVolumeSource struct {
 	// claimName is the PersistentVolumeClaim's name in the VMI's namespace.
 	// Required: a type-level rule says so in words (a schema "required"
@@ -135,6 +134,7 @@ type PersistentVolumeClaimVolumeSource struct {
 	// hotpluggable is rejected when true: VirtMesh attaches every disk when
 	// the run starts.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!self",message="hotplug is not supported by VirtMesh: a VM's disks are attached when its run starts; remove hotpluggable: true"
 	Hotpluggable bool `json:"hotpluggable,omitempty"`
 }
 
