@@ -75,6 +75,7 @@ type options struct {
 	managerArgs string
 	quiet       time.Duration
 	compare     bool
+	noVMIRules  bool
 	profile     string
 	profileSecs int
 	profileWait time.Duration
@@ -99,6 +100,7 @@ func main() {
 	flag.DurationVar(&o.profileWait, "profile-after", 0, "start the -profile CPU profiles this long after the phase's first create (to look at a late stretch of it)")
 	flag.BoolVar(&o.heap, "operator-heap", false, "run the operator with --pprof-bind-address and save its heap profile (after a GC) once each phase has settled, as operator-heap-<phase>.pprof in the run directory")
 	flag.StringVar(&o.memLimit, "operator-memory-limit", "256Mi", "the operator's container memory limit, passed as the manager Deployment passes it (CONTAINER_MEMORY_LIMIT, from limits.memory): the operator's Go soft memory limit is --memory-limit-ratio of it; empty: none")
+	flag.BoolVar(&o.noVMIRules, "without-vmi-rules", false, "experiment: remove the VirtualMachineInstance CRD's CEL rules before the phases, to measure what admission costs (the result is marked as such)")
 	flag.BoolVar(&o.compare, "compare", false, "print two result files side by side: scale --compare a.json b.json")
 	flag.Parse()
 	var err error
@@ -209,6 +211,12 @@ func run(o options) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{N: o.n, Nodes: o.nodes, Pace: o.pace, Creators: o.creators, ManagerArgs: strings.Join(args[1:], " ")}
+	if o.noVMIRules {
+		if err := b.dropVMIRules(ctx); err != nil {
+			return nil, fmt.Errorf("-without-vmi-rules: %w", err)
+		}
+		res.Ablation = ablationNoVMIRules
+	}
 	res.describe(root)
 	for _, key := range strings.Split(o.phases, ",") {
 		spec, ok := phaseSpecs[strings.TrimSpace(key)]
@@ -239,6 +247,9 @@ func run(o options) (*Result, error) {
 			return nil, err
 		}
 		base := filepath.Join(dir, fmt.Sprintf("%s-%s-n%d", time.Now().UTC().Format("20060102-150405"), res.Commit, o.n))
+		if res.Ablation != "" {
+			base += "-" + res.Ablation
+		}
 		j, err := json.MarshalIndent(res, "", "  ")
 		if err != nil {
 			return nil, err
@@ -995,6 +1006,9 @@ type Result struct {
 	CPUSeconds        Num `json:"cpu_s"`
 	DeleteTimeRatio   Num `json:"delete_time_ratio"`
 	ReconcilesPerVMI  Num `json:"reconciles_per_vmi"`
+	// Ablation names the experiment the run was (-without-vmi-rules); its
+	// figures are not VirtMesh's.
+	Ablation string `json:"ablation,omitempty"`
 
 	Date        string        `json:"date"`
 	Commit      string        `json:"commit"`
@@ -1116,6 +1130,9 @@ func check(ok bool) string {
 func (r *Result) markdown() string {
 	var w strings.Builder
 	fmt.Fprintf(&w, "# VirtMesh scale run: N=%d\n\n", r.N)
+	if r.Ablation == ablationNoVMIRules {
+		w.WriteString("**Experiment, not a product figure: the VirtualMachineInstance CRD's CEL rules were removed for this run (-without-vmi-rules), to measure what admission costs.**\n\n")
+	}
 	fmt.Fprintf(&w, "- date %s, commit %s\n- machine: %s\n", r.Date, r.Commit, r.Machine)
 	fmt.Fprintf(&w, "- cluster: kwok, %d fake nodes; real etcd, kube-apiserver, kube-controller-manager (garbage collector) and kube-scheduler (client QPS 50, burst 100: its default)\n", r.Nodes)
 	fmt.Fprintf(&w, "- operator: as the manager Deployment runs it (ServiceAccount, --leader-elect) plus %q; unpaced phases: %d concurrent creates; paced: %g/s\n\n", r.ManagerArgs, r.Creators, r.Pace)
@@ -1176,14 +1193,18 @@ func (r *Result) markdown() string {
 	for _, p := range procs {
 		fmt.Fprintf(&w, " %s |", p)
 	}
-	w.WriteString("\n|---|---:|" + strings.Repeat("---:|", len(procs)) + "\n")
+	fmt.Fprintf(&w, " all | CPUs busy (of %d) |", runtime.NumCPU())
+	w.WriteString("\n|---|---:|" + strings.Repeat("---:|", len(procs)+2) + "\n")
 	for _, p := range r.Phases {
 		fmt.Fprintf(&w, "| %s | %s |", p.Key, f1(p.AllReadyS))
+		var all float64
 		for _, name := range procs {
 			fmt.Fprintf(&w, " %.2f |", p.CPUByProcess[name])
+			all += p.CPUByProcess[name]
 		}
-		w.WriteString("\n")
+		fmt.Fprintf(&w, " %.1f | %.2f |\n", all, all/p.AllReadyS)
 	}
+	w.WriteString("\nA phase whose CPUs are all busy is bound by CPU: it ends sooner only if its processes spend less; one with CPU to spare waits on something else (for plain pods, kube-scheduler's client QPS).\n")
 	if vmis != nil {
 		fmt.Fprintf(&w, "\n## Operator requests per VMI (unpaced VMI phase, create → all Ready and settled; watches not counted)\n\n| verb | resource | count | per VMI |\n|---|---|---:|---:|\n")
 		for _, q := range vmis.Operator.Requests {
