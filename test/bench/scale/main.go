@@ -531,8 +531,11 @@ type OpPhase struct {
 	// settleGrace after all objects were Ready.
 	ReconcilesAfterReady int `json:"reconciles_after_ready"`
 	// QuietAfterS is when the reconcile counter last moved, relative to all Ready.
-	QuietAfterS       float64 `json:"quiet_after_s"`
-	MaxQueueDepth     float64 `json:"max_queue_depth"`
+	QuietAfterS   float64 `json:"quiet_after_s"`
+	MaxQueueDepth float64 `json:"max_queue_depth"`
+	// PeakRSSMiB is the operator's VmHWM when the phase settled: the high
+	// water mark so far, so the phase where it rises is where the peak was.
+	PeakRSSMiB        float64 `json:"peak_rss_mib_so_far"`
 	QueueWaitP50Bound Num     `json:"queue_wait_p50_le_s"`
 	QueueWaitP99Bound Num     `json:"queue_wait_p99_le_s"`
 	// Requests by verb/resource (excluding watches).
@@ -681,6 +684,7 @@ func (b *bench) phase(ctx context.Context, spec phaseSpec) (PhaseResult, error) 
 	pr.Operator.QuietAfterS = quietAfter
 	pr.Operator.ReconcilesAfterReady = afterReady
 	pr.Operator.MaxQueueDepth = maxDepth
+	pr.Operator.PeakRSSMiB = p1.PeakRSSMiB
 
 	if spec.vmis {
 		if err := b.checkVMIs(ctx, spec, &pr, rec); err != nil {
@@ -1177,16 +1181,16 @@ func (r *Result) markdown() string {
 		row("delete all: VMIs → launcher pods gone ÷ plain Pods gone", f2(r.DeleteTimeRatio), "report", fmt.Sprintf("plain Pods %.1f s, VMIs %.1f s", pods.DeleteAllGoneS, vmis.DeleteAllGoneS))
 	}
 
-	w.WriteString("\n## Phases\n\n| phase | N | pace/s | all Ready (s) | Ready/s | create → pod p50/p99 (s) | create → Ready p50/p95/p99 (s) | delete → gone (s) | VMI reconciles | errors | reconcile time (s) | writes | reads | events | pod / VMI updates per object | CPU (s) | max depth | quiet after (s) |\n|---|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n")
+	w.WriteString("\n## Phases\n\n| phase | N | pace/s | all Ready (s) | Ready/s | create → pod p50/p99 (s) | create → Ready p50/p95/p99 (s) | delete → gone (s) | VMI reconciles | errors | reconcile time (s) | writes | reads | events | pod / VMI updates per object | CPU (s) | max depth | quiet after (s) | peak RSS so far (MiB) |\n|---|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n")
 	for _, p := range r.Phases {
 		pod := "–"
 		if p.CreateToPod != nil {
 			pod = fmt.Sprintf("%s/%s", f2(p.CreateToPod.P50), f2(p.CreateToPod.P99))
 		}
-		fmt.Fprintf(&w, "| %s | %d | %g | %s | %s | %s | %s/%s/%s | %s | %d | %d | %s | %d | %d | %d | %.2f / %.2f | %s | %.0f | %s |\n",
+		fmt.Fprintf(&w, "| %s | %d | %g | %s | %s | %s | %s/%s/%s | %s | %d | %d | %s | %d | %d | %d | %.2f / %.2f | %s | %.0f | %s | %.1f |\n",
 			p.Key, p.N, p.PacePerS, f1(p.AllReadyS), f1(p.PerS), pod, f2(p.CreateToReady.P50), f2(p.CreateToReady.P95), f2(p.CreateToReady.P99),
 			f1(p.DeleteAllGoneS), p.Operator.VMIReconciles, p.Operator.VMIReconcileErrors, f1(p.Operator.ReconcileSeconds),
-			p.Operator.Writes, p.Operator.Reads, p.Operator.Events, p.PodUpdates, p.VMIUpdates, f2(p.Operator.CPUSeconds), p.Operator.MaxQueueDepth, f1(p.Operator.QuietAfterS))
+			p.Operator.Writes, p.Operator.Reads, p.Operator.Events, p.PodUpdates, p.VMIUpdates, f2(p.Operator.CPUSeconds), p.Operator.MaxQueueDepth, f1(p.Operator.QuietAfterS), p.Operator.PeakRSSMiB)
 	}
 	w.WriteString("\n## CPU seconds from the first create to all Ready, by process\n\n| phase | wall (s) |")
 	procs := []string{"kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler", "kwok-controller", "operator", "driver"}
