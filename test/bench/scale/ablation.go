@@ -59,10 +59,6 @@ func (b *bench) dropVMIRules(ctx context.Context) error {
 	probe.SetName("ablation-probe-" + fmt.Sprint(time.Now().UnixNano()))
 	probe.Spec.Networks[0].Name = "unpaired" // the interface/network pairing rule rejects this while it applies
 	return poll(ctx, 30*time.Second, "the CRD without rules", func() error {
-		p := probe.DeepCopy()
-		if err := b.c.Create(ctx, p, client.DryRunAll); err != nil {
-			return err
-		}
-		return nil
+		return b.c.Create(ctx, probe.DeepCopy(), client.DryRunAll)
 	})
 }

@@ -24,6 +24,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -286,17 +287,11 @@ func (b *bench) heapProfile(ctx context.Context, phase string) {
 	if b.pprofAddr == "" {
 		return
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+b.pprofAddr+"/debug/pprof/heap?gc=1", http.NoBody)
-	if err != nil {
-		return
-	}
-	resp, err := http.DefaultClient.Do(req)
+	body, err := httpGet(ctx, http.DefaultClient, "http://"+b.pprofAddr+"/debug/pprof/heap?gc=1")
 	if err != nil {
 		logf("operator heap: %v", err)
 		return
 	}
-	defer func() { _ = resp.Body.Close() }()
-	body, _ := io.ReadAll(resp.Body)
 	out := filepath.Join(b.runDir, "operator-heap-"+phase+".pprof")
 	if err := os.WriteFile(out, body, 0o644); err == nil {
 		logf("operator heap: %s", out)
@@ -318,17 +313,11 @@ func (b *bench) profile(ctx context.Context, phase string) {
 			return
 		case <-time.After(b.o.profileWait):
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
-		if err != nil {
-			return
-		}
-		resp, err := c.Do(req)
+		body, err := httpGet(ctx, c, url)
 		if err != nil {
 			logf("profile %s: %v", url, err)
 			return
 		}
-		defer func() { _ = resp.Body.Close() }()
-		body, _ := io.ReadAll(resp.Body)
 		if err := os.WriteFile(out, body, 0o644); err == nil {
 			logf("profile: %s", out)
 		}
@@ -346,20 +335,30 @@ func (b *bench) apiserverMetrics(ctx context.Context) kwokcluster.Metrics {
 	if err != nil {
 		return nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.cl.Config.Host+"/metrics", http.NoBody)
+	body, err := httpGet(ctx, hc, b.cl.Config.Host+"/metrics")
 	if err != nil {
 		return nil
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil
-	}
-	defer func() { _ = resp.Body.Close() }()
-	m, err := kwokcluster.ParseMetrics(resp.Body)
+	m, err := kwokcluster.ParseMetrics(bytes.NewReader(body))
 	if err != nil {
 		return nil
 	}
 	return m
+}
+
+// httpGet returns the body of a GET of url (the profiles and metrics the
+// driver reads from kube-apiserver and the operator).
+func httpGet(ctx context.Context, c *http.Client, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	return io.ReadAll(resp.Body)
 }
 
 // writeAPIRequests saves, as apiserver-requests-<phase>.txt in the run
